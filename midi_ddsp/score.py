@@ -9,7 +9,7 @@ import dataclasses
 
 from midi_ddsp.instruments import Instrument
 
-__all__ = ["Note", "Part", "Score"]
+__all__ = ["Note", "Part", "Score", "note_frame_span"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,3 +71,14 @@ class Score:
     @property
     def end_s(self) -> float:
         return max((p.end_s for p in self.parts), default=0.0)
+
+
+def note_frame_span(onset_s: float, offset_s: float, *, frame_rate: int) -> tuple[int, int]:
+    """Frames ``[start, stop)`` covered by a note; frame i is the instant ``i / frame_rate`` s.
+
+    Every note covers at least one frame. This is the one note-to-frame rule of the package:
+    the frame features, the expression extractor and the models all use it.
+    """
+    start = int(round(onset_s * frame_rate))
+    stop = max(start + 1, int(round(offset_s * frame_rate)))
+    return start, stop
