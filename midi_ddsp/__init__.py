@@ -2,7 +2,15 @@
 from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG, SignalConfig
 from midi_ddsp.errors import CheckpointError, InputFileError, MidiDDSPError, ParameterError
 from midi_ddsp.instruments import INSTRUMENTS, Instrument, get_instrument
-from midi_ddsp.score import Note, Part, Score
+from midi_ddsp.score import (
+    Note,
+    Part,
+    Score,
+    fit_part_to_range,
+    load_score,
+    require_pitched_parts,
+    score_from_notes,
+)
 from midi_ddsp.synth_params import SynthParams
 
 __all__ = [
@@ -18,6 +26,10 @@ __all__ = [
     "Note",
     "Part",
     "Score",
+    "fit_part_to_range",
+    "load_score",
+    "require_pitched_parts",
+    "score_from_notes",
     "SynthParams",
 ]
 
