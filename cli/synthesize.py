@@ -1,0 +1,220 @@
+"""midi_ddsp_synthesize: render MIDI / MusicXML files to audio with MIDI-DDSP.
+
+Each input file becomes a folder OUTPUT_DIR/<file name>/ holding mix.wav (peak at -1 dBFS, never
+clipping), stems/NN_<part>.wav (one per part), note_tables/NN_<part>.csv (the six note
+expressions of each part), metadata.json (instruments, seeds, checkpoint ids, timings) and, with
+--save_metadata, params/NN_<part>.npz (expressions + synthesis parameters); OUTPUT_DIR/manifest.jsonl
+lists every input with its status. Tracks whose General MIDI program has no model, and drum
+tracks, are rendered with FluidSynth when --use_fluidsynth is given, otherwise skipped with a
+warning.
+
+examples:
+  midi_ddsp_synthesize song.mid
+  midi_ddsp_synthesize song.mid --instrument 1=flute --instrument Cello=bassoon
+  midi_ddsp_synthesize song.mid --instrument "violin:0.5+flute:0.5"     (every part, a blend)
+  midi_ddsp_synthesize --midi_dir corpus/ --output_dir rendered/ --jobs 2 --skip_existing_files
+
+Exit status: 0 when every file rendered (or was skipped as done), 2 when any failed or the
+arguments are wrong; each problem is one line "error: <file>: <problem>" on stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Sequence
+
+__all__ = ["main", "build_parser", "parse_instrument_option"]
+
+_DEFAULT_OUTPUT_DIR = "midi_ddsp_output"
+_ALL_PARTS = "*"
+
+
+class _OneLineFormatter(logging.Formatter):
+    """``warning: message`` / ``error: message``, one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = " ".join(record.getMessage().split())
+        return f"{record.levelname.lower()}: {message}"
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = {-1: logging.ERROR, 0: logging.WARNING}.get(verbosity, logging.INFO)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLineFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        if getattr(old, "_midi_ddsp_cli", False):
+            root.removeHandler(old)
+    handler._midi_ddsp_cli = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level)
+    for noisy in ("matplotlib", "music21", "PIL", "numba"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+def parse_instrument_option(text: str):
+    """Parse one ``--instrument`` value into ``(key, spec)``.
+
+    ``KEY=SPEC`` where KEY is a 0-based track number or a track / part name, or just ``SPEC`` for
+    every pitched part. SPEC is an instrument name or alias (``flute``, ``vn``) or a blend
+    ``violin:0.5+flute:0.5`` (weights are normalised).
+
+    Raises:
+        ParameterError: empty key or spec, a bad weight, or an unknown instrument name.
+    """
+    from midi_ddsp.errors import ParameterError
+    from midi_ddsp.instruments import get_instrument
+
+    key, sep, spec = text.partition("=")
+    if not sep:
+        key, spec = _ALL_PARTS, text
+    key, spec = key.strip(), spec.strip()
+    if not key or not spec:
+        raise ParameterError(f"--instrument {text!r}: expected TRACK=INSTRUMENT, e.g. 2=flute")
+    parsed_key = int(key) if key.isdigit() else key
+    if "+" in spec or ":" in spec:
+        blend = {}
+        for item in spec.split("+"):
+            name, colon, weight = item.partition(":")
+            try:
+                value = float(weight) if colon else 1.0
+            except ValueError:
+                raise ParameterError(f"--instrument {text!r}: weight {weight!r} of {name.strip()!r} "
+                                     "is not a number") from None
+            try:
+                canonical = get_instrument(name.strip()).name
+            except ParameterError as exc:
+                raise ParameterError(f"--instrument {text!r}: {exc}") from None
+            blend[canonical] = blend.get(canonical, 0.0) + value
+        return parsed_key, blend
+    try:
+        return parsed_key, get_instrument(spec).name
+    except ParameterError as exc:
+        raise ParameterError(f"--instrument {text!r}: {exc}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="midi_ddsp_synthesize", description=__doc__.split("\n\n")[0],
+        epilog="\n\n".join(__doc__.split("\n\n")[1:]),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    inputs = parser.add_argument_group("input")
+    inputs.add_argument("files", nargs="*", metavar="FILE",
+                        help="score files to render (.mid, .midi, .musicxml, .xml, .mxl, .krn, .abc)")
+    inputs.add_argument("--midi_path", action="append", default=[], metavar="FILE",
+                        help="a score file to render (may be repeated; same as a positional FILE)")
+    inputs.add_argument("--midi_dir", action="append", default=[], metavar="DIR",
+                        help="a folder searched recursively for score files (may be repeated); "
+                             "outputs mirror its sub-folders")
+    music = parser.add_argument_group("what to play")
+    music.add_argument("--instrument", action="append", default=[], metavar="[TRACK=]INSTRUMENT",
+                       help="instrument of a track, by 0-based track number or track/part name "
+                            "(e.g. 2=flute, 'Alto=oboe'); without TRACK= it applies to every "
+                            "pitched part; a blend is written violin:0.5+flute:0.5. Instruments: "
+                            "violin, viola, cello, double_bass, flute, oboe, clarinet, saxophone, "
+                            "bassoon, trumpet, horn, trombone, tuba (and aliases such as vn, fl)")
+    music.add_argument("--pitch_offset", type=int, default=0, metavar="SEMITONES",
+                       help="transpose every pitched note by this many semitones (default 0); "
+                            "parts are then moved by octaves into their instrument's range")
+    music.add_argument("--speed_rate", type=float, default=1.0, metavar="RATE",
+                       help="tempo factor: 2 plays twice as fast, 0.5 half as fast (default 1)")
+    music.add_argument("--seed", type=int, default=0,
+                       help="random seed of the expressions and synthesis noise; the same seed "
+                            "reproduces a render (part i uses SEED + i; default 0)")
+    fluid = parser.add_argument_group("FluidSynth (tracks without a model, drums)")
+    fluid.add_argument("--use_fluidsynth", action="store_true",
+                       help="render tracks whose program has no model, and drum tracks, with "
+                            "FluidSynth instead of skipping them")
+    fluid.add_argument("--sf2_path", default=None, metavar="SF2",
+                       help="soundfont for --use_fluidsynth (default: $MIDI_DDSP_SF2 or "
+                            "FluidR3_GM.sf2 from Debian's fluid-soundfont-gm)")
+    models = parser.add_argument_group("models")
+    models.add_argument("--synthesis_generator_weight_path", default=None, metavar="PT",
+                        help="Synthesis Generator checkpoint (default: the shipped one)")
+    models.add_argument("--expression_generator_weight_path", default=None, metavar="PT",
+                        help="Expression Generator checkpoint (default: the shipped one)")
+    output = parser.add_argument_group("output")
+    output.add_argument("--output_dir", default=_DEFAULT_OUTPUT_DIR, metavar="DIR",
+                        help=f"where the per-file folders and manifest.jsonl go (default "
+                             f"./{_DEFAULT_OUTPUT_DIR})")
+    output.add_argument("--skip_existing_files", action="store_true",
+                        help="skip inputs whose output folder is already complete (resume an "
+                             "interrupted run); otherwise existing folders are replaced")
+    output.add_argument("--save_metadata", action="store_true",
+                        help="also save per part the note expressions and synthesis parameters "
+                             "(params/NN_<part>.npz: f0_hz, amplitude, harmonic_distribution, "
+                             "noise_magnitudes, note columns), making the output a dataset")
+    output.add_argument("--plot", action="store_true",
+                        help="also save per part a PNG: piano roll with the six expressions, f0 "
+                             "and loudness (plots/NN_<part>.png)")
+    output.add_argument("--sample_rate", type=int, default=16000, metavar="HZ",
+                        help="output sample rate in Hz (default 16000, the models' rate)")
+    output.add_argument("--float_wav", action="store_true",
+                        help="write 32-bit float WAV instead of 16-bit PCM")
+    run = parser.add_argument_group("running")
+    run.add_argument("--jobs", type=int, default=1, metavar="N",
+                     help="render N files in parallel worker processes (default 1)")
+    run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                     help="show progress bars (default: when stderr is a terminal)")
+    run.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    run.add_argument("-v", "--verbose", action="store_true", help="print more information")
+    return parser
+
+
+def main(argv: "Sequence[str] | None" = None) -> int:
+    """Command-line entry point; returns the exit status (0 ok, 2 any failure)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(-1 if args.quiet else (1 if args.verbose else 0))
+    from midi_ddsp.errors import MidiDDSPError
+
+    inputs = [*args.files, *args.midi_path, *args.midi_dir]
+    if not inputs:
+        parser.print_usage(sys.stderr)
+        print("error: no input: give score files, --midi_path or --midi_dir", file=sys.stderr)
+        return 2
+    if args.jobs < 1:
+        print(f"error: --jobs must be >= 1, got {args.jobs}", file=sys.stderr)
+        return 2
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    try:
+        instruments = dict(parse_instrument_option(text) for text in args.instrument)
+        from midi_ddsp.batch import check_output_root, render_dataset
+        from midi_ddsp.synthesis import load_pretrained_model
+
+        check_output_root(args.output_dir)
+        model = load_pretrained_model(
+            expression_generator_path=args.expression_generator_weight_path,
+            synthesis_generator_path=args.synthesis_generator_weight_path)
+        report = render_dataset(
+            inputs, args.output_dir, model=model, jobs=args.jobs,
+            skip_existing=args.skip_existing_files, save_params=args.save_metadata,
+            plot=args.plot, subtype="FLOAT" if args.float_wav else "PCM_16", progress=progress,
+            instruments=instruments or None, pitch_offset=args.pitch_offset,
+            speed_rate=args.speed_rate, seed=args.seed, sample_rate=args.sample_rate,
+            use_fluidsynth=args.use_fluidsynth, sf2_path=args.sf2_path)
+    except MidiDDSPError as exc:
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a bug: one line, the traceback only with --verbose
+        if args.verbose:
+            raise
+        print(f"error: unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:300]} "
+              "(run with --verbose for the traceback)", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; rerun with --skip_existing_files to resume", file=sys.stderr)
+        return 130
+    if not args.quiet:
+        for row in report.rows:
+            if row["status"] == "ok":
+                print(os.path.join(row["output_dir"], "mix.wav"))
+        print(f"{report.n_ok} rendered, {report.n_skipped} skipped (already done), "
+              f"{report.n_failed} failed; manifest: {report.manifest_path}", file=sys.stderr)
+    return 2 if report.n_failed else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

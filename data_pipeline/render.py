@@ -1,0 +1,476 @@
+"""Render one melody line for one instrument with FluidSynth, with drawn expression and exact
+ground-truth control curves (DESIGN §6).
+
+The soundfont cannot vary expression by itself (velocity only scales gain, CC1 is a fixed LFO),
+so expression is *drawn* here, note by note, and played through dense controller curves at the
+frame rate (250 Hz = one 64-sample FluidSynth block at 16 kHz, so each block sees exactly one
+control value):
+
+* **pitch**: the line is transposed into the instrument's range (a random octave placement among
+  those that fit, sometimes with a random key shift); f0 per frame is
+  ``midi_to_hz(pitch + bend_cents / 100)``.
+* **timing**: tempo scaled by U(0.8, 1.25), onsets jittered (sd 6 ms, at most 15 ms); every
+  event is quantised to the frame grid, so the stored note times are exact.
+* **articulation**: per line either legato (note-off at the next onset) or detached (sounding
+  fraction of each note U(0.5, 0.95) ± 0.05 per note); monophonic, no overlaps.
+* **dynamics**: line volume CC7 (-12..0 dB), velocity (30..120, ± 12 per note) and a per-note
+  CC11 envelope drawn in dB: flat, crescendo, decrescendo, swell or accent, level -30..0 dB,
+  depth 3..24 dB (CC value = 127 · 10^(dB/40), the GM/FluidSynth attenuation curve).
+* **vibrato**: per note with probability 0.6: rate 4-8 Hz, depth 5-60 cents, delay 0-0.4 s,
+  fade-in 0.05-0.3 s, random phase; pitch-bend range set to ``BEND_RANGE_SEMITONES`` (RPN 0).
+* **slides**: scoops into a note from the previous pitch (legato steps of ≤ 2 semitones) or from
+  20-80 cents below, and occasional falls at the end of a note.
+* **brightness**: the soundfont's low-pass cut-off is offset per line (0..-4200 cents) and per
+  note (± 600 cents) through the SF2 NRPN for generator 8 (initialFilterFc); this moves the
+  harmonic centroid (brightness expression). The attack noise cannot be varied by the soundfont;
+  nothing is done about it here (parameter-space augmentation is left to training).
+
+FluidSynth reverb and chorus are off (dry audio: the harmonic analysis is cleaner and the models
+learn reverb separately); audio is read as float32 (``fluid_synth_write_float``, no dither), and
+every line gets a fresh synth (voices keep filter state across ``system_reset``), so a render is a pure function of (notes, instrument, seed).
+
+Ground truth (stored in ``Rendering``):
+
+* ``f0_hz``: inside a note ``midi_to_hz(pitch + bend/100)``; after a note-off the f0 is *held*
+  at the last note's pitch (following the bend curve) through the release tail, for
+  ``RELEASE_HOLD_S`` or until the next onset, since the soundfont's release is still sounding
+  (FluidR3 violin: -64 dB 0.2 s after note-off); elsewhere (silence) 0.
+* ``f0_confidence``: 1 where f0 > 0, 0 in silence.
+* ``controls`` at the frame rate: ``expression_cc`` (CC11, 0..127), ``volume_cc`` (CC7),
+  ``velocity`` (of the sounding note, 0 in silence), ``bend_cents``, ``filter_cents`` (cut-off
+  offset) and ``gate`` (1 while a note is held).
+
+Gain: ``DEFAULT_GAIN`` puts the analysed harmonic amplitude of most notes in the range where the
+volume expression ``mean(amp_dB)/60 + 1.5`` lies in [0, 1] (amp_dB in -90..-30 dB); see the
+dataset card for the measured spread.
+"""
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import logging
+from typing import Any
+
+import numpy as np
+
+from midi_ddsp.errors import ParameterError
+from midi_ddsp.fluidsynth_render import FluidSynthUnavailableError, resolve_soundfont
+from midi_ddsp.instruments import Instrument, get_instrument
+
+__all__ = [
+    "BEND_RANGE_SEMITONES",
+    "RELEASE_HOLD_S",
+    "DEFAULT_GAIN",
+    "Performance",
+    "Rendering",
+    "LineRenderer",
+    "draw_performance",
+    "performance_f0",
+    "transpose_into_range",
+    "render_line",
+]
+
+logger = logging.getLogger(__name__)
+
+BEND_RANGE_SEMITONES = 2
+"""Pitch-bend range set with RPN 0 before every line (± semitones)."""
+
+RELEASE_HOLD_S = 0.3
+"""After a note-off, f0 is held at the last pitch this long (or until the next onset)."""
+
+DEFAULT_GAIN = 0.5
+"""FluidSynth master gain (its default is 0.2)."""
+
+_TAIL_S = 0.5            # rendered after the last note-off so the release decays
+_MIN_NOTE_S = 0.04       # no sounding note shorter than this
+_MAX_BEND_CENTS = 100.0 * BEND_RANGE_SEMITONES - 5.0
+_FILTER_NRPN_GEN = 8     # SF2 generator initialFilterFc
+_FILTER_NRPN_SCALE = 2.0  # SF2 NRPN: one data unit of initialFilterFc is 2 cents
+_NRPN_CENTRE = 8192
+_SHAPES = ("flat", "crescendo", "decrescendo", "swell", "accent")
+_SHAPE_PROBS = (0.3, 0.175, 0.2, 0.15, 0.175)
+
+
+def _midi_to_hz(midi: np.ndarray) -> np.ndarray:
+    return 440.0 * 2.0 ** ((np.asarray(midi, np.float64) - 69.0) / 12.0)
+
+
+def _db_to_cc(db: np.ndarray) -> np.ndarray:
+    return np.clip(127.0 * 10.0 ** (np.asarray(db) / 40.0), 0.0, 127.0)
+
+
+@dataclasses.dataclass
+class Performance:
+    """A drawn performance of one line, on the frame grid (what is sent to FluidSynth).
+
+    Attributes:
+        notes: float32 [n_notes, 4]: sounding MIDI pitch, onset_s, offset_s (note-off),
+            velocity; times on the frame grid.
+        n_frames: length in frames (notes + release tail).
+        frame_rate: frames per second (Hz).
+        controls: name -> float32 [n_frames]: ``expression_cc``, ``volume_cc``, ``velocity``,
+            ``bend_cents``, ``filter_cents``, ``gate``.
+        settings: the line-level draws (JSON-serialisable), for the record.
+    """
+
+    notes: np.ndarray
+    n_frames: int
+    frame_rate: int
+    controls: dict
+    settings: dict
+
+
+@dataclasses.dataclass
+class Rendering:
+    """Audio of one line plus its ground truth.
+
+    Attributes:
+        audio: mono float32 audio, shape [n_samples], ``n_samples = n_frames * hop``.
+        notes: float32 [n_notes, 4]: pitch, onset_s, offset_s, velocity (as played).
+        f0_hz: ground-truth f0 in Hz, shape [n_frames] (0 in silence; see module docstring).
+        f0_confidence: 1 where f0 > 0 else 0, shape [n_frames].
+        controls: the drawn curves, name -> float32 [n_frames].
+        settings: line-level draws (JSON-serialisable).
+    """
+
+    audio: np.ndarray
+    notes: np.ndarray
+    f0_hz: np.ndarray
+    f0_confidence: np.ndarray
+    controls: dict
+    settings: dict
+
+
+# --------------------------------------------------------------------------------------------
+# drawing
+# --------------------------------------------------------------------------------------------
+def transpose_into_range(pitches, instrument: "Instrument | str", rng: np.random.Generator
+                         ) -> np.ndarray:
+    """Shift a line into the instrument's playable range.
+
+    A random transposition among those that fit the whole line (octaves of a random key shift
+    first, any semitone shift next); a line wider than the range is centred and its outlying
+    notes are folded by octaves. Returns int pitches, same shape as ``pitches``.
+    """
+    inst = get_instrument(instrument)
+    p = np.asarray(pitches, np.int64)
+    if p.size == 0:
+        return p
+    lo, hi = inst.lowest_midi, inst.highest_midi
+    shifts = np.arange(-72, 73)
+    fits = shifts[(p.min() + shifts >= lo) & (p.max() + shifts <= hi)]
+    if fits.size:
+        key = 0 if rng.random() < 0.5 else int(rng.integers(-5, 7))
+        preferred = fits[(fits - key) % 12 == 0]
+        pool = preferred if preferred.size else fits
+        return p + int(rng.choice(pool))
+    shift = int(round((lo + hi) / 2.0 - np.median(p)))
+    q = p + shift
+    while (q < lo).any():
+        q = np.where(q < lo, q + 12, q)
+    while (q > hi).any():
+        q = np.where(q > hi, q - 12, q)
+    return np.clip(q, lo, hi)
+
+
+def _frame(t_s: np.ndarray, frame_rate: int) -> np.ndarray:
+    return np.rint(np.asarray(t_s) * frame_rate).astype(np.int64)
+
+
+def draw_performance(line_notes, instrument: "Instrument | str", *, seed: "int | Any",
+                     frame_rate: int = 250) -> Performance:
+    """Draw a random expressive performance of a line (see the module docstring for the ranges).
+
+    Args:
+        line_notes: [n_notes, >= 3] array: written pitch, onset_s, offset_s (base tempo),
+            sorted by onset, non-overlapping.
+        instrument: target instrument (name or ``Instrument``).
+        seed: anything ``numpy.random.default_rng`` accepts; same seed -> same performance.
+        frame_rate: control frame rate in Hz.
+
+    Returns:
+        the ``Performance``.
+    """
+    inst = get_instrument(instrument)
+    notes = np.asarray(line_notes, np.float64)
+    if notes.ndim != 2 or notes.shape[1] < 3 or notes.shape[0] == 0:
+        raise ParameterError(f"line_notes: expected a non-empty [n_notes, 3] array, got shape {notes.shape}")
+    if not np.all(np.isfinite(notes)) or np.any(notes[:, 2] <= notes[:, 1]):
+        raise ParameterError("line_notes: every note needs finite times with offset > onset")
+    rng = np.random.default_rng(seed)
+    n = notes.shape[0]
+
+    # ---- pitch and timing ---------------------------------------------------------------
+    pitch = transpose_into_range(notes[:, 0], inst, rng)
+    tempo_scale = float(rng.uniform(0.8, 1.25))
+    onset = (notes[:, 1] - notes[0, 1]) / tempo_scale + 0.1
+    slot_end = (notes[:, 2] - notes[0, 1]) / tempo_scale + 0.1
+    jitter = np.clip(rng.normal(0.0, 0.006, n), -0.015, 0.015)
+    onset = np.maximum(onset + jitter, 0.05)
+    legato = bool(rng.random() < 0.35)
+    fraction = 1.0 if legato else float(rng.uniform(0.5, 0.95))
+    frac = np.clip(fraction + (0.0 if legato else 1.0) * rng.uniform(-0.05, 0.05, n), 0.4, 1.0)
+    offset = onset + (slot_end - onset) * frac
+    on_f = _frame(onset, frame_rate)
+    off_f = _frame(offset, frame_rate)
+    min_frames = max(1, int(round(_MIN_NOTE_S * frame_rate)))
+    for i in range(n):  # monotone onsets, notes of >= 40 ms, no overlaps
+        if i:
+            on_f[i] = max(on_f[i], on_f[i - 1] + min_frames)
+        off_f[i] = max(off_f[i], on_f[i] + min_frames)
+    next_on = np.append(on_f[1:], np.iinfo(np.int64).max)
+    follows = off_f >= next_on  # legato: note-off exactly at the next onset
+    off_f = np.minimum(off_f, next_on)
+    n_frames = int(off_f[-1] + int(round(_TAIL_S * frame_rate)))
+
+    # ---- dynamics -----------------------------------------------------------------------
+    volume_db = float(rng.uniform(-12.0, 0.0))
+    base_velocity = float(rng.uniform(30, 120))
+    velocity = np.clip(np.rint(base_velocity + rng.normal(0, 12, n)), 1, 127)
+    level_walk = float(rng.uniform(-30.0, 0.0)) + np.cumsum(rng.normal(0.0, 3.0, n))
+    level_db = np.clip(level_walk + rng.normal(0.0, 3.0, n), -30.0, 0.0)
+    expression_db = np.zeros(n_frames)
+    shapes = rng.choice(len(_SHAPES), size=n, p=_SHAPE_PROBS)
+    depth_db = rng.uniform(3.0, 24.0, n)
+    peak_pos = rng.uniform(0.25, 0.75, n)
+    accent_s = rng.uniform(0.05, 0.2, n)
+
+    # ---- pitch curves -------------------------------------------------------------------
+    bend = np.zeros(n_frames)
+    line_rate = float(rng.uniform(4.5, 7.5))
+    has_vibrato = rng.random(n) < 0.6
+    filter_base = float(rng.uniform(-4200.0, 0.0))
+    filter_cents = np.zeros(n_frames)
+    filter_note = np.clip(filter_base + rng.normal(0.0, 600.0, n), -4800.0, 0.0)
+    gate = np.zeros(n_frames)
+    vel_curve = np.zeros(n_frames)
+    scoops = 0
+    for i in range(n):
+        a, b = int(on_f[i]), int(off_f[i])
+        stop = int(min(next_on[i], n_frames))  # the note's frames incl. its release tail
+        length = b - a
+        t = np.arange(stop - a) / frame_rate
+        u = np.arange(length) / max(length - 1, 1)
+        hi_db, lo_db = level_db[i], level_db[i] - depth_db[i]
+        shape = _SHAPES[shapes[i]]
+        if shape == "flat":
+            env = np.full(length, hi_db)
+        elif shape == "crescendo":
+            env = lo_db + (hi_db - lo_db) * u
+        elif shape == "decrescendo":
+            env = hi_db + (lo_db - hi_db) * u
+        elif shape == "swell":
+            p = peak_pos[i]
+            env = np.where(u < p, lo_db + (hi_db - lo_db) * u / p,
+                           hi_db + (lo_db - hi_db) * (u - p) / (1.0 - p))
+        else:  # accent
+            tt = np.arange(length) / frame_rate
+            env = lo_db + (hi_db - lo_db) * np.exp(-tt / accent_s[i])
+        expression_db[a:b] = env
+        expression_db[b:stop] = env[-1]
+        gate[a:b] = 1.0
+        vel_curve[a:b] = velocity[i]
+        filter_cents[a:stop] = filter_note[i]
+        # vibrato (continues through the release tail so the held f0 follows the audio)
+        if has_vibrato[i]:
+            rate = line_rate * float(rng.uniform(0.9, 1.1))
+            depth = float(rng.uniform(5.0, 60.0))
+            delay = float(rng.uniform(0.0, 0.4))
+            fade = float(rng.uniform(0.05, 0.3))
+            ramp = np.clip((t - delay) / fade, 0.0, 1.0)
+            bend[a:stop] += depth * ramp * np.sin(2 * np.pi * rate * t + rng.uniform(0, 2 * np.pi))
+        # slides
+        r = rng.random()
+        prev_step = (pitch[i - 1] - pitch[i]) if i else 0
+        if i and follows[i - 1] and 0 < abs(prev_step) <= BEND_RANGE_SEMITONES and r < 0.3:
+            start_cents = 100.0 * prev_step
+        elif r > 0.88:
+            start_cents = -float(rng.uniform(20.0, 80.0))
+        else:
+            start_cents = 0.0
+        if start_cents:
+            scoops += 1
+            glide = min(length, max(2, int(rng.uniform(0.04, 0.15) * frame_rate)))
+            bend[a:a + glide] += start_cents * (1.0 - np.arange(glide) / glide)
+        if rng.random() < 0.05 and length > 0.3 * frame_rate:
+            fall = int(0.08 * frame_rate)
+            bend[b - fall:b] -= float(rng.uniform(30, 150)) * np.arange(fall) / fall
+            bend[b:stop] = bend[b - 1] if stop > b else bend[b:stop]
+    bend = np.clip(bend, -_MAX_BEND_CENTS, _MAX_BEND_CENTS)
+    out_notes = np.stack([pitch.astype(np.float64), on_f / frame_rate, off_f / frame_rate,
+                          velocity], axis=1).astype(np.float32)
+    controls = {
+        "expression_cc": np.rint(_db_to_cc(expression_db)).astype(np.float32),
+        "volume_cc": np.full(n_frames, np.rint(_db_to_cc(volume_db)), np.float32),
+        "velocity": vel_curve.astype(np.float32),
+        "bend_cents": bend.astype(np.float32),
+        "filter_cents": filter_cents.astype(np.float32),
+        "gate": gate.astype(np.float32),
+    }
+    settings = {"instrument": inst.name, "transpose": int(pitch[0] - int(round(notes[0, 0]))),
+                "tempo_scale": tempo_scale, "legato": legato, "note_fraction": fraction,
+                "volume_db": volume_db, "base_velocity": base_velocity, "vibrato_rate_hz": line_rate,
+                "filter_base_cents": filter_base, "n_scoops": scoops}
+    return Performance(out_notes, n_frames, frame_rate, controls, settings)
+
+
+def performance_f0(perf: Performance) -> tuple[np.ndarray, np.ndarray]:
+    """Ground-truth ``(f0_hz, f0_confidence)`` [n_frames] of a performance (module docstring)."""
+    n_frames, fr = perf.n_frames, perf.frame_rate
+    midi = np.zeros(n_frames)
+    voiced = np.zeros(n_frames, bool)
+    on_f = _frame(perf.notes[:, 1], fr)
+    off_f = _frame(perf.notes[:, 2], fr)
+    hold = int(round(RELEASE_HOLD_S * fr))
+    for i, pitch in enumerate(perf.notes[:, 0]):
+        stop = min(int(off_f[i]) + hold, n_frames)
+        if i + 1 < len(on_f):
+            stop = min(stop, int(on_f[i + 1]))
+        midi[on_f[i]:stop] = pitch
+        voiced[on_f[i]:stop] = True
+    f0 = np.where(voiced, _midi_to_hz(midi + perf.controls["bend_cents"] / 100.0), 0.0)
+    return f0.astype(np.float32), voiced.astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------------
+# rendering
+# --------------------------------------------------------------------------------------------
+class LineRenderer:
+    """Renders performances with FluidSynth (a fresh synth per line, so renders never depend on
+    what was played before).
+
+    Args:
+        sample_rate: output sample rate in Hz.
+        frame_rate: control rate in Hz; ``sample_rate // frame_rate`` samples per control frame.
+        gain: FluidSynth master gain.
+        sf2_path: soundfont (default: ``midi_ddsp.fluidsynth_render.resolve_soundfont()``).
+    """
+
+    _CHANNEL = 0
+
+    def __init__(self, *, sample_rate: int = 16000, frame_rate: int = 250,
+                 gain: float = DEFAULT_GAIN, sf2_path=None) -> None:
+        if sample_rate % frame_rate:
+            raise ParameterError(f"frame_rate ({frame_rate}) must divide sample_rate ({sample_rate})")
+        try:
+            import fluidsynth
+        except (ImportError, OSError) as exc:
+            raise FluidSynthUnavailableError(f"pyfluidsynth / libfluidsynth not available: {exc}") from None
+        self.sample_rate = int(sample_rate)
+        self.frame_rate = int(frame_rate)
+        self.hop = self.sample_rate // self.frame_rate
+        self.gain = float(gain)
+        self._fluidsynth = fluidsynth
+        self._sf2_path = resolve_soundfont(sf2_path)
+        write = fluidsynth._fl.fluid_synth_write_float
+        write.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
+                          ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+        write.restype = ctypes.c_int
+        self._write = write
+        self._synth = None
+
+    def _new_synth(self) -> int:
+        """A fresh synth for every line: FluidSynth voices keep filter state across
+        ``system_reset`` (renders then depend on what was played before), and with dynamic
+        sample loading a new synth + soundfont costs ~20 ms."""
+        settings = {"synth.reverb.active": 0, "synth.chorus.active": 0,
+                    "synth.dynamic-sample-loading": 1}
+        self._synth = self._fluidsynth.Synth(gain=self.gain, samplerate=float(self.sample_rate),
+                                             **settings)
+        sfid = self._synth.sfload(self._sf2_path)
+        if sfid < 0:
+            raise FluidSynthUnavailableError(f"FluidSynth could not load {self._sf2_path}")
+        return sfid
+
+    def _nrpn(self, gen: int, value: float) -> None:
+        s, ch = self._synth, self._CHANNEL
+        v = int(np.clip(round(value) + _NRPN_CENTRE, 0, 16383))
+        s.cc(ch, 99, 120)
+        s.cc(ch, 98, gen)
+        s.cc(ch, 6, v >> 7)
+        s.cc(ch, 38, v & 127)
+
+    def render(self, perf: Performance, instrument: "Instrument | str") -> np.ndarray:
+        """Play a performance; returns mono float32 audio [perf.n_frames * hop]."""
+        inst = get_instrument(instrument)
+        if perf.frame_rate != self.frame_rate:
+            raise ParameterError(f"performance at {perf.frame_rate} Hz, renderer at {self.frame_rate} Hz")
+        sfid = self._new_synth()
+        s, ch = self._synth, self._CHANNEL
+        s.program_select(ch, sfid, 0, inst.program)
+        # RPN 0: pitch-bend range
+        s.cc(ch, 101, 0)
+        s.cc(ch, 100, 0)
+        s.cc(ch, 6, BEND_RANGE_SEMITONES)
+        s.cc(ch, 38, 0)
+        s.cc(ch, 101, 127)
+        s.cc(ch, 100, 127)
+        c = perf.controls
+        s.cc(ch, 7, int(c["volume_cc"][0]))
+        n_frames, hop = perf.n_frames, self.hop
+        events: dict[int, list[tuple]] = {}
+        fr = self.frame_rate
+        for pitch, on, off, vel in perf.notes:
+            events.setdefault(int(round(off * fr)), []).append((0, int(pitch), 0))
+            events.setdefault(int(round(on * fr)), []).append((1, int(pitch), int(vel)))
+        bend_units = np.clip(np.rint(c["bend_cents"] / (100.0 * BEND_RANGE_SEMITONES) * 8192.0),
+                             -8192, 8191).astype(np.int64)
+        expr = c["expression_cc"].astype(np.int64)
+        filt = np.rint(c["filter_cents"] / _FILTER_NRPN_SCALE).astype(np.int64)
+        stereo = np.zeros(2 * n_frames * hop, np.float32)
+        base = stereo.ctypes.data
+        last_bend = last_expr = last_filt = None
+        for i in range(n_frames):
+            if filt[i] != last_filt:
+                self._nrpn(_FILTER_NRPN_GEN, filt[i])
+                last_filt = filt[i]
+            if expr[i] != last_expr:
+                s.cc(ch, 11, int(expr[i]))
+                last_expr = expr[i]
+            if bend_units[i] != last_bend:
+                s.pitch_bend(ch, int(bend_units[i]))
+                last_bend = bend_units[i]
+            for kind, pitch, vel in events.get(i, ()):  # note-offs sort before note-ons
+                if kind:
+                    s.noteon(ch, pitch, vel)
+                else:
+                    s.noteoff(ch, pitch)
+            ptr = base + 4 * 2 * i * hop
+            self._write(s.synth, hop, ptr, 0, 2, ptr, 1, 2)
+        s.delete()
+        self._synth = None
+        audio = stereo.reshape(-1, 2).mean(axis=1)
+        return np.ascontiguousarray(audio, np.float32)
+
+
+_RENDERERS: dict[tuple, LineRenderer] = {}
+
+
+def render_line(line_notes, instrument: "Instrument | str", *, seed, sample_rate: int = 16000,
+                frame_rate: int = 250, gain: float = DEFAULT_GAIN, sf2_path=None,
+                renderer: "LineRenderer | None" = None) -> Rendering:
+    """Draw an expressive performance of a line and render it with FluidSynth.
+
+    Args:
+        line_notes: [n_notes, >= 3]: written pitch, onset_s, offset_s (sorted, monophonic).
+        instrument: target instrument.
+        seed: seed of the performance draws; same seed -> identical audio and curves.
+        sample_rate, frame_rate: output rates (Hz).
+        gain: FluidSynth master gain.
+        sf2_path: soundfont file (default: the installed FluidR3_GM).
+        renderer: a ``LineRenderer`` to reuse (default: one cached per process and settings).
+
+    Returns:
+        the ``Rendering`` (audio [n_frames * hop], notes, f0_hz/f0_confidence [n_frames],
+        controls, settings).
+    """
+    perf = draw_performance(line_notes, instrument, seed=seed, frame_rate=frame_rate)
+    if renderer is None:
+        key = (sample_rate, frame_rate, float(gain), None if sf2_path is None else str(sf2_path))
+        if key not in _RENDERERS:
+            _RENDERERS[key] = LineRenderer(sample_rate=sample_rate, frame_rate=frame_rate,
+                                           gain=gain, sf2_path=sf2_path)
+        renderer = _RENDERERS[key]
+    audio = renderer.render(perf, instrument)
+    f0_hz, confidence = performance_f0(perf)
+    return Rendering(audio, perf.notes, f0_hz, confidence, perf.controls, perf.settings)

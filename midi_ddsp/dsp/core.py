@@ -1,0 +1,248 @@
+"""Pure DSP helpers (torch/numpy only): unit conversions, scaling, upsampling, harmonic helpers.
+
+Conventions (DESIGN §3): float32; frame controls ``[batch, n_frames, channels]`` (f0 and amplitude
+``[batch, n_frames]``); frame ``i`` is the instant ``i / frame_rate``, i.e. sample ``i * hop_size``.
+
+Unit conversions (:func:`midi_to_hz`, :func:`hz_to_midi`, :func:`amplitude_to_db`,
+:func:`db_to_amplitude`) accept torch tensors, numpy arrays or Python numbers and return the same
+kind (tensor in -> tensor out, anything else -> numpy / float).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from midi_ddsp.errors import ParameterError
+
+__all__ = [
+    "MIN_AMPLITUDE",
+    "MIN_DB",
+    "SAFE_DIVIDE_EPS",
+    "midi_to_hz",
+    "hz_to_midi",
+    "amplitude_to_db",
+    "db_to_amplitude",
+    "exp_sigmoid",
+    "upsample_linear",
+    "upsample_with_windows",
+    "harmonic_frequencies",
+    "remove_above_nyquist",
+    "normalize_harmonics",
+]
+
+MIN_AMPLITUDE = 1e-6
+"""Floor on linear amplitudes before taking dB: ``amplitude_to_db`` never goes below -120 dB."""
+
+MIN_DB = -120.0
+"""``amplitude_to_db(0) == MIN_DB`` (20 * log10(MIN_AMPLITUDE))."""
+
+SAFE_DIVIDE_EPS = 1e-7
+"""Added to denominators when normalising distributions so an all-zero frame stays all-zero."""
+
+
+# ---------------------------------------------------------------------------------------------
+# validation helpers (package-internal)
+# ---------------------------------------------------------------------------------------------
+def _as_tensor(value: Any, name: str, *, ndims: tuple[int, ...] | None = None) -> torch.Tensor:
+    """Convert an array-like to a float32 tensor once, raising ParameterError on bad input.
+
+    Tensors keep their device and autograd graph (cast to float32 if needed).
+    """
+    if isinstance(value, torch.Tensor):
+        tensor = value if value.dtype == torch.float32 else value.float()
+    else:
+        try:
+            tensor = torch.as_tensor(np.asarray(value, dtype=np.float32))
+        except (TypeError, ValueError) as exc:
+            raise ParameterError(
+                f"{name}: expected a numeric array, got {type(value).__name__} ({exc})")
+    if ndims is not None and tensor.ndim not in ndims:
+        raise ParameterError(
+            f"{name}: expected {' or '.join(str(n) for n in ndims)} dimensions, got shape "
+            f"{tuple(tensor.shape)}"
+        )
+    return tensor
+
+
+def _check_positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ParameterError(f"{name}: expected a positive integer, got {value!r}")
+    return int(value)
+
+
+def _hop_size(n_frames: int, n_samples: int) -> int:
+    if n_frames <= 0 or n_samples % n_frames:
+        raise ParameterError(
+            f"n_samples ({n_samples}) must be a positive multiple of n_frames ({n_frames}): "
+            "n_samples = n_frames * hop_size"
+        )
+    return n_samples // n_frames
+
+
+# ---------------------------------------------------------------------------------------------
+# unit conversions
+# ---------------------------------------------------------------------------------------------
+def midi_to_hz(midi: Any) -> Any:
+    """MIDI note number (float, 69 = A4) to frequency in Hz: ``440 * 2 ** ((midi - 69) / 12)``."""
+    if isinstance(midi, torch.Tensor):
+        return 440.0 * torch.pow(2.0, (midi - 69.0) / 12.0)
+    return 440.0 * np.power(2.0, (np.asarray(midi, dtype=np.float64) - 69.0) / 12.0)
+
+
+def hz_to_midi(frequency_hz: Any) -> Any:
+    """Frequency in Hz to (fractional) MIDI note number; <= 8.18 Hz (midi 0) maps to 0."""
+    if isinstance(frequency_hz, torch.Tensor):
+        midi = 12.0 * (torch.log2(torch.clamp(frequency_hz, min=1e-10)) - math.log2(440.0)) + 69.0
+        return torch.clamp(midi, min=0.0)
+    freq = np.asarray(frequency_hz, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        midi = 12.0 * (np.log2(np.maximum(freq, 1e-10)) - math.log2(440.0)) + 69.0
+    return np.maximum(midi, 0.0)
+
+
+def amplitude_to_db(amplitude: Any) -> Any:
+    """Linear amplitude to dB: ``20 * log10(max(amplitude, MIN_AMPLITUDE))`` (>= -120 dB)."""
+    if isinstance(amplitude, torch.Tensor):
+        return 20.0 * torch.log10(torch.clamp(amplitude, min=MIN_AMPLITUDE))
+    return 20.0 * np.log10(np.maximum(np.asarray(amplitude, dtype=np.float64), MIN_AMPLITUDE))
+
+
+def db_to_amplitude(db: Any) -> Any:
+    """dB to linear amplitude: ``10 ** (db / 20)``."""
+    if isinstance(db, torch.Tensor):
+        return torch.pow(10.0, db / 20.0)
+    return np.power(10.0, np.asarray(db, dtype=np.float64) / 20.0)
+
+
+def exp_sigmoid(x: torch.Tensor, *, exponent: float = 10.0, max_value: float = 2.0,
+                threshold: float = 1e-7) -> torch.Tensor:
+    """ddsp's exponentiated sigmoid: ``max_value * sigmoid(x) ** log(exponent) + threshold``.
+
+    Maps raw network outputs (any real) to positive controls in
+    ``(threshold, max_value + threshold)`` with a log-like response, so small amplitudes get
+    useful gradients.
+    """
+    x = _as_tensor(x, "x")
+    return max_value * torch.sigmoid(x) ** math.log(exponent) + threshold
+
+
+# ---------------------------------------------------------------------------------------------
+# frame -> sample upsampling
+# ---------------------------------------------------------------------------------------------
+def _frames_3d(frames: Any, name: str) -> tuple[torch.Tensor, bool]:
+    frames = _as_tensor(frames, name, ndims=(2, 3))
+    squeeze = frames.ndim == 2
+    return (frames.unsqueeze(-1) if squeeze else frames), squeeze
+
+
+def upsample_linear(frames: Any, n_samples: int) -> torch.Tensor:
+    """Linear interpolation of frame controls to the sample rate.
+
+    Frame ``i`` sits at sample ``i * hop`` (``hop = n_samples // n_frames``); samples after the last
+    frame hold its value.
+
+    Args:
+        frames: controls, shape [batch, n_frames, channels] or [batch, n_frames].
+        n_samples: output length, a multiple of n_frames.
+
+    Returns:
+        shape [batch, n_samples, channels] or [batch, n_samples] (same rank as ``frames``).
+    """
+    x, squeeze = _frames_3d(frames, "frames")
+    n_samples = _check_positive_int(n_samples, "n_samples")
+    hop = _hop_size(x.shape[1], n_samples)
+    nxt = torch.cat([x[:, 1:], x[:, -1:]], dim=1)
+    w = (torch.arange(hop, dtype=x.dtype, device=x.device) / hop)[None, None, :, None]
+    out = x[:, :, None, :] + (nxt - x)[:, :, None, :] * w  # [B, T, hop, C]
+    out = out.reshape(x.shape[0], n_samples, x.shape[2])
+    return out.squeeze(-1) if squeeze else out
+
+
+def upsample_with_windows(frames: Any, n_samples: int) -> torch.Tensor:
+    """ddsp-style upsampling by overlap-adding Hann windows of length ``2 * hop`` (50 % overlap).
+
+    Each frame ``i`` scales a Hann window centred on sample ``i * hop``; overlapping periodic Hann
+    windows sum to 1, so this is a raised-cosine crossfade between neighbouring frames (smoother
+    than linear). Samples after the last frame hold its value.
+
+    Args:
+        frames: controls, shape [batch, n_frames, channels] or [batch, n_frames].
+        n_samples: output length, a multiple of n_frames.
+
+    Returns:
+        shape [batch, n_samples, channels] or [batch, n_samples].
+    """
+    x, squeeze = _frames_3d(frames, "frames")
+    n_samples = _check_positive_int(n_samples, "n_samples")
+    hop = _hop_size(x.shape[1], n_samples)
+    nxt = torch.cat([x[:, 1:], x[:, -1:]], dim=1)
+    n = torch.arange(hop, dtype=x.dtype, device=x.device)
+    rise = (0.5 - 0.5 * torch.cos(math.pi * n / hop))[None, None, :, None]  # first half of Hann
+    out = x[:, :, None, :] * (1.0 - rise) + nxt[:, :, None, :] * rise
+    out = out.reshape(x.shape[0], n_samples, x.shape[2])
+    return out.squeeze(-1) if squeeze else out
+
+
+# ---------------------------------------------------------------------------------------------
+# harmonic helpers
+# ---------------------------------------------------------------------------------------------
+def harmonic_frequencies(f0_hz: Any, *, n_harmonics: int) -> torch.Tensor:
+    """Frequencies of harmonics 1..n_harmonics.
+
+    Args:
+        f0_hz: fundamental frequency in Hz, shape [batch, n_frames].
+
+    Returns:
+        ``k * f0_hz`` in Hz, shape [batch, n_frames, n_harmonics].
+    """
+    f0 = _as_tensor(f0_hz, "f0_hz")
+    n_harmonics = _check_positive_int(n_harmonics, "n_harmonics")
+    k = torch.arange(1, n_harmonics + 1, dtype=f0.dtype, device=f0.device)
+    return f0[..., None] * k
+
+
+def remove_above_nyquist(frequencies_hz: Any, amplitudes: Any, *,
+                         sample_rate: int = 16000) -> torch.Tensor:
+    """Zero the amplitudes of components at or above Nyquist (``sample_rate / 2``).
+
+    Args:
+        frequencies_hz: component frequencies in Hz, any shape.
+        amplitudes: amplitudes, same shape as ``frequencies_hz``.
+
+    Returns:
+        amplitudes with those at ``frequency >= sample_rate / 2`` set to 0, same shape.
+    """
+    freqs = _as_tensor(frequencies_hz, "frequencies_hz")
+    amps = _as_tensor(amplitudes, "amplitudes")
+    return torch.where(freqs < sample_rate / 2.0, amps, torch.zeros_like(amps))
+
+
+def normalize_harmonics(harmonic_distribution: Any, f0_hz: Any = None, *,
+                        sample_rate: int = 16000) -> torch.Tensor:
+    """Remove harmonics at or above Nyquist (when ``f0_hz`` is given) and renormalise to sum 1.
+
+    Done per frame, at that frame's f0. An all-zero frame stays all-zero (denominator + 1e-7).
+
+    Args:
+        harmonic_distribution: relative harmonic amplitudes, >= 0,
+            shape [batch, n_frames, n_harmonics].
+        f0_hz: fundamental frequency in Hz, shape [batch, n_frames], or None (no Nyquist removal).
+
+    Returns:
+        normalised distribution, shape [batch, n_frames, n_harmonics], each frame sums to 1 (or 0).
+    """
+    dist = _as_tensor(harmonic_distribution, "harmonic_distribution", ndims=(3,))
+    if f0_hz is not None:
+        f0 = _as_tensor(f0_hz, "f0_hz", ndims=(2,))
+        if f0.shape != dist.shape[:2]:
+            raise ParameterError(
+                f"f0_hz shape {tuple(f0.shape)} does not match harmonic_distribution "
+                f"{tuple(dist.shape)} (expected [batch, n_frames] and "
+                "[batch, n_frames, n_harmonics])"
+            )
+        dist = remove_above_nyquist(harmonic_frequencies(f0, n_harmonics=dist.shape[-1]), dist,
+                                    sample_rate=sample_rate)
+    return dist / (dist.sum(dim=-1, keepdim=True) + SAFE_DIVIDE_EPS)

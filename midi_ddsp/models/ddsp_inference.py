@@ -1,0 +1,166 @@
+"""DDSP Inference: audio + f0 + loudness + instrument -> SynthParams (the analysis direction).
+
+Inputs per frame: a log-mel spectrogram of the audio (``midi_ddsp.dsp.log_mel``, 64 bands,
+FFT 1024, at the frame rate), f0 as (MIDI - 60) / 24 with a voiced flag, loudness in dB / 60 and
+the instrument embedding. A conditioned dilated convolution stack predicts the harmonic amplitude
+(dB), harmonic distribution (softmax) and noise-band magnitudes (dB); f0 passes through. The
+model also holds a per-instrument reverb bank (``impulse_response``).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+from torch import nn
+
+from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG, SignalConfig
+from midi_ddsp.dsp.spectral import log_mel
+from midi_ddsp.errors import ParameterError
+from midi_ddsp.models.checkpoint import CheckpointMixin
+from midi_ddsp.models.features import PITCH_CENTER, PITCH_SCALE
+from midi_ddsp.models.layers import (
+    ConditionedDilatedStack,
+    InstrumentEmbedding,
+    InstrumentSpec,
+    ReverbBank,
+    amp_db_from_logits,
+    instrument_weights,
+    noise_db_from_logits,
+)
+from midi_ddsp.models.synthesis_generator import _from_dict
+from midi_ddsp.synth_params import SynthParams
+
+__all__ = ["DDSPInferenceConfig", "DDSPInference"]
+
+_LOUDNESS_SCALE_DB = 60.0
+_LOG_MEL_OFFSET = 5.0   # log-mel energies (natural log) are shifted/scaled to ~unit range
+_LOG_MEL_SCALE = 5.0
+
+
+@dataclasses.dataclass(frozen=True)
+class DDSPInferenceConfig:
+    """Hyper-parameters of DDSP Inference.
+
+    Attributes:
+        channels: width of the convolution stack.
+        dilations: dilation of each residual block (kernel 3).
+        embedding_dim: instrument embedding size.
+        n_mels: mel bands of the audio features.
+        n_fft: FFT size of the mel analysis.
+    """
+
+    channels: int = 96
+    dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 1, 2, 4, 8, 16)
+    embedding_dim: int = 16
+    n_mels: int = 64
+    n_fft: int = 1024
+
+    @classmethod
+    def tiny(cls) -> "DDSPInferenceConfig":
+        return cls(channels=16, dilations=(1, 2), embedding_dim=4, n_mels=16, n_fft=256)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "DDSPInferenceConfig":
+        return _from_dict(cls, values)
+
+
+class DDSPInference(CheckpointMixin, nn.Module):
+    """Audio -> SynthParams estimator (see module docstring)."""
+
+    kind = "ddsp_inference"
+    config_class = DDSPInferenceConfig
+
+    def __init__(self, config: "DDSPInferenceConfig | None" = None, *,
+                 signal_config: SignalConfig = DEFAULT_SIGNAL_CONFIG):
+        super().__init__()
+        self.config = config or DDSPInferenceConfig()
+        self.signal_config = signal_config
+        self.model_card: dict = {}
+        c = self.config
+        cond_channels = c.n_mels + 3 + c.embedding_dim
+        self.embedding = InstrumentEmbedding(c.embedding_dim)
+        self.stack = ConditionedDilatedStack(cond_channels, cond_channels, channels=c.channels,
+                                             dilations=tuple(c.dilations))
+        k, b = signal_config.n_harmonics, signal_config.n_noise_bands
+        self.head = nn.Conv1d(c.channels, 1 + k + b, 1)
+        self.reverb = ReverbBank(n_taps=signal_config.reverb_length,
+                                 sample_rate=signal_config.sample_rate)
+
+    def audio_features(self, audio: torch.Tensor, n_frames: int) -> torch.Tensor:
+        """Scaled log-mel frames [batch, n_frames, n_mels] of audio [batch, n_samples]."""
+        mel = log_mel(audio, sample_rate=self.signal_config.sample_rate,
+                      frame_rate=self.signal_config.frame_rate, n_fft=self.config.n_fft,
+                      n_mels=self.config.n_mels)
+        mel = (mel + _LOG_MEL_OFFSET) / _LOG_MEL_SCALE
+        if mel.shape[1] < n_frames:
+            mel = torch.nn.functional.pad(mel, (0, 0, 0, n_frames - mel.shape[1]))
+        return mel[:, :n_frames]
+
+    def forward(self, audio: torch.Tensor, f0_hz: torch.Tensor, loudness_db: torch.Tensor,
+                instrument_weights: torch.Tensor) -> dict:
+        """Controls from audio.
+
+        Args:
+            audio: [batch, n_samples] at the signal config's sample rate.
+            f0_hz: [batch, n_frames] in Hz (0 = unvoiced).
+            loudness_db: [batch, n_frames] A-weighted loudness in dB.
+            instrument_weights: [batch, 13].
+
+        Returns:
+            dict of ``amp_db`` [batch, n_frames], ``harmonic_logits`` and
+            ``harmonic_distribution`` [batch, n_frames, 60], ``noise_db`` [batch, n_frames, 65].
+        """
+        n_frames = f0_hz.shape[1]
+        mel = self.audio_features(audio, n_frames)
+        voiced = (f0_hz > 0).float()
+        midi = 69.0 + 12.0 * torch.log2(f0_hz.clamp(min=1.0) / 440.0)
+        pitch = voiced * (midi - PITCH_CENTER) / PITCH_SCALE
+        emb = self.embedding(instrument_weights)[:, :, None].expand(-1, -1, n_frames)
+        cond = torch.cat([mel.transpose(1, 2), pitch[:, None], voiced[:, None],
+                          (loudness_db / _LOUDNESS_SCALE_DB)[:, None], emb], dim=1)
+        out = self.head(self.stack(cond, cond)).transpose(1, 2)
+        k = self.signal_config.n_harmonics
+        logits = out[..., 1:1 + k]
+        return {"amp_db": amp_db_from_logits(out[..., 0]), "harmonic_logits": logits,
+                "harmonic_distribution": torch.softmax(logits, dim=-1),
+                "noise_db": noise_db_from_logits(out[..., 1 + k:])}
+
+    def infer(self, audio: np.ndarray, f0_hz: np.ndarray, loudness_db: np.ndarray,
+              instrument: InstrumentSpec) -> SynthParams:
+        """SynthParams of a mono recording.
+
+        Args:
+            audio: mono waveform in [-1, 1], float, shape [n_samples].
+            f0_hz: f0 in Hz per frame (0 = unvoiced), shape [n_frames].
+            loudness_db: A-weighted loudness in dB per frame, shape [n_frames].
+            instrument: a name/alias, an ``Instrument`` or a blend ``{name: weight}``.
+
+        Returns:
+            SynthParams with the given f0 and the inferred amplitude, harmonic distribution and
+            noise magnitudes, all [n_frames, ...].
+        """
+        audio = np.asarray(audio, dtype=np.float32)
+        f0 = np.asarray(f0_hz, dtype=np.float32)
+        loud = np.asarray(loudness_db, dtype=np.float32)
+        if audio.ndim != 1 or audio.size == 0:
+            raise ParameterError(f"audio must have shape [n_samples] with n_samples > 0; got {audio.shape}")
+        if f0.ndim != 1 or loud.shape != f0.shape or f0.size == 0:
+            raise ParameterError("f0_hz and loudness_db must both have shape [n_frames], n_frames > 0; "
+                                 f"got {f0.shape} and {loud.shape}")
+        if not (np.all(np.isfinite(audio)) and np.all(np.isfinite(f0)) and np.all(np.isfinite(loud))):
+            raise ParameterError("audio, f0_hz and loudness_db must be finite")
+        weights = torch.from_numpy(instrument_weights(instrument))[None]
+        with torch.no_grad():
+            out = self.forward(torch.from_numpy(audio)[None], torch.from_numpy(f0)[None],
+                               torch.from_numpy(loud)[None], weights)
+        amp = np.power(10.0, out["amp_db"][0].numpy() / 20.0)
+        noise = np.power(10.0, out["noise_db"][0].numpy() / 20.0)
+        return SynthParams(np.maximum(f0, 0.0), amp, out["harmonic_distribution"][0].numpy(), noise)
+
+    def impulse_response(self, instrument: InstrumentSpec) -> np.ndarray:
+        """The instrument's full reverb impulse response, float32 [reverb_length], tap 0 = 1 (dry)."""
+        return self.reverb.impulse_response(instrument_weights(instrument))
+
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())

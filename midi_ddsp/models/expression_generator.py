@@ -1,0 +1,159 @@
+"""Expression Generator: notes + instrument -> the six note expressions of every note.
+
+A bidirectional GRU reads the note features of the whole part (``note_sequence_features``: pitch,
+duration, inter-onset gap, rest, gap to the next note, position in the phrase, velocity) with the
+instrument embedding; a unidirectional GRU decoder runs autoregressively over notes, taking the
+previous note's expressions, and predicts a mean and a log standard deviation per expression.
+Training is teacher-forced (MSE on the mean + Gaussian NLL for the spread). ``generate`` is
+deterministic (the means) with ``seed=None`` and samples with a seed. Notes are ~100x fewer than
+frames, so the Python loop over notes is cheap.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG, SignalConfig
+from midi_ddsp.errors import ParameterError
+from midi_ddsp.expression import EXPRESSIONS, EXPRESSION_NAMES, NOTE_TABLE_COLUMNS, validate_note_table
+from midi_ddsp.models.checkpoint import CheckpointMixin
+from midi_ddsp.models.features import N_NOTE_FEATURES, note_sequence_features
+from midi_ddsp.models.layers import InstrumentEmbedding, InstrumentSpec, instrument_weights
+from midi_ddsp.models.synthesis_generator import _from_dict
+from midi_ddsp.score import Note
+
+__all__ = ["ExpressionGeneratorConfig", "ExpressionGenerator"]
+
+_N_EXPR = len(EXPRESSION_NAMES)
+_LOG_STD_RANGE = (-6.0, 1.0)
+# Generated values are clipped to these (the extractor's reachable ranges, 0..1 positions).
+_CLIP_LOW = np.array([e.valid_low for e in EXPRESSIONS], np.float32)
+_CLIP_HIGH = np.array([e.valid_high for e in EXPRESSIONS], np.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExpressionGeneratorConfig:
+    """Hyper-parameters of the Expression Generator.
+
+    Attributes:
+        encoder_hidden: hidden size of each direction of the note encoder GRU.
+        decoder_hidden: hidden size of the autoregressive decoder GRU.
+        embedding_dim: instrument embedding size.
+    """
+
+    encoder_hidden: int = 128
+    decoder_hidden: int = 192
+    embedding_dim: int = 16
+
+    @classmethod
+    def tiny(cls) -> "ExpressionGeneratorConfig":
+        return cls(encoder_hidden=8, decoder_hidden=8, embedding_dim=4)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ExpressionGeneratorConfig":
+        return _from_dict(cls, values)
+
+
+class ExpressionGenerator(CheckpointMixin, nn.Module):
+    """Autoregressive-over-notes generator of NoteTables (see module docstring)."""
+
+    kind = "expression_generator"
+    config_class = ExpressionGeneratorConfig
+
+    def __init__(self, config: "ExpressionGeneratorConfig | None" = None, *,
+                 signal_config: SignalConfig = DEFAULT_SIGNAL_CONFIG):
+        super().__init__()
+        self.config = config or ExpressionGeneratorConfig()
+        self.signal_config = signal_config
+        self.model_card: dict = {}
+        c = self.config
+        self.embedding = InstrumentEmbedding(c.embedding_dim)
+        self.encoder = nn.GRU(N_NOTE_FEATURES + c.embedding_dim, c.encoder_hidden,
+                              batch_first=True, bidirectional=True)
+        self.decoder = nn.GRU(2 * c.encoder_hidden + _N_EXPR + c.embedding_dim, c.decoder_hidden,
+                              batch_first=True)
+        self.head = nn.Sequential(nn.Linear(c.decoder_hidden + 2 * c.encoder_hidden, c.decoder_hidden),
+                                  nn.GELU(), nn.Linear(c.decoder_hidden, 2 * _N_EXPR))
+
+    def encode(self, note_features: torch.Tensor, instrument_weights: torch.Tensor) -> torch.Tensor:
+        """[batch, n_notes, 8], [batch, 13] -> context [batch, n_notes, 2 * encoder_hidden]."""
+        emb = self.embedding(instrument_weights)[:, None, :].expand(-1, note_features.shape[1], -1)
+        context, _ = self.encoder(torch.cat([note_features, emb], dim=-1))
+        return context
+
+    def _step(self, context, previous, emb, hidden):
+        out, hidden = self.decoder(torch.cat([context, previous, emb], dim=-1), hidden)
+        raw = self.head(torch.cat([out, context], dim=-1))
+        mean, log_std = raw[..., :_N_EXPR], raw[..., _N_EXPR:]
+        return mean, log_std.clamp(*_LOG_STD_RANGE), hidden
+
+    def forward(self, note_features: torch.Tensor, instrument_weights: torch.Tensor,
+                previous_expressions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Teacher-forced pass.
+
+        Args:
+            note_features: [batch, n_notes, 8] from ``note_sequence_features``.
+            instrument_weights: [batch, 13].
+            previous_expressions: [batch, n_notes, 6]: the expressions of the note before each
+                note (zeros for the first note).
+
+        Returns:
+            mean [batch, n_notes, 6] and log_std [batch, n_notes, 6] of each note's expressions.
+        """
+        context = self.encode(note_features, instrument_weights)
+        emb = self.embedding(instrument_weights)[:, None, :].expand(-1, context.shape[1], -1)
+        mean, log_std, _ = self._step(context, previous_expressions, emb, None)
+        return mean, log_std
+
+    def generate(self, notes: Sequence[Note], instrument: InstrumentSpec, *,
+                 seed: "int | None" = None) -> pd.DataFrame:
+        """The NoteTable of ``notes`` (one monophonic part, sorted by onset).
+
+        Args:
+            notes: ``Note`` objects (pitch, onset_s, offset_s, velocity).
+            instrument: a name/alias, an ``Instrument`` or a blend ``{name: weight}``.
+            seed: None = deterministic (each note's predicted mean); an int = sample each note
+                from the predicted Gaussian with a generator seeded by ``seed``.
+
+        Returns:
+            NoteTable DataFrame (``NOTE_TABLE_COLUMNS``), expressions clipped to their valid
+            ranges.
+        """
+        notes = list(notes)
+        for i, note in enumerate(notes):
+            if not isinstance(note, Note):
+                raise ParameterError(f"notes[{i}] must be a Note; got {type(note).__name__}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+            raise ParameterError(f"seed must be None or an int; got {seed!r}")
+        weights = torch.from_numpy(instrument_weights(instrument))[None]
+        values = np.zeros((len(notes), _N_EXPR), np.float32)
+        if notes:
+            feats = torch.from_numpy(note_sequence_features(notes))[None]
+            gen = torch.Generator().manual_seed(int(seed)) if seed is not None else None
+            with torch.no_grad():
+                context = self.encode(feats, weights)
+                emb = self.embedding(weights)[:, None, :]
+                previous = torch.zeros(1, 1, _N_EXPR)
+                hidden = None
+                for i in range(len(notes)):
+                    mean, log_std, hidden = self._step(context[:, i:i + 1], previous, emb, hidden)
+                    value = mean
+                    if gen is not None:
+                        value = mean + torch.exp(log_std) * torch.randn(mean.shape, generator=gen)
+                    value = torch.from_numpy(np.clip(value.numpy(), _CLIP_LOW, _CLIP_HIGH))
+                    values[i] = value[0, 0].numpy()
+                    previous = value
+        table = pd.DataFrame({
+            "pitch": [n.pitch for n in notes], "onset_s": [n.onset_s for n in notes],
+            "offset_s": [n.offset_s for n in notes], "velocity": [n.velocity for n in notes],
+            **{name: values[:, j] for j, name in enumerate(EXPRESSION_NAMES)},
+        }, columns=list(NOTE_TABLE_COLUMNS))
+        return validate_note_table(table, source="generated note table")
+
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())

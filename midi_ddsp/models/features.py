@@ -1,0 +1,210 @@
+"""Model inputs computed from notes, and a differentiable twin of the expression extractor.
+
+``note_frame_features`` turns the notes of one part into the per-frame note conditioning of the
+Synthesis Generator; ``note_sequence_features`` the per-note inputs of the Expression Generator;
+``note_expressions_torch`` measures the six note expressions on (batched) network outputs with
+the formulas of ``midi_ddsp.expression`` made differentiable (soft arg-max for vol_peak_pos, a
+3-9 Hz band maximum for vibrato), used as a training loss so the six controls do what they name.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from midi_ddsp.frames import part_to_frames
+from midi_ddsp.score import Note, Part, note_frame_span
+
+__all__ = [
+    "N_NOTE_FRAME_FEATURES",
+    "N_NOTE_FEATURES",
+    "PITCH_CENTER",
+    "PITCH_SCALE",
+    "clip_notes",
+    "note_spans",
+    "note_frame_features",
+    "note_sequence_features",
+    "note_expressions_torch",
+]
+
+PITCH_CENTER = 60.0   # MIDI; network pitch input = (pitch - PITCH_CENTER) / PITCH_SCALE
+PITCH_SCALE = 24.0
+_MAX_TIME_FEATURE_S = 2.0   # time-since-onset / time-to-offset features saturate here
+_LOG_TIME_OFFSET_S = 0.05   # log(duration + 50 ms): finite for the shortest notes
+_VIBRATO_FEATURE_RATES_HZ = (4.0, 5.5, 7.0)  # sin/cos of time since onset at these rates
+N_NOTE_FRAME_FEATURES = 8 + 2 * len(_VIBRATO_FEATURE_RATES_HZ)
+N_NOTE_FEATURES = 8
+
+# Extractor constants (same values as midi_ddsp.expression; DESIGN §4).
+_VIBRATO_RATE_HZ = (3.0, 9.0)
+_VIBRATO_MIN_NOTE_S = 0.2
+_ATTACK_S = 0.04
+_SOFT_ARGMAX_PER_DB = 3.0   # sharpness of the soft arg-max of the level (1/dB)
+
+
+def clip_notes(notes: Sequence[Note], *, end_s: float, start_s: float = 0.0,
+               frame_rate: int = 250) -> list[Note]:
+    """Notes of a window [start_s, end_s), shifted so the window starts at 0.
+
+    Notes are clipped to the window, each offset is cut at the next onset (monophony), and notes
+    left with less than one frame are dropped.
+    """
+    notes = sorted(notes, key=lambda n: n.onset_s)
+    out = []
+    length_s = end_s - start_s
+    for i, note in enumerate(notes):
+        onset = max(note.onset_s - start_s, 0.0)
+        offset = min(note.offset_s - start_s, length_s)
+        if i + 1 < len(notes):
+            offset = min(offset, notes[i + 1].onset_s - start_s)
+        if (offset - onset) * frame_rate < 1.0 or onset * frame_rate >= length_s * frame_rate - 0.5:
+            continue
+        out.append(Note(int(note.pitch), float(onset), float(offset), int(note.velocity)))
+    return out
+
+
+def note_spans(notes: Sequence[Note], *, n_frames: int, frame_rate: int = 250) -> np.ndarray:
+    """Frame span [start, stop) of each note as ``part_to_frames`` draws it, int64 [n_notes, 2].
+
+    Spans are ``note_frame_span`` clipped to ``n_frames`` and cut at the next note's start; an
+    empty span has stop == start.
+    """
+    spans = np.array([note_frame_span(n.onset_s, n.offset_s, frame_rate=frame_rate) for n in notes],
+                     dtype=np.int64).reshape(-1, 2)
+    if len(spans) > 1:
+        spans[:-1, 1] = np.minimum(spans[:-1, 1], spans[1:, 0])
+    spans = np.clip(spans, 0, n_frames)
+    spans[:, 1] = np.maximum(spans[:, 1], spans[:, 0])
+    return spans
+
+
+def note_frame_features(notes: Sequence[Note], *, n_frames: int,
+                        frame_rate: int = 250) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame note conditioning of the Synthesis Generator.
+
+    Returns:
+        features: float32 [n_frames, 14]: held pitch (pitch - 60) / 24 (the sounding or last
+            note's pitch, so release tails keep their pitch), is_note, onset flag, offset flag,
+            position in note (0..1), log(note length s + 0.05) (0 in rests), time since the onset
+            in s and time to the offset in s (both clipped to 2 s, 0 in rests), then sin and cos
+            of 2 pi f (time since onset) for f = 4, 5.5, 7 Hz (0 in rests): oscillators the
+            network can scale into vibrato without learning to oscillate.
+        held_pitch: float32 [n_frames], the MIDI pitch the f0 deviation is relative to.
+    """
+    pf = part_to_frames(Part(notes=list(notes)), n_frames=n_frames, frame_rate=frame_rate)
+    held = pf.pitch_midi.astype(np.float32).copy()
+    sounding = pf.is_note > 0
+    if sounding.any():
+        idx = np.where(sounding, np.arange(n_frames), -1)
+        idx = np.maximum.accumulate(idx)
+        first = int(np.argmax(sounding))
+        idx[idx < 0] = first
+        held = pf.pitch_midi[idx].astype(np.float32)
+    else:
+        held[:] = PITCH_CENTER
+    length_frames = pf.note_length_s * frame_rate
+    since_s = pf.note_position * np.maximum(length_frames - 1, 0) / frame_rate
+    to_s = np.maximum(length_frames - 1, 0) / frame_rate - since_s
+    feats = np.stack([
+        (held - PITCH_CENTER) / PITCH_SCALE,
+        pf.is_note,
+        pf.onset,
+        pf.offset,
+        pf.note_position,
+        np.where(sounding, np.log(pf.note_length_s + _LOG_TIME_OFFSET_S), 0.0),
+        np.where(sounding, np.minimum(since_s, _MAX_TIME_FEATURE_S), 0.0),
+        np.where(sounding, np.minimum(to_s, _MAX_TIME_FEATURE_S), 0.0),
+        *[np.where(sounding, fn(2 * np.pi * rate * since_s), 0.0)
+          for rate in _VIBRATO_FEATURE_RATES_HZ for fn in (np.sin, np.cos)],
+    ], axis=1).astype(np.float32)
+    return feats, held
+
+
+def note_sequence_features(notes: Sequence[Note]) -> np.ndarray:
+    """Per-note inputs of the Expression Generator, float32 [n_notes, 8].
+
+    Columns: (pitch - 60) / 24, log(duration s + 0.05), log(inter-onset gap from the previous
+    note + 0.05) (0 for the first), log(rest before the note + 0.05) (0 for the first),
+    log(gap to the next onset + 0.05) (0 for the last), position in the phrase (0..1),
+    velocity / 127, first-note flag.
+    """
+    n = len(notes)
+    out = np.zeros((n, N_NOTE_FEATURES), np.float32)
+    for i, note in enumerate(notes):
+        out[i, 0] = (note.pitch - PITCH_CENTER) / PITCH_SCALE
+        out[i, 1] = math.log(max(note.offset_s - note.onset_s, 0.0) + _LOG_TIME_OFFSET_S)
+        if i > 0:
+            prev = notes[i - 1]
+            out[i, 2] = math.log(max(note.onset_s - prev.onset_s, 0.0) + _LOG_TIME_OFFSET_S)
+            out[i, 3] = math.log(max(note.onset_s - prev.offset_s, 0.0) + _LOG_TIME_OFFSET_S)
+        else:
+            out[i, 7] = 1.0
+        if i + 1 < n:
+            out[i, 4] = math.log(max(notes[i + 1].onset_s - note.onset_s, 0.0) + _LOG_TIME_OFFSET_S)
+        out[i, 5] = i / max(n - 1, 1)
+        out[i, 6] = note.velocity / 127.0
+    return out
+
+
+def note_expressions_torch(amp_db: torch.Tensor, f0_dev: torch.Tensor,
+                           harmonic_distribution: torch.Tensor, noise_db: torch.Tensor,
+                           seg_batch: torch.Tensor, seg_start: torch.Tensor,
+                           seg_length: torch.Tensor, *, frame_rate: int = 250) -> torch.Tensor:
+    """The six note expressions of many notes, differentiable (training loss only).
+
+    Args:
+        amp_db: harmonic amplitude in dB, [batch, n_frames].
+        f0_dev: f0 deviation from the written pitch in semitones, [batch, n_frames].
+        harmonic_distribution: normalised (sums to 1), [batch, n_frames, n_harmonics].
+        noise_db: noise-band magnitudes in dB, [batch, n_frames, n_bands].
+        seg_batch, seg_start, seg_length: int64 [n_notes]: batch row, first frame and number of
+            frames (>= 1) of each note.
+
+    Returns:
+        [n_notes, 6] in ``EXPRESSION_NAMES`` order. Same formulas as
+        ``extract_note_expressions`` except vol_peak_pos (soft arg-max) and vibrato (maximum
+        over the 3-9 Hz band, every note counted; the caller masks notes <= 200 ms).
+    """
+    n_frames = amp_db.shape[1]
+    max_len = int(seg_length.max().item()) if seg_length.numel() else 1
+    ar = torch.arange(max_len, device=amp_db.device)
+    idx = (seg_start[:, None] + ar[None, :]).clamp(max=n_frames - 1)
+    mask = (ar[None, :] < seg_length[:, None]).float()
+    length = seg_length.float()
+    rows = seg_batch[:, None]
+
+    def masked_mean(x):
+        return (x * mask).sum(1) / length
+
+    level = amp_db[rows, idx]
+    mean_level = masked_mean(level)
+    volume = mean_level / 60.0 + 1.5
+    var = masked_mean((level - mean_level[:, None]) ** 2)
+    vol_fluc = torch.sqrt(var + 1e-4) * 2.5 / 60.0
+    logits = (level - level.detach().max(1, keepdim=True).values) * _SOFT_ARGMAX_PER_DB
+    logits = logits.masked_fill(mask == 0, -1e9)
+    weights = torch.softmax(logits, dim=1)
+    vol_peak_pos = (weights * ar[None, :].float()).sum(1) / length
+
+    dev = f0_dev[rows, idx]
+    dev = (dev - masked_mean(dev)[:, None]) * mask
+    denom = (length - 1).clamp(min=1)[:, None]
+    window = (0.5 - 0.5 * torch.cos(2 * math.pi * ar[None, :].float() / denom)) * mask
+    n_fft = max(1024, 4 * (1 << max(max_len - 1, 1).bit_length()))
+    spectrum = torch.fft.rfft(dev * window, n=n_fft).abs() / length[:, None]
+    freqs = torch.arange(spectrum.shape[1], device=amp_db.device) * frame_rate / n_fft
+    band = (freqs >= _VIBRATO_RATE_HZ[0]) & (freqs <= _VIBRATO_RATE_HZ[1])
+    vibrato = 10.0 * spectrum[:, band].max(1).values
+
+    k = torch.arange(1, harmonic_distribution.shape[-1] + 1, device=amp_db.device,
+                     dtype=harmonic_distribution.dtype)
+    centroid = harmonic_distribution @ k                                  # [B, T]
+    brightness = 5.0 * masked_mean(centroid[rows, idx]) / 60.0
+
+    n_attack = max(1, int(round(_ATTACK_S * frame_rate)))
+    attack_mask = mask * (ar[None, :] < n_attack).float()
+    noise_level = noise_db.mean(-1)[rows, idx]
+    attack = (noise_level * attack_mask).sum(1) / attack_mask.sum(1) / 40.0 + 2.625
+    return torch.stack([volume, vol_fluc, vol_peak_pos, vibrato, brightness, attack], dim=1)

@@ -1,0 +1,201 @@
+"""Synthesis Generator: notes + six note expressions + instrument -> frame-level SynthParams.
+
+Non-autoregressive and frame-parallel (DESIGN §5): a stack of conditioned dilated 1-D
+convolutions sees the whole part at once; stochastic detail comes from a seeded Gaussian noise
+input, so a seed reproduces a render. Inputs per frame: the note conditioning of
+``features.note_frame_features`` (held pitch, note flags, position, length, time since onset and
+to offset), the six expressions broadcast over each note (``expressions_to_frames``, rests 0),
+the instrument embedding (a blend is the weighted mix of rows) and the noise. Outputs per frame:
+f0 deviation from the written pitch (semitones, |dev| < 4), harmonic amplitude (dB), harmonic
+distribution (softmax over 60) and noise-band magnitudes (dB); see ``layers`` for the ranges.
+The checkpoint also holds the per-instrument reverb bank (``impulse_response``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG, SignalConfig
+from midi_ddsp.errors import ParameterError
+from midi_ddsp.expression import EXPRESSION_NAMES, expressions_to_frames, notes_from_note_table, validate_note_table
+from midi_ddsp.models.checkpoint import CheckpointMixin
+from midi_ddsp.models.features import N_NOTE_FRAME_FEATURES, note_frame_features
+from midi_ddsp.models.layers import (
+    ConditionedDilatedStack,
+    InstrumentEmbedding,
+    InstrumentSpec,
+    ReverbBank,
+    amp_db_from_logits,
+    f0_dev_from_logits,
+    instrument_weights,
+    noise_db_from_logits,
+)
+from midi_ddsp.score import note_frame_span
+from midi_ddsp.synth_params import SynthParams
+
+__all__ = ["SynthesisGeneratorConfig", "SynthesisGenerator", "DEFAULT_TAIL_S"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TAIL_S = 0.25
+"""``generate(n_frames=None)`` renders until the last note's end plus this release tail (s)."""
+
+
+def _from_dict(cls, values: dict):
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} field(s) {unknown}")
+    kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in values.items()}
+    return cls(**kwargs)
+
+
+@dataclasses.dataclass(frozen=True)
+class SynthesisGeneratorConfig:
+    """Hyper-parameters of the Synthesis Generator.
+
+    Attributes:
+        channels: width of the convolution stack.
+        dilations: dilation of each residual block (kernel 3); the receptive field is
+            1 + 2 * sum(dilations) frames.
+        embedding_dim: instrument embedding size.
+        n_noise: channels of the seeded Gaussian noise input.
+        expression_gain: the expressions are multiplied by this before entering the network.
+    """
+
+    channels: int = 96
+    dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 1, 2, 4, 8, 16)
+    embedding_dim: int = 16
+    n_noise: int = 4
+    expression_gain: float = 2.0
+
+    @classmethod
+    def tiny(cls) -> "SynthesisGeneratorConfig":
+        """A few thousand parameters: builds and trains in seconds (tests)."""
+        return cls(channels=16, dilations=(1, 2, 4), embedding_dim=4, n_noise=2)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "SynthesisGeneratorConfig":
+        return _from_dict(cls, values)
+
+
+class SynthesisGenerator(CheckpointMixin, nn.Module):
+    """Frame-parallel generator of SynthParams from a NoteTable (see module docstring)."""
+
+    kind = "synthesis_generator"
+    config_class = SynthesisGeneratorConfig
+
+    def __init__(self, config: "SynthesisGeneratorConfig | None" = None, *,
+                 signal_config: SignalConfig = DEFAULT_SIGNAL_CONFIG):
+        super().__init__()
+        self.config = config or SynthesisGeneratorConfig()
+        self.signal_config = signal_config
+        self.model_card: dict = {}
+        c = self.config
+        n_expr = len(EXPRESSION_NAMES)
+        cond_channels = N_NOTE_FRAME_FEATURES + n_expr + c.embedding_dim
+        self.embedding = InstrumentEmbedding(c.embedding_dim)
+        self.stack = ConditionedDilatedStack(cond_channels + c.n_noise, cond_channels,
+                                             channels=c.channels, dilations=tuple(c.dilations))
+        self.n_outputs = 2 + signal_config.n_harmonics + signal_config.n_noise_bands
+        self.head = nn.Sequential(nn.Conv1d(c.channels + cond_channels, c.channels, 1), nn.GELU(),
+                                  nn.Conv1d(c.channels, self.n_outputs, 1))
+        self.reverb = ReverbBank(n_taps=signal_config.reverb_length,
+                                 sample_rate=signal_config.sample_rate)
+
+    # ------------------------------------------------------------------------------------------
+    def forward(self, note_features: torch.Tensor, expressions: torch.Tensor,
+                instrument_weights: torch.Tensor, noise: torch.Tensor) -> dict:
+        """Network outputs as controls.
+
+        Args:
+            note_features: [batch, n_frames, 14] from ``note_frame_features``.
+            expressions: [batch, n_frames, 6] from ``expressions_to_frames`` (rests 0).
+            instrument_weights: [batch, 13] blend weights (rows sum to 1).
+            noise: [batch, n_frames, n_noise] standard Gaussian.
+
+        Returns:
+            dict of ``f0_dev`` (semitones, [batch, n_frames]), ``amp_db`` ([batch, n_frames]),
+            ``harmonic_distribution`` ([batch, n_frames, 60], rows sum to 1),
+            ``harmonic_logits`` (same shape) and ``noise_db`` ([batch, n_frames, 65]).
+        """
+        n_frames = note_features.shape[1]
+        emb = self.embedding(instrument_weights)[:, :, None].expand(-1, -1, n_frames)
+        cond = torch.cat([note_features.transpose(1, 2),
+                          self.config.expression_gain * expressions.transpose(1, 2), emb], dim=1)
+        h = self.stack(torch.cat([cond, noise.transpose(1, 2)], dim=1), cond)
+        out = self.head(torch.cat([h, cond], dim=1)).transpose(1, 2)   # [B, T, n_outputs]
+        k = self.signal_config.n_harmonics
+        logits = out[..., 2:2 + k]
+        return {
+            "f0_dev": f0_dev_from_logits(out[..., 0]),
+            "amp_db": amp_db_from_logits(out[..., 1]),
+            "harmonic_logits": logits,
+            "harmonic_distribution": torch.softmax(logits, dim=-1),
+            "noise_db": noise_db_from_logits(out[..., 2 + k:]),
+        }
+
+    # ------------------------------------------------------------------------------------------
+    def generate(self, note_table: pd.DataFrame, instrument: InstrumentSpec, *, seed: int = 0,
+                 n_frames: "int | None" = None) -> SynthParams:
+        """SynthParams of one part from its NoteTable, in one frame-parallel pass.
+
+        Args:
+            note_table: NoteTable (``midi_ddsp.expression``) of one monophonic part, or a CSV path.
+            instrument: a name/alias, an ``Instrument`` or a blend ``{name: weight}``.
+            seed: seed of the noise input; the same seed gives the same output.
+            n_frames: number of frames; default the last note's stop frame plus
+                ``DEFAULT_TAIL_S`` of release.
+
+        Returns:
+            SynthParams with f0_hz = midi_to_hz(held written pitch + deviation) [n_frames],
+            amplitude [n_frames], harmonic_distribution [n_frames, 60], noise_magnitudes
+            [n_frames, 65] (linear).
+        """
+        table = validate_note_table(note_table)
+        notes = notes_from_note_table(table)
+        weights = instrument_weights(instrument)
+        frame_rate = self.signal_config.frame_rate
+        if n_frames is None:
+            last = max((note_frame_span(n.onset_s, n.offset_s, frame_rate=frame_rate)[1]
+                        for n in notes), default=0)
+            n_frames = last + int(round(DEFAULT_TAIL_S * frame_rate))
+        if isinstance(n_frames, bool) or not isinstance(n_frames, (int, np.integer)) or n_frames < 1:
+            raise ParameterError(f"n_frames must be an int >= 1; got {n_frames!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise ParameterError(f"seed must be an int; got {seed!r}")
+        n_frames = int(n_frames)
+        feats, held = note_frame_features(notes, n_frames=n_frames, frame_rate=frame_rate)
+        expr = expressions_to_frames(table, n_frames=n_frames, frame_rate=frame_rate)
+        gen = torch.Generator().manual_seed(int(seed))
+        noise = torch.randn(1, n_frames, self.config.n_noise, generator=gen)
+        with torch.no_grad():
+            out = self.forward(torch.from_numpy(feats)[None], torch.from_numpy(expr)[None],
+                               torch.from_numpy(weights)[None], noise)
+        return controls_to_synth_params(out, held)
+
+    def impulse_response(self, instrument: InstrumentSpec) -> np.ndarray:
+        """The instrument's full reverb impulse response, float32 [reverb_length]: tap 0 = 1 (dry
+        path) + the learned wet tail (``render_synth_params(impulse_response=...)`` form); a blend
+        mixes the wet tails with its weights."""
+        return self.reverb.impulse_response(instrument_weights(instrument))
+
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+def controls_to_synth_params(out: dict, held_pitch: np.ndarray, *, index: int = 0) -> SynthParams:
+    """SynthParams (numpy, linear units) of batch row ``index`` of ``SynthesisGenerator.forward``."""
+    dev = out["f0_dev"][index].detach().cpu().numpy().astype(np.float64)
+    f0_hz = 440.0 * np.power(2.0, (held_pitch[:dev.shape[0]] + dev - 69.0) / 12.0)
+    amp = np.power(10.0, out["amp_db"][index].detach().cpu().numpy() / 20.0)
+    noise = np.power(10.0, out["noise_db"][index].detach().cpu().numpy() / 20.0)
+    hd = out["harmonic_distribution"][index].detach().cpu().numpy()
+    return SynthParams(f0_hz.astype(np.float32), amp.astype(np.float32), hd.astype(np.float32),
+                       noise.astype(np.float32))

@@ -1,0 +1,345 @@
+"""Training data for the three models, read from shards (``midi_ddsp.data_pipeline.shards``).
+
+``CorpusPool`` holds the examples of one split in memory and picks up new shards when
+``refresh()`` is called (the corpus can still be growing while training runs). The batch
+builders cut random crops, clip the notes to them, extract the note expressions from the crop's
+analysed parameters (so conditioning and targets agree), and return torch tensors.
+
+Parameter-space augmentation (DESIGN §6; reported in the model cards): the soundfont corpus
+hardly varies brightness and attack noise, so for a fraction of notes the Synthesis Generator
+targets are tilted (harmonic distribution multiplied by k^gamma, renormalised) and the noise
+bands shifted by a few dB before the expressions are extracted. Control perturbation: for a
+fraction of notes one expression of the conditioning is replaced by a random value in [0, 1];
+those notes' frames carry no regression target, only the expression-consistency loss.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from midi_ddsp.data_pipeline.shards import Example, read_shard
+from midi_ddsp.errors import InputFileError
+from midi_ddsp.expression import EXPRESSION_NAMES, expressions_to_frames, extract_note_expressions
+from midi_ddsp.instruments import get_instrument
+from midi_ddsp.models.features import (
+    clip_notes,
+    note_frame_features,
+    note_sequence_features,
+    note_spans,
+)
+from midi_ddsp.models.layers import AMP_DB_MAX, AMP_DB_MIN, N_INSTRUMENTS, NOISE_DB_MAX, NOISE_DB_MIN
+from midi_ddsp.score import Note
+from midi_ddsp.synth_params import SynthParams
+
+__all__ = [
+    "Record",
+    "CorpusPool",
+    "list_shards",
+    "synthesis_batch",
+    "expression_batch",
+    "inference_batch",
+]
+
+logger = logging.getLogger(__name__)
+
+_N_EXPR = len(EXPRESSION_NAMES)
+_MAX_VOICED_DEV = 2.0   # semitones: f0 targets further from the written pitch are masked
+_VIBRATO_MIN_FRAMES = 50  # notes longer than 200 ms at 250 Hz carry vibrato
+
+
+@dataclasses.dataclass
+class Record:
+    """One example, trimmed to what training needs (half precision where it is harmless)."""
+
+    example_id: str
+    instrument_index: int
+    notes: list          # list[Note], clipped to the example
+    f0_hz: np.ndarray    # [T]
+    loudness_db: np.ndarray
+    amplitude: np.ndarray
+    harmonic_distribution: np.ndarray   # float16 [T, K]
+    noise_magnitudes: np.ndarray        # float16 [T, B]
+    audio: "np.ndarray | None"
+    note_table: "np.ndarray | None" = None   # [n_notes, 6] expressions of the whole example
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.f0_hz.shape[0])
+
+    def params(self, start: int = 0, stop: "int | None" = None) -> SynthParams:
+        stop = self.n_frames if stop is None else stop
+        return SynthParams(self.f0_hz[start:stop], self.amplitude[start:stop],
+                           self.harmonic_distribution[start:stop].astype(np.float32),
+                           self.noise_magnitudes[start:stop].astype(np.float32))
+
+
+def list_shards(data_dir: "str | os.PathLike[str]") -> list[Path]:
+    """All ``.npz`` shards under ``data_dir`` (recursively), sorted; temporary files excluded."""
+    root = Path(data_dir)
+    if not root.is_dir():
+        raise InputFileError(root, "no such data folder")
+    return sorted(p for p in root.rglob("*.npz") if not p.name.startswith("."))
+
+
+def _to_record(ex: Example, *, frame_rate: int, keep_audio: bool) -> "Record | None":
+    if ex.amplitude is None or ex.harmonic_distribution is None or ex.noise_magnitudes is None:
+        return None
+    n_frames = ex.n_frames
+    notes = [Note(int(round(p)), float(on), float(off), int(np.clip(round(v), 1, 127)))
+             for p, on, off, v in np.asarray(ex.notes).reshape(-1, 4)]
+    notes = clip_notes(notes, end_s=n_frames / frame_rate, frame_rate=frame_rate)
+    if not notes:
+        return None
+    rec = Record(
+        example_id=ex.example_id, instrument_index=get_instrument(ex.instrument).index,
+        notes=notes, f0_hz=np.asarray(ex.f0_hz, np.float32),
+        loudness_db=np.asarray(ex.loudness_db, np.float32),
+        amplitude=np.asarray(ex.amplitude, np.float32),
+        harmonic_distribution=np.asarray(ex.harmonic_distribution, np.float16),
+        noise_magnitudes=np.asarray(ex.noise_magnitudes, np.float16),
+        audio=np.asarray(ex.audio, np.float32) if keep_audio else None)
+    table = extract_note_expressions(rec.params(), notes, frame_rate=frame_rate)
+    rec.note_table = table[list(EXPRESSION_NAMES)].to_numpy(np.float32)
+    return rec
+
+
+class CorpusPool:
+    """Examples of one split of a shard folder, loaded incrementally.
+
+    Args:
+        data_dir: folder holding ``.npz`` shards (searched recursively).
+        split: ``"train"``, ``"valid"`` or ``"test"``; examples of other splits are skipped.
+        keep_audio: keep the waveforms (DDSP Inference, evaluation) or drop them (saves memory).
+        frame_rate: frame rate of the shards (Hz).
+        max_examples: stop loading after this many examples (None = all).
+    """
+
+    def __init__(self, data_dir: "str | os.PathLike[str]", *, split: str, keep_audio: bool = False,
+                 frame_rate: int = 250, max_examples: "int | None" = None):
+        self.data_dir = Path(data_dir)
+        self.split = split
+        self.keep_audio = keep_audio
+        self.frame_rate = frame_rate
+        self.max_examples = max_examples
+        self.records: list[Record] = []
+        self._loaded: set[str] = set()
+
+    def refresh(self) -> int:
+        """Load shards not seen yet; returns the number of new records."""
+        added = 0
+        for path in list_shards(self.data_dir):
+            if self.max_examples is not None and len(self.records) >= self.max_examples:
+                break
+            key = str(path)
+            if key in self._loaded:
+                continue
+            self._loaded.add(key)
+            try:
+                examples = read_shard(path)
+            except InputFileError as exc:
+                logger.warning("skipping shard: %s", exc)
+                continue
+            for ex in examples:
+                if ex.split != self.split:
+                    continue
+                rec = _to_record(ex, frame_rate=self.frame_rate, keep_audio=self.keep_audio)
+                if rec is not None:
+                    self.records.append(rec)
+                    added += 1
+                if self.max_examples is not None and len(self.records) >= self.max_examples:
+                    break
+        return added
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+# --------------------------------------------------------------------------------------------
+# Synthesis Generator batches
+# --------------------------------------------------------------------------------------------
+
+def _crop_bounds(rec: Record, crop_frames: int, rng: np.random.Generator) -> tuple[int, int]:
+    if rec.n_frames <= crop_frames:
+        return 0, rec.n_frames
+    start = int(rng.integers(0, rec.n_frames - crop_frames + 1))
+    return start, start + crop_frames
+
+
+def _pad(x: np.ndarray, n: int, value: float = 0.0) -> np.ndarray:
+    if x.shape[0] >= n:
+        return x[:n]
+    pad = [(0, n - x.shape[0])] + [(0, 0)] * (x.ndim - 1)
+    return np.pad(x, pad, constant_values=value)
+
+
+def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batch_size: int,
+                    crop_frames: int, frame_rate: int = 250, n_noise: int = 4,
+                    perturb_prob: float = 0.3, augment_prob: float = 0.5,
+                    indices: "Sequence[int] | None" = None) -> dict:
+    """A batch of random crops for the Synthesis Generator.
+
+    Returns a dict of tensors: ``note_features`` [B, T, 14], ``expressions`` [B, T, 6],
+    ``instrument_weights`` [B, 13], ``noise`` [B, T, n_noise], targets ``f0_dev`` [B, T]
+    (semitones), ``amp_db`` [B, T], ``harmonic_distribution`` [B, T, K], ``noise_db`` [B, T, Nb],
+    masks ``f0_mask`` and ``regress_mask`` [B, T], and per-note segments ``seg_batch``,
+    ``seg_start``, ``seg_length`` (int64 [N]), ``seg_expressions`` [N, 6], ``seg_vibrato_mask``
+    [N] (notes > 200 ms), ``seg_perturbed`` [N].
+    """
+    out = {k: [] for k in ("note_features", "expressions", "instrument_weights", "f0_dev",
+                           "amp_db", "harmonic_distribution", "noise_db", "f0_mask",
+                           "regress_mask")}
+    segs = {k: [] for k in ("seg_batch", "seg_start", "seg_length", "seg_expressions",
+                            "seg_vibrato_mask", "seg_perturbed")}
+    for b in range(batch_size):
+        rec = records[indices[b] if indices is not None else int(rng.integers(len(records)))]
+        start, stop = _crop_bounds(rec, crop_frames, rng)
+        n = stop - start
+        notes = clip_notes(rec.notes, start_s=start / frame_rate, end_s=stop / frame_rate,
+                           frame_rate=frame_rate)
+        params = rec.params(start, stop)
+        amp_db = np.clip(20 * np.log10(np.maximum(params.amplitude, 1e-6)), AMP_DB_MIN, AMP_DB_MAX)
+        hd = params.harmonic_distribution.astype(np.float64)
+        hd = hd / np.maximum(hd.sum(1, keepdims=True), 1e-7)
+        empty = hd.sum(1) < 0.5
+        hd[empty] = 1.0 / hd.shape[1]
+        noise_db = np.clip(20 * np.log10(np.maximum(params.noise_magnitudes, 1e-6)),
+                           NOISE_DB_MIN, NOISE_DB_MAX)
+        spans = note_spans(notes, n_frames=n, frame_rate=frame_rate)
+        # parameter-space augmentation of brightness and attack noise, per note
+        k = np.arange(1, hd.shape[1] + 1, dtype=np.float64)
+        for (s0, s1) in spans:
+            if s1 > s0 and rng.random() < augment_prob:
+                gamma = rng.uniform(-1.0, 1.0)
+                tilted = hd[s0:s1] * k[None, :] ** gamma
+                hd[s0:s1] = tilted / tilted.sum(1, keepdims=True)
+                noise_db[s0:s1] = np.clip(noise_db[s0:s1] + rng.uniform(-15.0, 15.0),
+                                          NOISE_DB_MIN, NOISE_DB_MAX)
+        aug = SynthParams(params.f0_hz, np.power(10.0, amp_db / 20.0), hd,
+                          np.power(10.0, noise_db / 20.0))
+        feats, held = note_frame_features(notes, n_frames=n, frame_rate=frame_rate)
+        regress = np.ones(n, np.float32)
+        if notes:
+            table = extract_note_expressions(aug, notes, frame_rate=frame_rate)
+            values = table[list(EXPRESSION_NAMES)].to_numpy(np.float32).copy()
+            perturbed = np.zeros(len(notes), np.float32)
+            for i, (s0, s1) in enumerate(spans):
+                if s1 > s0 and rng.random() < perturb_prob:
+                    values[i, int(rng.integers(_N_EXPR))] = rng.uniform(0.0, 1.0)
+                    perturbed[i] = 1.0
+                    regress[s0:s1] = 0.0
+            table[list(EXPRESSION_NAMES)] = values
+            expr = expressions_to_frames(table, n_frames=n, frame_rate=frame_rate)
+            for i, (s0, s1) in enumerate(spans):
+                if s1 <= s0:
+                    continue
+                segs["seg_batch"].append(b)
+                segs["seg_start"].append(s0)
+                segs["seg_length"].append(s1 - s0)
+                segs["seg_expressions"].append(values[i])
+                segs["seg_vibrato_mask"].append(float(s1 - s0 > _VIBRATO_MIN_FRAMES))
+                segs["seg_perturbed"].append(perturbed[i])
+        else:
+            expr = np.zeros((n, _N_EXPR), np.float32)
+        midi = 69.0 + 12.0 * np.log2(np.maximum(params.f0_hz, 1e-3) / 440.0)
+        dev = midi - held
+        f0_mask = ((params.f0_hz > 0) & (feats[:, 1] > 0) & (np.abs(dev) < _MAX_VOICED_DEV))
+        weights = np.zeros(N_INSTRUMENTS, np.float32)
+        weights[rec.instrument_index] = 1.0
+        T = crop_frames
+        out["note_features"].append(_pad(feats, T))
+        out["expressions"].append(_pad(expr, T))
+        out["instrument_weights"].append(weights)
+        out["f0_dev"].append(_pad(np.where(f0_mask, dev, 0.0).astype(np.float32), T))
+        out["amp_db"].append(_pad(amp_db.astype(np.float32), T, AMP_DB_MIN))
+        out["harmonic_distribution"].append(_pad(hd.astype(np.float32), T, 1.0 / hd.shape[1]))
+        out["noise_db"].append(_pad(noise_db.astype(np.float32), T, NOISE_DB_MIN))
+        out["f0_mask"].append(_pad((f0_mask * regress).astype(np.float32), T))
+        out["regress_mask"].append(_pad(regress, T))
+    batch = {k: torch.from_numpy(np.stack(v)) for k, v in out.items()}
+    batch["noise"] = torch.from_numpy(
+        rng.standard_normal((batch_size, crop_frames, n_noise)).astype(np.float32))
+    n_seg = len(segs["seg_batch"])
+    batch["seg_batch"] = torch.as_tensor(segs["seg_batch"], dtype=torch.int64)
+    batch["seg_start"] = torch.as_tensor(segs["seg_start"], dtype=torch.int64)
+    batch["seg_length"] = torch.as_tensor(segs["seg_length"], dtype=torch.int64)
+    batch["seg_expressions"] = torch.from_numpy(
+        np.asarray(segs["seg_expressions"], np.float32).reshape(n_seg, _N_EXPR))
+    batch["seg_vibrato_mask"] = torch.as_tensor(segs["seg_vibrato_mask"], dtype=torch.float32)
+    batch["seg_perturbed"] = torch.as_tensor(segs["seg_perturbed"], dtype=torch.float32)
+    return batch
+
+
+# --------------------------------------------------------------------------------------------
+# Expression Generator batches
+# --------------------------------------------------------------------------------------------
+
+def expression_batch(records: Sequence[Record], rng: np.random.Generator, *, batch_size: int,
+                     indices: "Sequence[int] | None" = None) -> dict:
+    """A batch of whole examples (note sequences) for the Expression Generator.
+
+    Returns ``note_features`` [B, N, 8], ``instrument_weights`` [B, 13], ``targets`` [B, N, 6],
+    ``previous`` [B, N, 6] (targets shifted by one note, zeros first) and ``mask`` [B, N].
+    """
+    chosen = [records[i if indices is None else i] for i in
+              (indices if indices is not None else rng.integers(len(records), size=batch_size))]
+    n_max = max(len(r.notes) for r in chosen)
+    feats = np.zeros((len(chosen), n_max, 8), np.float32)
+    targets = np.zeros((len(chosen), n_max, _N_EXPR), np.float32)
+    mask = np.zeros((len(chosen), n_max), np.float32)
+    weights = np.zeros((len(chosen), N_INSTRUMENTS), np.float32)
+    for b, rec in enumerate(chosen):
+        n = len(rec.notes)
+        feats[b, :n] = note_sequence_features(rec.notes)
+        targets[b, :n] = rec.note_table
+        mask[b, :n] = 1.0
+        weights[b, rec.instrument_index] = 1.0
+    previous = np.concatenate([np.zeros_like(targets[:, :1]), targets[:, :-1]], axis=1)
+    return {"note_features": torch.from_numpy(feats), "instrument_weights": torch.from_numpy(weights),
+            "targets": torch.from_numpy(targets), "previous": torch.from_numpy(previous),
+            "mask": torch.from_numpy(mask)}
+
+
+# --------------------------------------------------------------------------------------------
+# DDSP Inference batches
+# --------------------------------------------------------------------------------------------
+
+def inference_batch(records: Sequence[Record], rng: np.random.Generator, *, batch_size: int,
+                    crop_frames: int, hop_size: int = 64,
+                    indices: "Sequence[int] | None" = None) -> dict:
+    """A batch of random crops for DDSP Inference (records must keep their audio).
+
+    Returns ``audio`` [B, crop_frames * hop], ``f0_hz``, ``loudness_db`` [B, T],
+    ``instrument_weights`` [B, 13] and targets ``amp_db`` [B, T], ``harmonic_distribution``
+    [B, T, K], ``noise_db`` [B, T, Nb].
+    """
+    keys = ("audio", "f0_hz", "loudness_db", "instrument_weights", "amp_db",
+            "harmonic_distribution", "noise_db")
+    out = {k: [] for k in keys}
+    for b in range(batch_size):
+        rec = records[indices[b] if indices is not None else int(rng.integers(len(records)))]
+        start, stop = _crop_bounds(rec, crop_frames, rng)
+        params = rec.params(start, stop)
+        T = crop_frames
+        audio = rec.audio[start * hop_size: stop * hop_size]
+        hd = params.harmonic_distribution.astype(np.float64)
+        hd = hd / np.maximum(hd.sum(1, keepdims=True), 1e-7)
+        hd[hd.sum(1) < 0.5] = 1.0 / hd.shape[1]
+        weights = np.zeros(N_INSTRUMENTS, np.float32)
+        weights[rec.instrument_index] = 1.0
+        out["audio"].append(_pad(audio.astype(np.float32), T * hop_size))
+        out["f0_hz"].append(_pad(params.f0_hz, T))
+        out["loudness_db"].append(_pad(rec.loudness_db[start:stop], T, -120.0))
+        out["instrument_weights"].append(weights)
+        out["amp_db"].append(_pad(np.clip(20 * np.log10(np.maximum(params.amplitude, 1e-6)),
+                                          AMP_DB_MIN, AMP_DB_MAX).astype(np.float32), T, AMP_DB_MIN))
+        out["harmonic_distribution"].append(_pad(hd.astype(np.float32), T, 1.0 / hd.shape[1]))
+        out["noise_db"].append(_pad(np.clip(20 * np.log10(np.maximum(params.noise_magnitudes, 1e-6)),
+                                            NOISE_DB_MIN, NOISE_DB_MAX).astype(np.float32), T,
+                                    NOISE_DB_MIN))
+    return {k: torch.from_numpy(np.stack(v)) for k, v in out.items()}

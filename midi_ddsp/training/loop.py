@@ -1,0 +1,360 @@
+"""One training loop for the three models: resumable, logged, optionally distributed.
+
+``train(model, data_dir, out_dir, config=TrainConfig(...))`` writes into ``out_dir``:
+
+- ``state.pt``: training checkpoint (model checkpoint dict + ``"training"``: optimizer, step,
+  RNG states, ``TrainConfig``), saved atomically every ``save_every`` steps; ``resume=True``
+  continues from it (model config and optimizer state from the file, never from logs);
+- ``model.pt``: the latest model checkpoint (``midi_ddsp.models`` format, loadable by
+  ``load_model``), ``best.pt``: the one with the lowest validation loss so far;
+- ``log.csv``: one row per ``log_every`` steps (training loss parts, validation loss);
+- ``loss.png``: the loss curves.
+
+Under ``torchrun`` (``WORLD_SIZE`` > 1) the process group is initialised from the environment
+(gloo on the CPU), the model is wrapped in ``DistributedDataParallel``, each rank draws its own
+batches and rank 0 alone writes files.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import logging
+import math
+import os
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG
+from midi_ddsp.errors import CheckpointError, InputFileError, ParameterError
+from midi_ddsp.models.checkpoint import save_checkpoint_dict
+from midi_ddsp.models.ddsp_inference import DDSPInference, DDSPInferenceConfig
+from midi_ddsp.models.expression_generator import ExpressionGenerator, ExpressionGeneratorConfig
+from midi_ddsp.models.synthesis_generator import SynthesisGenerator, SynthesisGeneratorConfig
+from midi_ddsp.training.datasets import CorpusPool, expression_batch, inference_batch, synthesis_batch
+from midi_ddsp.training.losses import expression_loss, inference_loss, synthesis_loss
+
+__all__ = ["MODEL_NAMES", "TrainConfig", "TrainResult", "train", "build_model"]
+
+logger = logging.getLogger(__name__)
+
+MODEL_NAMES = ("synthesis", "expression", "inference")
+_MODELS = {
+    "synthesis": (SynthesisGenerator, SynthesisGeneratorConfig),
+    "expression": (ExpressionGenerator, ExpressionGeneratorConfig),
+    "inference": (DDSPInference, DDSPInferenceConfig),
+}
+_N_VALID = 32
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Training hyper-parameters (saved in every training checkpoint).
+
+    Attributes:
+        steps: total optimisation steps (a resumed run continues up to this).
+        batch_size: examples per step (per process under torchrun).
+        learning_rate: Adam learning rate after warm-up.
+        warmup_steps: linear warm-up.
+        lr_half_life_steps: the learning rate halves every this many steps (exponential decay).
+        min_learning_rate: floor of the decay.
+        crop_frames: frames per training crop (Synthesis Generator, DDSP Inference).
+        save_every: steps between checkpoints (and validations).
+        log_every: steps between CSV rows.
+        refresh_every: steps between scans for new shards (growing corpus); 0 = never.
+        seed: seed of parameters, batches and noise.
+        num_threads: torch intra-op threads.
+        perturb_prob: Synthesis Generator: fraction of notes with one perturbed control.
+        augment_prob: Synthesis Generator: fraction of notes with tilted brightness/noise targets.
+        grad_clip: gradient-norm clip.
+        tiny: use the model's ``tiny()`` config (tests).
+        max_examples: load at most this many training examples (None = all).
+    """
+
+    steps: int = 20000
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    warmup_steps: int = 200
+    lr_half_life_steps: int = 4000
+    min_learning_rate: float = 5e-5
+    crop_frames: int = 500
+    save_every: int = 250
+    log_every: int = 10
+    refresh_every: int = 500
+    seed: int = 0
+    num_threads: int = 1
+    perturb_prob: float = 0.3
+    augment_prob: float = 0.5
+    grad_clip: float = 1.0
+    tiny: bool = False
+    max_examples: "int | None" = None
+
+    def learning_rate_at(self, step: int) -> float:
+        warm = min(1.0, (step + 1) / max(self.warmup_steps, 1))
+        decay = 0.5 ** (max(step - self.warmup_steps, 0) / max(self.lr_half_life_steps, 1))
+        return max(self.learning_rate * warm * decay, self.min_learning_rate * warm)
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What a ``train`` call did."""
+
+    model: torch.nn.Module
+    step: int
+    last_loss: float
+    best_valid_loss: float
+    wall_time_s: float
+    out_dir: Path
+
+
+def build_model(name: str, *, tiny: bool = False, model_config=None) -> torch.nn.Module:
+    """A fresh model of ``name`` ("synthesis", "expression", "inference")."""
+    if name not in _MODELS:
+        raise ParameterError(f"unknown model {name!r}; expected one of {', '.join(MODEL_NAMES)}")
+    cls, cfg_cls = _MODELS[name]
+    config = model_config or (cfg_cls.tiny() if tiny else cfg_cls())
+    return cls(config, signal_config=DEFAULT_SIGNAL_CONFIG)
+
+
+def _make_batch(name, model, records, rng, config: TrainConfig, *, indices=None, batch_size=None):
+    bs = batch_size or config.batch_size
+    signal = model.signal_config
+    if name == "synthesis":
+        return synthesis_batch(records, rng, batch_size=bs, crop_frames=config.crop_frames,
+                               frame_rate=signal.frame_rate, n_noise=model.config.n_noise,
+                               perturb_prob=config.perturb_prob, augment_prob=config.augment_prob,
+                               indices=indices)
+    if name == "expression":
+        return expression_batch(records, rng, batch_size=bs, indices=indices)
+    return inference_batch(records, rng, batch_size=bs, crop_frames=config.crop_frames,
+                           hop_size=signal.hop_size, indices=indices)
+
+
+def _loss(name, module, batch, frame_rate):
+    if name == "synthesis":
+        return synthesis_loss(module, batch, frame_rate=frame_rate)
+    if name == "expression":
+        return expression_loss(module, batch)
+    return inference_loss(module, batch)
+
+
+def _rng_state(rng: np.random.Generator) -> str:
+    return json.dumps(rng.bit_generator.state)
+
+
+def _plot(csv_path: Path, png_path: Path) -> None:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:  # pragma: no cover
+        return
+    rows = list(csv.DictReader(open(csv_path, encoding="utf-8")))
+    if not rows:
+        return
+    steps = np.array([float(r["step"]) for r in rows])
+    loss = np.array([float(r["loss"]) for r in rows])
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(steps, loss, lw=0.6, alpha=0.5, label="train (per log row)")
+    if len(loss) >= 10:
+        k = max(len(loss) // 50, 5)
+        smooth = np.convolve(loss, np.ones(k) / k, mode="valid")
+        ax.plot(steps[k - 1:], smooth, lw=1.5, label=f"train (mean of {k})")
+    valid = [(float(r["step"]), float(r["valid_loss"])) for r in rows if r.get("valid_loss")]
+    if valid:
+        ax.plot(*zip(*valid), "o-", ms=3, label="validation")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    tmp = png_path.with_name(f".{png_path.name}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, png_path)
+
+
+def train(name: str, data_dir: "str | os.PathLike[str]", out_dir: "str | os.PathLike[str]", *,
+          config: TrainConfig = TrainConfig(), resume: bool = False, model_config=None,
+          progress: bool = True, model_card: "dict | None" = None) -> TrainResult:
+    """Train model ``name`` on the shards under ``data_dir``, writing into ``out_dir``.
+
+    Args:
+        name: "synthesis", "expression" or "inference".
+        data_dir: folder of ``.npz`` shards (split "train" for training, "valid" for validation;
+            when no validation examples exist the first training examples stand in).
+        out_dir: run folder (see module docstring).
+        config: training hyper-parameters.
+        resume: continue from ``out_dir/state.pt`` when it exists (its model config and
+            optimizer state win over ``model_config``/``config.tiny``).
+        model_config: model config dataclass (default: the model's default or ``tiny()``).
+        progress: show a tqdm progress bar.
+        model_card: extra entries for the model cards of ``model.pt``/``best.pt``.
+
+    Returns:
+        TrainResult (the trained model, final step, losses, wall time).
+
+    Raises:
+        InputFileError: no data folder or no usable training examples.
+        CheckpointError: ``resume`` with an unreadable state file.
+    """
+    if name not in _MODELS:
+        raise ParameterError(f"unknown model {name!r}; expected one of {', '.join(MODEL_NAMES)}")
+    torch.set_num_threads(max(1, int(config.num_threads)))
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    distributed = world > 1
+    if distributed and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("gloo")
+    is_main = rank == 0
+    out_dir = Path(out_dir)
+    if is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    state_path = out_dir / "state.pt"
+
+    keep_audio = name == "inference"
+    pool = CorpusPool(data_dir, split="train", keep_audio=keep_audio,
+                      frame_rate=DEFAULT_SIGNAL_CONFIG.frame_rate, max_examples=config.max_examples)
+    pool.refresh()
+    if not len(pool):
+        raise InputFileError(data_dir, "no usable training examples (split 'train' with analysed "
+                                       "amplitude/harmonics/noise and at least one note)")
+    valid_pool = CorpusPool(data_dir, split="valid", keep_audio=keep_audio,
+                            frame_rate=DEFAULT_SIGNAL_CONFIG.frame_rate, max_examples=_N_VALID)
+    valid_pool.refresh()
+    valid_records = valid_pool.records or pool.records[:_N_VALID]
+
+    state = None
+    if resume and state_path.exists():
+        try:
+            state = torch.load(state_path, map_location="cpu", weights_only=True)
+            training = state["training"]
+        except Exception as exc:  # noqa: BLE001 - any failure means an unusable state file
+            raise CheckpointError(state_path, f"cannot resume ({type(exc).__name__}: {exc})") from None
+        cls, cfg_cls = _MODELS[name]
+        if state.get("kind") != cls.kind:
+            raise CheckpointError(state_path, f"is a {state.get('kind')} state, expected {cls.kind}")
+        model_config = cfg_cls.from_dict(state["config"])
+    torch.manual_seed(config.seed + rank)
+    model = build_model(name, tiny=config.tiny, model_config=model_config)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    rng = np.random.default_rng(config.seed + 1000 * rank)
+    step = 0
+    best_valid = math.inf
+    wall_before = 0.0
+    if state is not None:
+        model.load_state_dict(state["state_dict"])
+        optimizer.load_state_dict(training["optimizer"])
+        step = int(training["step"])
+        best_valid = float(training.get("best_valid_loss", math.inf))
+        wall_before = float(training.get("wall_time_s", 0.0))
+        rng.bit_generator.state = json.loads(training["numpy_rng"])
+        torch.set_rng_state(training["torch_rng"])
+        random.seed(training.get("python_seed", 0) + step)
+        logger.info("resumed %s from %s at step %d", name, state_path, step)
+    module = model
+    if distributed:
+        module = torch.nn.parallel.DistributedDataParallel(model)
+
+    valid_batch = _make_batch(name, model, valid_records, np.random.default_rng(12345), config,
+                              indices=[i % len(valid_records) for i in range(_N_VALID)],
+                              batch_size=_N_VALID)
+    frame_rate = model.signal_config.frame_rate
+    csv_path = out_dir / "log.csv"
+    fieldnames = None
+    if csv_path.exists() and is_main:
+        with open(csv_path, encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            fieldnames = reader.fieldnames
+            kept = [r for r in reader if float(r["step"]) <= step]
+        with open(csv_path, "w", newline="", encoding="utf-8") as f:  # drop rows after the state
+            writer = csv.DictWriter(f, fieldnames=fieldnames)
+            writer.writeheader()
+            writer.writerows(kept)
+
+    def card(extra: dict) -> dict:
+        c = {"model": name, "data": str(data_dir), "steps": step, "train_config":
+             dataclasses.asdict(config), "n_train_examples": len(pool),
+             "n_parameters": sum(p.numel() for p in model.parameters()),
+             "wall_time_s": round(wall_before + time.time() - t_start, 1)}
+        c.update(model_card or {})
+        c.update(extra)
+        return c
+
+    def save(valid_loss: float) -> None:
+        nonlocal best_valid
+        payload = model.checkpoint_payload(model_card=card({"valid_loss": valid_loss}))
+        training = {"optimizer": optimizer.state_dict(), "step": step,
+                    "numpy_rng": _rng_state(rng), "torch_rng": torch.get_rng_state(),
+                    "train_config": dataclasses.asdict(config), "best_valid_loss": min(best_valid, valid_loss),
+                    "wall_time_s": wall_before + time.time() - t_start}
+        save_checkpoint_dict(state_path, {**payload, "training": training})
+        save_checkpoint_dict(out_dir / "model.pt", payload)
+        if valid_loss < best_valid:
+            best_valid = valid_loss
+            save_checkpoint_dict(out_dir / "best.pt", payload)
+
+    def validate() -> tuple[float, dict]:
+        model.eval()
+        with torch.no_grad():
+            loss, parts = _loss(name, model, valid_batch, frame_rate)
+        model.train()
+        return float(loss), parts
+
+    t_start = time.time()
+    bar = None
+    if progress and is_main:
+        from tqdm import tqdm
+        bar = tqdm(total=config.steps, initial=step, desc=f"train {name}", dynamic_ncols=True)
+    last_loss = math.nan
+    model.train()
+    while step < config.steps:
+        if config.refresh_every and step and step % config.refresh_every == 0:
+            added = pool.refresh()
+            if added:
+                logger.info("loaded %d new training examples (%d in all)", added, len(pool))
+        lr = config.learning_rate_at(step)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        batch = _make_batch(name, model, pool.records, rng, config)
+        loss, parts = _loss(name, module, batch, frame_rate)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        step += 1
+        last_loss = float(loss.detach())
+        if not math.isfinite(last_loss):
+            raise RuntimeError(f"training diverged at step {step} (loss {last_loss})")
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{last_loss:.4f}")
+        saving = step % config.save_every == 0 or step == config.steps
+        if is_main and (step % config.log_every == 0 or saving):
+            row = {"step": step, "time_s": round(wall_before + time.time() - t_start, 2),
+                   "lr": f"{lr:.3g}", "loss": f"{last_loss:.6g}",
+                   **{k: f"{v:.6g}" for k, v in sorted(parts.items())}, "valid_loss": ""}
+            if saving:
+                valid_loss, valid_parts = validate()
+                row["valid_loss"] = f"{valid_loss:.6g}"
+                save(valid_loss)
+            if fieldnames is None:
+                fieldnames = list(row)
+                with open(csv_path, "w", newline="", encoding="utf-8") as f:
+                    csv.DictWriter(f, fieldnames=fieldnames).writeheader()
+            with open(csv_path, "a", newline="", encoding="utf-8") as f:
+                csv.DictWriter(f, fieldnames=fieldnames, extrasaction="ignore").writerow(row)
+            if saving:
+                _plot(csv_path, out_dir / "loss.png")
+    if bar is not None:
+        bar.close()
+    if distributed:
+        torch.distributed.barrier()
+    model.model_card = card({})
+    return TrainResult(model=model, step=step, last_loss=last_loss, best_valid_loss=best_valid,
+                       wall_time_s=wall_before + time.time() - t_start, out_dir=out_dir)

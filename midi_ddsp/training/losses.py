@@ -1,0 +1,102 @@
+"""Training losses of the three models (parameter-space regression, no audio synthesis).
+
+Synthesis Generator: f0 deviation (low-passed, so the frame loss does not fight over the phase
+of vibrato; vibrato extent is taught by the expression loss), amplitude dB, harmonic
+distribution (cross-entropy), noise dB, plus expression consistency: the six expressions
+measured on the output by ``note_expressions_torch`` against the conditioning.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+import torch.nn.functional as F
+
+from midi_ddsp.models.features import note_expressions_torch
+
+__all__ = ["SynthesisLossWeights", "synthesis_loss", "expression_loss", "inference_loss"]
+
+_DB_SCALE = 20.0          # dB errors are divided by this before squaring
+_AUDIBLE_DB = -80.0       # harmonic distributions are fitted only where the amplitude exceeds this
+_F0_SMOOTH_FRAMES = 31    # Hann low-pass (~125 ms) applied to f0 deviation before the f0 loss
+
+
+@dataclasses.dataclass(frozen=True)
+class SynthesisLossWeights:
+    f0: float = 20.0
+    f0_raw: float = 1.0
+    amp: float = 1.0
+    harmonics: float = 1.0
+    noise: float = 1.0
+    expressions: float = 10.0
+
+
+def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return (x * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+def _smooth(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Masked Hann low-pass over frames of x [B, T]."""
+    kernel = torch.hann_window(_F0_SMOOTH_FRAMES + 2, periodic=False)[1:-1]
+    kernel = (kernel / kernel.sum())[None, None, :]
+    pad = _F0_SMOOTH_FRAMES // 2
+    num = F.conv1d((x * mask)[:, None], kernel, padding=pad)[:, 0]
+    den = F.conv1d(mask[:, None], kernel, padding=pad)[:, 0]
+    return num / den.clamp(min=1e-3)
+
+
+def synthesis_loss(model, batch: dict, *, weights: SynthesisLossWeights = SynthesisLossWeights(),
+                   frame_rate: int = 250) -> tuple[torch.Tensor, dict]:
+    """Total loss and its named parts (floats) for one ``synthesis_batch``."""
+    out = model(batch["note_features"], batch["expressions"], batch["instrument_weights"],
+                batch["noise"])
+    regress = batch["regress_mask"]
+    f0_mask = batch["f0_mask"]
+    parts = {}
+    parts["f0"] = _masked_mean((_smooth(out["f0_dev"], f0_mask) - _smooth(batch["f0_dev"], f0_mask)) ** 2,
+                               f0_mask)
+    parts["f0_raw"] = _masked_mean((out["f0_dev"] - batch["f0_dev"]) ** 2, f0_mask)
+    parts["amp"] = _masked_mean(((out["amp_db"] - batch["amp_db"]) / _DB_SCALE) ** 2, regress)
+    ce = -(batch["harmonic_distribution"] * F.log_softmax(out["harmonic_logits"], -1)).sum(-1)
+    ent = -(batch["harmonic_distribution"] * torch.log(batch["harmonic_distribution"].clamp(min=1e-8))).sum(-1)
+    audible = regress * (batch["amp_db"] > _AUDIBLE_DB).float()
+    parts["harmonics"] = _masked_mean(ce - ent, audible)   # KL divergence, audible frames
+    parts["noise"] = _masked_mean((((out["noise_db"] - batch["noise_db"]) / _DB_SCALE) ** 2).mean(-1),
+                                  regress)
+    if batch["seg_batch"].numel():
+        measured = note_expressions_torch(out["amp_db"], out["f0_dev"], out["harmonic_distribution"],
+                                          out["noise_db"], batch["seg_batch"], batch["seg_start"],
+                                          batch["seg_length"], frame_rate=frame_rate)
+        err = (measured - batch["seg_expressions"]) ** 2
+        err[:, 3] = err[:, 3] * batch["seg_vibrato_mask"]
+        parts["expressions"] = err.mean()
+        with torch.no_grad():
+            parts["expr_rmse"] = torch.sqrt(err.mean(0)).mean()
+    else:
+        parts["expressions"] = out["amp_db"].sum() * 0.0
+    total = sum(getattr(weights, k) * v for k, v in parts.items() if k != "expr_rmse")
+    return total, {k: float(v.detach()) for k, v in parts.items()}
+
+
+def expression_loss(model, batch: dict) -> tuple[torch.Tensor, dict]:
+    """Teacher-forced loss of the Expression Generator: MSE of the mean + Gaussian NLL (spread)."""
+    mean, log_std = model(batch["note_features"], batch["instrument_weights"], batch["previous"])
+    mask = batch["mask"][..., None].expand_as(mean)
+    err = (mean - batch["targets"]) ** 2
+    mse = _masked_mean(err, mask)
+    nll = _masked_mean(0.5 * err.detach() * torch.exp(-2 * log_std) + log_std, mask)
+    return mse + 0.01 * nll, {"mse": float(mse.detach()), "rmse": float(torch.sqrt(mse.detach())),
+                              "nll": float(nll.detach())}
+
+
+def inference_loss(model, batch: dict) -> tuple[torch.Tensor, dict]:
+    """Regression loss of DDSP Inference to the analysed parameters."""
+    out = model(batch["audio"], batch["f0_hz"], batch["loudness_db"], batch["instrument_weights"])
+    amp = (((out["amp_db"] - batch["amp_db"]) / _DB_SCALE) ** 2).mean()
+    ce = -(batch["harmonic_distribution"] * F.log_softmax(out["harmonic_logits"], -1)).sum(-1)
+    ent = -(batch["harmonic_distribution"] * torch.log(batch["harmonic_distribution"].clamp(min=1e-8))).sum(-1)
+    harmonics = _masked_mean(ce - ent, (batch["amp_db"] > _AUDIBLE_DB).float())
+    noise = (((out["noise_db"] - batch["noise_db"]) / _DB_SCALE) ** 2).mean()
+    total = amp + harmonics + noise
+    return total, {"amp": float(amp.detach()), "harmonics": float(harmonics.detach()),
+                   "noise": float(noise.detach())}

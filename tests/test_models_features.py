@@ -1,0 +1,89 @@
+"""Tests of midi_ddsp.models.features: note features and the differentiable expression extractor."""
+import numpy as np
+import pytest
+import torch
+
+from midi_ddsp.expression import extract_note_expressions
+from midi_ddsp.models.features import (
+    clip_notes,
+    note_expressions_torch,
+    note_frame_features,
+    note_sequence_features,
+    note_spans,
+)
+from midi_ddsp.score import Note
+from midi_ddsp.synth_params import SynthParams
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+NOTES = [Note(60, 0.0, 0.4, 100), Note(64, 0.4, 0.5, 80), Note(67, 0.6, 0.96, 90)]
+
+
+def test_note_frame_features_shapes_and_values():
+    feats, held = note_frame_features(NOTES, n_frames=250)
+    assert feats.shape == (250, 14) and held.shape == (250,)
+    assert held[0] == 60 and held[110] == 64 and held[130] == 64  # rest holds the last pitch
+    assert held[160] == 67 and held[249] == 67
+    assert feats[0, 2] == 1 and feats[100, 2] == 1 and feats[150, 2] == 1   # onsets
+    assert feats[99, 3] == 1 and feats[124, 3] == 1                        # offsets
+    assert feats[130, 1] == 0 and feats[0, 1] == 1                         # rest / note
+    np.testing.assert_allclose(feats[0:100, 4], np.linspace(0, 1, 100), atol=1e-6)
+    np.testing.assert_allclose(feats[10, 6], 10 / 250, atol=1e-6)          # time since onset
+    np.testing.assert_allclose(feats[160, 10], np.sin(2 * np.pi * 5.5 * 10 / 250), atol=1e-5)
+    assert np.all(feats[130, 8:] == 0)                                     # rest: no oscillator
+
+
+def test_clip_notes_and_spans():
+    clipped = clip_notes(NOTES, start_s=0.2, end_s=0.7)
+    assert [n.pitch for n in clipped] == [60, 64, 67]
+    assert clipped[0].onset_s == 0.0 and abs(clipped[0].offset_s - 0.2) < 1e-9
+    assert abs(clipped[2].offset_s - 0.5) < 1e-9
+    spans = note_spans(clipped, n_frames=125)
+    assert spans.tolist() == [[0, 50], [50, 75], [100, 125]]
+
+
+def test_note_sequence_features():
+    f = note_sequence_features(NOTES)
+    assert f.shape == (3, 8)
+    assert f[0, 7] == 1 and f[1, 7] == 0
+    np.testing.assert_allclose(f[:, 5], [0, 0.5, 1])
+    np.testing.assert_allclose(f[2, 3], np.log(0.1 + 0.05), rtol=1e-5)  # 100 ms rest
+
+
+def test_torch_extractor_matches_numpy(rng):
+    n = 250
+    f0 = 440 * 2 ** ((np.interp(np.arange(n), [0, n], [60, 60]) - 69
+                      + 0.3 * np.sin(2 * np.pi * 5.5 * np.arange(n) / 250)) / 12)
+    amp = 10 ** (rng.uniform(-50, -10, n) / 20)
+    hd = rng.uniform(0, 1, (n, 60))
+    hd /= hd.sum(1, keepdims=True)
+    noise = 10 ** (rng.uniform(-90, -30, (n, 65)) / 20)
+    params = SynthParams(f0, amp, hd, noise)
+    notes = [Note(60, 0.0, 0.6, 100), Note(60, 0.6, 1.0, 100)]
+    ref = extract_note_expressions(params, notes).iloc[:, 4:].to_numpy()
+    amp_db = torch.tensor(20 * np.log10(amp), dtype=torch.float32)[None]
+    dev = torch.tensor(69 + 12 * np.log2(f0 / 440) - 60, dtype=torch.float32)[None]
+    out = note_expressions_torch(amp_db, dev, torch.tensor(hd, dtype=torch.float32)[None],
+                                 torch.tensor(20 * np.log10(noise), dtype=torch.float32)[None],
+                                 torch.tensor([0, 0]), torch.tensor([0, 150]), torch.tensor([150, 100]))
+    out = out.numpy()
+    for j in (0, 1, 3, 4, 5):   # exact formulas (vibrato: same peak in band)
+        np.testing.assert_allclose(out[:, j], ref[:, j], rtol=2e-3, atol=2e-3)
+    assert np.all((out[:, 2] >= 0) & (out[:, 2] <= 1))
+
+
+def test_torch_extractor_gradients_reach_every_input():
+    g = torch.Generator().manual_seed(0)
+    amp = torch.randn(1, 100, generator=g).mul(5).sub(30).requires_grad_()
+    dev = torch.randn(1, 100, generator=g).mul(0.1).requires_grad_()
+    logits = torch.randn(1, 100, 60, generator=g).requires_grad_()
+    noise = torch.randn(1, 100, 65, generator=g).sub(60).requires_grad_()
+    out = note_expressions_torch(amp, dev, torch.softmax(logits, -1), noise, torch.tensor([0]),
+                                 torch.tensor([10]), torch.tensor([80]))
+    out.sum().backward()
+    for t in (amp, dev, logits, noise):
+        assert t.grad is not None and t.grad.abs().sum() > 0

@@ -1,0 +1,94 @@
+"""Tests of midi_ddsp.training (data, losses, the resumable loop) and cli/train.py."""
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+from midi_ddsp.cli.train import main as train_main
+from midi_ddsp.errors import InputFileError
+from midi_ddsp.models import load_model
+from midi_ddsp.training import CorpusPool, TrainConfig, train, write_synthetic_corpus
+from midi_ddsp.training.datasets import expression_batch, inference_batch, synthesis_batch
+
+TINY = dict(tiny=True, batch_size=2, crop_frames=100, save_every=2, log_every=1, refresh_every=0)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    write_synthetic_corpus(root, n_train=4, n_valid=1, n_test=1, seconds=1.0, seed=0)
+    return root
+
+
+def test_pool_and_batches(corpus):
+    pool = CorpusPool(corpus, split="train", keep_audio=True)
+    assert pool.refresh() == 4 and pool.refresh() == 0 and len(pool) == 4
+    rng = np.random.default_rng(0)
+    b = synthesis_batch(pool.records, rng, batch_size=2, crop_frames=100, n_noise=2)
+    assert b["note_features"].shape == (2, 100, 14) and b["expressions"].shape == (2, 100, 6)
+    assert b["harmonic_distribution"].shape == (2, 100, 60) and b["noise"].shape == (2, 100, 2)
+    n = b["seg_batch"].shape[0]
+    assert n > 0 and b["seg_expressions"].shape == (n, 6)
+    # conditioning broadcast over each note's frames equals that note's expressions
+    for i in range(n):
+        row, s0 = int(b["seg_batch"][i]), int(b["seg_start"][i])
+        np.testing.assert_allclose(b["expressions"][row, s0], b["seg_expressions"][i], atol=1e-6)
+    e = expression_batch(pool.records, rng, batch_size=3)
+    assert e["note_features"].shape[0] == 3 and e["targets"].shape[-1] == 6
+    assert torch.all(e["previous"][:, 0] == 0)
+    torch.testing.assert_close(e["previous"][:, 1:], e["targets"][:, :-1])
+    a = inference_batch(pool.records, rng, batch_size=2, crop_frames=50)
+    assert a["audio"].shape == (2, 3200) and a["f0_hz"].shape == (2, 50)
+
+
+@pytest.mark.parametrize("name", ["synthesis", "expression", "inference"])
+def test_train_writes_checkpoints_and_logs(corpus, tmp_path, name):
+    result = train(name, corpus, tmp_path, config=TrainConfig(steps=4, **TINY), progress=False)
+    assert result.step == 4 and np.isfinite(result.last_loss)
+    for f in ("state.pt", "model.pt", "best.pt", "log.csv", "loss.png"):
+        assert (tmp_path / f).exists(), f
+    model = load_model(tmp_path / "model.pt")
+    assert model.model_card["steps"] == 4 and model.model_card["train_config"]["tiny"]
+    rows = list(csv.DictReader(open(tmp_path / "log.csv")))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
+    assert rows[1]["valid_loss"] and not rows[0]["valid_loss"]
+
+
+def test_resume_continues_exactly(corpus, tmp_path):
+    straight = train("synthesis", corpus, tmp_path / "a", config=TrainConfig(steps=4, **TINY),
+                     progress=False)
+    train("synthesis", corpus, tmp_path / "b", config=TrainConfig(steps=2, **TINY), progress=False)
+    resumed = train("synthesis", corpus, tmp_path / "b", config=TrainConfig(steps=4, **TINY),
+                    resume=True, progress=False)
+    assert resumed.step == 4
+    for (k, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+        torch.testing.assert_close(a, b, msg=k)
+    rows = list(csv.DictReader(open(tmp_path / "b" / "log.csv")))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
+
+
+def test_expression_generator_learns(corpus, tmp_path):
+    config = TrainConfig(steps=60, learning_rate=1e-2, warmup_steps=1, **{**TINY, "save_every": 60})
+    result = train("expression", corpus, tmp_path, config=config, progress=False)
+    rows = list(csv.DictReader(open(tmp_path / "log.csv")))
+    first = np.mean([float(r["loss"]) for r in rows[:5]])
+    last = np.mean([float(r["loss"]) for r in rows[-5:]])
+    assert last < 0.5 * first
+
+
+def test_no_data(tmp_path):
+    with pytest.raises(InputFileError, match="no such data folder"):
+        train("synthesis", tmp_path / "nothing", tmp_path / "out", config=TrainConfig(**TINY))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputFileError, match="no usable training examples"):
+        train("synthesis", tmp_path / "empty", tmp_path / "out", config=TrainConfig(**TINY))
+
+
+def test_cli(corpus, tmp_path, capsys):
+    status = train_main(["expression", "--data", str(corpus), "--out", str(tmp_path), "--steps", "2",
+                         "--tiny", "--batch-size", "2", "--save-every", "1", "--no-progress"])
+    assert status == 0 and (tmp_path / "model.pt").exists()
+    assert "trained expression to step 2" in capsys.readouterr().out
+    assert train_main(["synthesis", "--data", str(tmp_path / "none"), "--out", str(tmp_path)]) == 2
+    assert "no such data folder" in capsys.readouterr().err
