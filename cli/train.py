@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import os
 import sys
 
 from midi_ddsp.errors import MidiDDSPError
@@ -56,6 +57,8 @@ def main(argv=None) -> int:
     except MidiDDSPError as exc:
         print(f"midi_ddsp_train: error: {exc}", file=sys.stderr)
         return 2
+    if os.environ.get("RANK", "0") != "0":
+        return 0
     print(f"trained {args.model} to step {result.step} (loss {result.last_loss:.4g}, best "
           f"validation loss {result.best_valid_loss:.4g}, {result.wall_time_s:.0f} s); "
           f"checkpoints in {result.out_dir}")

@@ -10,14 +10,15 @@ zero-padded on both sides).
 
 Per frame:
 
-* **windows**: Hann windows of at least ``_HARMONIC_PERIODS`` (harmonics) or ``_NOISE_PERIODS``
-  (noise) periods of that frame's f0, picked from a ladder of lengths a factor ~sqrt(2) apart
-  (128 .. 6144 samples at 16 kHz), so low notes (double bass, 41 Hz) get long windows that
-  resolve their harmonics and high notes get short windows that follow fast changes. Frames
-  sharing a window length are one batched FFT (zero-padded to >= 2x for peak interpolation);
-  there is no Python loop over frames. Where the window is much longer than the hop, only
-  every ``window / (_MAX_OVERLAP * hop)``-th frame is analysed and the frames in between are
-  interpolated linearly (the window cannot resolve faster changes anyway).
+* **windows**: Hann windows of at least ``_HARMONIC_PERIODS`` periods of f0 (harmonics) and
+  Blackman-Harris windows of at least ``_NOISE_PERIODS`` periods (noise; side lobes -92 dB),
+  picked from a ladder of lengths a factor ~sqrt(2) apart (128 .. 6144 samples at 16 kHz), so
+  low notes (double bass, 41 Hz) get long windows that resolve their harmonics and high notes
+  get short windows that follow fast changes. Frames sharing a window length are one batched
+  FFT (zero-padded to >= 2x for peak interpolation); there is no Python loop over frames.
+  Where the window is much longer than the hop, only every ``window / (_MAX_OVERLAP * hop)``-th
+  frame is analysed and the frames in between are interpolated linearly (the window cannot
+  resolve faster changes anyway).
 * **harmonics**: for k = 1..n_harmonics the largest bin within ``±_SEARCH_FRACTION`` harmonic
   spacings of ``k * f0``, refined by parabolic interpolation of the dB magnitude; converted to a
   sinusoid amplitude with the window sum (``2 |X| / sum(w)``), so a steady sine of amplitude A
@@ -31,8 +32,9 @@ Per frame:
   their neighbours), and converted to the filter magnitude ``m_b`` that the filtered-noise synth
   needs to produce that level: white noise of variance ``FILTERED_NOISE_VARIANCE`` through a
   filter of gain ``m_b`` has expected windowed power ``m_b**2 * FILTERED_NOISE_VARIANCE *
-  sum(w**2)``. Checked against ``midi_ddsp.dsp.synths.filtered_noise`` (tests): known
-  magnitudes are recovered within ~0.5 dB (1 dB in the DC half-band).
+  sum(w**2)``. Partials above harmonic ``n_harmonics`` (low notes) are not masked: the
+  harmonic synth cannot play them, so their energy is measured as noise. Checked against
+  ``midi_ddsp.dsp.synths.filtered_noise`` (tests): known magnitudes come back within ~1 dB.
 * **unvoiced** frames (f0 <= 0): amplitude 0, uniform distribution, all energy to noise.
 """
 from __future__ import annotations
@@ -74,11 +76,14 @@ _UNVOICED_WINDOW_16K = 512
 """Window length at 16 kHz for frames without f0 (noise only): 32 ms."""
 
 _ZERO_PAD = 2
-"""FFT size = next power of two >= _ZERO_PAD * window length (finer bins for peak picking)."""
+"""FFT size >= _ZERO_PAD * window length (finer bins for peak picking; a fast FFT length)."""
 
 _MAX_OVERLAP = 4
 """Frames with long windows are analysed at most every ``window / _MAX_OVERLAP`` samples (a
 4 ms hop under a 128 ms window is 32x redundant); frames in between are interpolated."""
+
+_CHUNK_FRAMES = 1024
+"""Frames analysed per batch: bounds memory (~10-100 MB) for recordings of any length."""
 
 _SEARCH_FRACTION = 0.45
 """Peak search half-width around k * f0, as a fraction of the harmonic spacing f0."""
@@ -94,6 +99,9 @@ residual is read around the midpoints between harmonics, where their leakage is 
 _MAX_MASK_FRACTION = 0.45
 """The harmonic mask never exceeds this fraction of the harmonic spacing on either side."""
 
+_MAX_REFINE_CENTS = 50.0
+"""The f0 measured from the harmonic peaks stays within this many cents of the given f0."""
+
 _TINY_MAGNITUDE = 1e-12
 """Floor on |X| before taking dB for peak interpolation (-240 dB; avoids log(0))."""
 
@@ -102,7 +110,8 @@ _TINY_MAGNITUDE = 1e-12
 # public API
 # ---------------------------------------------------------------------------------------------
 def analyse_audio(audio, f0_hz, *, sample_rate: int = 16000, frame_rate: int = 250,
-                  n_harmonics: int = 60, n_noise_bands: int = 65) -> SynthParams:
+                  n_harmonics: int = 60, n_noise_bands: int = 65,
+                  refine_f0: bool = False) -> SynthParams:
     """Measure DDSP synthesis parameters of a monophonic recording with known f0.
 
     Args:
@@ -113,74 +122,96 @@ def analyse_audio(audio, f0_hz, *, sample_rate: int = 16000, frame_rate: int = 2
         frame_rate: control frame rate in Hz; must divide ``sample_rate``.
         n_harmonics: number of harmonics to measure (k = 1..n_harmonics).
         n_noise_bands: number of noise bands, centres linearly spaced 0..Nyquist.
+        refine_f0: return the f0 measured from the harmonic peaks (power-weighted mean of
+            ``f_k / k``, within +-``_MAX_REFINE_CENTS`` of the given f0) instead of the given
+            f0. The refined f0 always places the noise pass's harmonic mask.
 
     Returns:
-        ``SynthParams`` with ``f0_hz`` [n_frames] (the input), ``amplitude`` [n_frames] (linear
-        sum of the harmonic sinusoid amplitudes), ``harmonic_distribution``
-        [n_frames, n_harmonics] (rows sum to 1) and ``noise_magnitudes``
-        [n_frames, n_noise_bands] (linear filter gains, see ``FILTERED_NOISE_VARIANCE``).
+        ``SynthParams`` with ``f0_hz`` [n_frames] (the input, or the refined f0),
+        ``amplitude`` [n_frames] (linear sum of the harmonic sinusoid amplitudes),
+        ``harmonic_distribution`` [n_frames, n_harmonics] (rows sum to 1) and
+        ``noise_magnitudes`` [n_frames, n_noise_bands] (linear filter gains, see
+        ``FILTERED_NOISE_VARIANCE``).
 
     Raises:
         ParameterError: wrong shapes, lengths or option values.
     """
     x, f0, hop = _validate(audio, f0_hz, sample_rate, frame_rate, n_harmonics, n_noise_bands)
     n_frames = f0.shape[0]
-    amps = np.zeros((n_frames, n_harmonics), np.float64)
-    noise = np.zeros((n_frames, n_noise_bands), np.float64)
     if n_frames == 0:
-        return _to_params(f0, amps, noise)
+        return _to_params(f0, np.zeros((0, n_harmonics)), np.zeros((0, n_noise_bands)))
 
     ladder = _ladder(sample_rate)
-    max_len = ladder[-1]
-    pad = max_len // 2 + 1
+    pad = ladder[-1] // 2 + 1
     padded = np.zeros(x.shape[0] + 2 * pad, np.float32)
     padded[pad:pad + x.shape[0]] = x
-
-    # f0 slope per second, for widening the harmonic mask under vibrato / glides
-    slope_hz_per_s = np.abs(np.gradient(f0)) * frame_rate if n_frames > 1 else np.zeros(1)
-    slope_hz_per_s[f0 <= 0] = 0.0
-
+    grid = dict(padded=padded, pad=pad, hop=hop, ladder=ladder, sample_rate=sample_rate)
     voiced = f0 > 0
-    for periods, out in ((_HARMONIC_PERIODS, amps), (_NOISE_PERIODS, noise)):
-        window_index = _choose_windows(f0, ladder, sample_rate, periods=periods)
-        group_key = window_index * 2 + voiced
-        for key in np.unique(group_key):
-            rows = np.nonzero(group_key == key)[0]
-            length = ladder[key // 2]
-            # long windows overlap a lot at a 4 ms hop: analyse every `stride`-th frame of the
-            # group (plus the ends of each contiguous run) and interpolate the rest in time
-            stride = max(1, length // (_MAX_OVERLAP * hop))
-            run_edge = np.ones(rows.shape[0], bool)
-            run_edge[1:-1] = (np.diff(rows)[1:] != 1) | (np.diff(rows)[:-1] != 1)
-            chosen = (rows % stride == 0) | run_edge
-            analysed = rows[chosen]
-            starts = analysed * hop + pad - length // 2
-            frames = np.lib.stride_tricks.sliding_window_view(padded, length)[starts]
-            if out is amps:
-                out[analysed] = _harmonic_amplitudes(frames, f0[analysed], sample_rate=sample_rate,
-                                                     n_harmonics=n_harmonics)
-            else:
-                out[analysed] = _noise_bands(frames, f0[analysed], slope_hz_per_s[analysed],
-                                             sample_rate=sample_rate, n_harmonics=n_harmonics,
-                                             n_noise_bands=n_noise_bands)
-            skipped = rows[~chosen]
-            if skipped.size:
-                right = np.searchsorted(analysed, skipped)
-                left_row, right_row = analysed[right - 1], analysed[right]
-                t = ((skipped - left_row) / (right_row - left_row))[:, None]
-                out[skipped] = out[left_row] * (1 - t) + out[right_row] * t
+
+    # pass 1: harmonic amplitudes and the f0 the peaks say (last column: f0 ratio)
+    measured = _run_groups(
+        f0, periods=_HARMONIC_PERIODS, n_out=n_harmonics + 1,
+        compute=lambda frames, rows: _harmonic_amplitudes(
+            frames, f0[rows], sample_rate=sample_rate, n_harmonics=n_harmonics), **grid)
+    amps = measured[:, :n_harmonics]
     k = np.arange(1, n_harmonics + 1)
     amps[(k[None, :] * f0[:, None] >= sample_rate / 2.0) | ~voiced[:, None]] = 0.0
-    return _to_params(f0, amps, noise)
+    f0_refined = np.where(voiced, f0 * measured[:, n_harmonics], 0.0)
+
+    # pass 2: noise residual around the measured harmonics; the f0 slope (Hz per second)
+    # widens the mask under vibrato / glides
+    slope_hz_per_s = np.abs(np.gradient(f0_refined)) * frame_rate if n_frames > 1 \
+        else np.zeros(1)
+    slope_hz_per_s[~voiced] = 0.0
+    noise = _run_groups(
+        f0_refined, periods=_NOISE_PERIODS, n_out=n_noise_bands,
+        compute=lambda frames, rows: _noise_bands(
+            frames, f0_refined[rows], slope_hz_per_s[rows], sample_rate=sample_rate,
+            n_harmonics=n_harmonics, n_noise_bands=n_noise_bands), **grid)
+    return _to_params(f0_refined if refine_f0 else f0, amps, noise)
+
+
+def _run_groups(f0, *, periods, n_out, compute, padded, pad, hop, ladder, sample_rate
+                ) -> np.ndarray:
+    """Apply ``compute(frames [G, length], rows [G]) -> [G, n_out]`` to every frame.
+
+    Frames are grouped by window length (and voicing); in groups whose window is much longer
+    than the hop only every ``stride``-th frame (plus both ends of each contiguous run) is
+    computed and the rest is interpolated linearly in time.
+    """
+    n_frames = f0.shape[0]
+    out = np.zeros((n_frames, n_out), np.float64)
+    window_index = _choose_windows(f0, ladder, sample_rate, periods=periods)
+    group_key = window_index * 2 + (f0 > 0)
+    for key in np.unique(group_key):
+        rows = np.nonzero(group_key == key)[0]
+        length = ladder[key // 2]
+        stride = max(1, length // (_MAX_OVERLAP * hop))
+        run_edge = np.ones(rows.shape[0], bool)
+        run_edge[1:-1] = (np.diff(rows)[1:] != 1) | (np.diff(rows)[:-1] != 1)
+        analysed = rows[(rows % stride == 0) | run_edge]
+        view = np.lib.stride_tricks.sliding_window_view(padded, length)  # no copy
+        for first in range(0, analysed.size, _CHUNK_FRAMES):  # bounded memory
+            chunk = analysed[first:first + _CHUNK_FRAMES]
+            out[chunk] = compute(view[chunk * hop + pad - length // 2], chunk)
+        skipped = np.setdiff1d(rows, analysed, assume_unique=True)
+        if skipped.size:
+            right = np.searchsorted(analysed, skipped)
+            left_row, right_row = analysed[right - 1], analysed[right]
+            t = ((skipped - left_row) / (right_row - left_row))[:, None]
+            out[skipped] = out[left_row] * (1 - t) + out[right_row] * t
+    return out
 
 
 def resynthesis_floor(audio, params: SynthParams, *, sample_rate: int = 16000) -> float:
     """Multi-scale spectral loss between ``audio`` and a DDSP resynthesis of ``params``.
 
     The resynthesis uses ``midi_ddsp.dsp.synthesizer.render_synth_params`` without reverb
-    (seed 0), with unvoiced frames (f0 = 0) rendered at the nearest voiced f0; the loss is ``midi_ddsp.dsp.spectral.multiscale_spectral_loss`` (DESIGN §8). This is
-    the best a model predicting ``params`` exactly could reach on this audio (a floor for the
-    resynthesis metric), so the corpus builder reports it per instrument.
+    (seed 0), with unvoiced frames (f0 = 0) rendered at the nearest voiced f0; the loss is
+    ``midi_ddsp.dsp.spectral.multiscale_spectral_loss`` (DESIGN §8). This is what a model
+    predicting ``params`` exactly would score on this audio (a floor for the resynthesis
+    metric), so the corpus builder reports it per instrument. Part of it is irreducible: the
+    noise is random and harmonic phases are not modelled.
 
     Args:
         audio: mono waveform, shape [n_samples].
@@ -312,11 +343,19 @@ def _fill_empty_bands(values: np.ndarray) -> np.ndarray:
     return np.where(bad, filled, values)
 
 
+def _harmonics_below_nyquist(f0: np.ndarray, sample_rate: int, n_harmonics: int) -> int:
+    """How many harmonics of the lowest voiced f0 lie below Nyquist (at most n_harmonics)."""
+    voiced = f0[f0 > 0]
+    if voiced.size == 0:
+        return n_harmonics
+    return int(max(1, min(n_harmonics, math.ceil(sample_rate / 2.0 / float(voiced.min())))))
+
+
 def _power_spectrum(frames: np.ndarray, kind: str = "hann") -> tuple[np.ndarray, np.ndarray, int]:
-    """Hann-windowed, zero-padded power spectra of frames [G, length] -> ([G, n_bins], window, n_fft)."""
+    """Windowed (Hann or Blackman-Harris), zero-padded power spectra of frames [G, length]."""
     n_group, length = frames.shape
     window = _window(length, kind)
-    n_fft = 1 << int(math.ceil(math.log2(_ZERO_PAD * length)))
+    n_fft = scipy.fft.next_fast_len(_ZERO_PAD * length, real=True)
     buffer = np.zeros((n_group, n_fft), np.float32)
     np.multiply(frames, window, out=buffer[:, :length])
     spectrum = scipy.fft.rfft(buffer, axis=-1, workers=1)
@@ -326,14 +365,23 @@ def _power_spectrum(frames: np.ndarray, kind: str = "hann") -> tuple[np.ndarray,
 
 
 def _harmonic_amplitudes(frames, f0, *, sample_rate, n_harmonics) -> np.ndarray:
-    """Sinusoid amplitudes [G, n_harmonics] at k * f0 of frames [G, length] (0 where unvoiced)."""
+    """Sinusoid amplitudes at k * f0 of frames [G, length] (0 where unvoiced), and f0 ratio.
+
+    Returns:
+        [G, n_harmonics + 1]: amplitudes of harmonics 1..n_harmonics, then the ratio of the f0
+        measured from the peaks to the given f0 (1 where nothing was measured).
+    """
     power, window, n_fft = _power_spectrum(frames)
     n_group, n_bins = power.shape
     bin_hz = sample_rate / n_fft
     voiced = f0 > 0
+    out = np.zeros((n_group, n_harmonics + 1))
+    out[:, n_harmonics] = 1.0  # f0 ratio
     if not voiced.any():
-        return np.zeros((n_group, n_harmonics))
-    k = np.arange(1, n_harmonics + 1, dtype=np.float64)
+        return out
+    # only harmonics below Nyquist for the lowest f0 of the group are searched
+    k_max = _harmonics_below_nyquist(f0, sample_rate, n_harmonics)
+    k = np.arange(1, k_max + 1, dtype=np.float64)
     centre = np.rint(k[None, :] * f0[:, None] / bin_hz).astype(np.int64)  # [G, K] in bins
     half = np.maximum(np.floor(_SEARCH_FRACTION * f0 / bin_hz), 1).astype(np.int64)  # [G]
     reach = int(half.max())
@@ -358,7 +406,18 @@ def _harmonic_amplitudes(frames, f0, *, sample_rate, n_harmonics) -> np.ndarray:
     p = np.clip(p, -0.5, 0.5)
     peak_db = beta - 0.25 * (alpha - gamma) * p
     amplitude = 10.0 ** (peak_db / 20.0) * (2.0 / float(window.sum()))
-    return np.where(voiced[:, None] & ok.any(-1), amplitude, 0.0)
+    found = voiced[:, None] & ok.any(-1)
+    amplitude = np.where(found, amplitude, 0.0)
+    out[:, :k_max] = amplitude
+    # f0 from the peak frequencies: power-weighted mean of f_k / (k f0), clamped
+    peak_bin = (peak - np.arange(n_group)[:, None] * n_bins) + p
+    ratio = peak_bin * bin_hz / (k[None, :] * np.where(voiced, f0, 1.0)[:, None])
+    weight = np.where(found & (k[None, :] * f0[:, None] < sample_rate / 2.0), amplitude ** 2, 0.0)
+    total = weight.sum(axis=1)
+    mean_ratio = np.where(total > 0, (weight * ratio).sum(axis=1) / np.maximum(total, 1e-30), 1.0)
+    limit = 2.0 ** (_MAX_REFINE_CENTS / 1200.0)
+    out[:, n_harmonics] = np.clip(mean_ratio, 1.0 / limit, limit)
+    return out
 
 
 def _noise_bands(frames, f0, slope, *, sample_rate, n_harmonics, n_noise_bands) -> np.ndarray:
@@ -373,6 +432,7 @@ def _noise_bands(frames, f0, slope, *, sample_rate, n_harmonics, n_noise_bands) 
     keep = np.ones((n_group, n_bins), np.float32)
     if voiced.any():
         window_s = length / sample_rate
+        n_harmonics = _harmonics_below_nyquist(f0, sample_rate, n_harmonics)
         k = np.arange(1, n_harmonics + 1, dtype=np.float64)
         half_hz = np.maximum(_MASK_MAIN_LOBE_BINS * sample_rate / length,
                              _MASK_FRACTION * f0[:, None]) \

@@ -14,12 +14,14 @@ zero-padded to full length; windows without a voiced frame are dropped); valid/t
 stored whole. The parent process appends the manifest records in plan order.
 
 The plan is a pure function of the settings (seed, minutes, instruments, melody budget): each
-instrument walks its own seeded permutation of the segments of each split, cycling with a new
-variant number when a pool is exhausted, until the target minutes (estimated at the base tempo)
-are reached. Every job has its own seed, so shards are identical whatever the number of
-processes or interruptions. Resuming after a kill skips jobs whose record is in the manifest,
-turns shards written but not yet recorded into records without re-rendering, drops a torn last
-manifest line and removes leftover temporary files.
+instrument walks its own seeded permutation of the segments of each collection in each split,
+taking the next segment from the collection furthest below its target share of the duration
+(``_COLLECTION_SHARES``: bach 30 %, essen 20 %, O'Neill 15 %, Ryan 15 %, Palestrina 20 %), cycling
+with a new variant number when a collection's pool is exhausted, until the target minutes
+(estimated at the base tempo) are reached. Every job has its own seed, so shards are identical
+whatever the number of processes or interruptions. Resuming after a kill skips jobs whose
+record is in the manifest, turns shards written but not yet recorded into records without
+re-rendering, drops a torn last manifest line and removes leftover temporary files.
 """
 from __future__ import annotations
 
@@ -54,6 +56,8 @@ _MAX_REST_S = 2.0         # a rest longer than this (base tempo) starts a new se
 _MIN_SEGMENT_NOTES = 6
 _OVERHEAD_S = 0.6         # lead-in + release tail added by the renderer (for the plan estimate)
 _DEFAULT_BUDGET = 300
+_COLLECTION_SHARES = {"bach": 0.3, "essen": 0.2, "oneill": 0.15, "ryan": 0.15, "palestrina": 0.2}
+"""Target share of each collection in the audio of every instrument and split."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,15 +162,31 @@ def plan_jobs(lines: Sequence[melodies.MelodyLine], *, seed: int = 0,
             if not pool:
                 logger.warning("no melody lines in split %s: nothing planned for %s", split, name)
                 continue
-            order = np.random.default_rng([seed, inst.index, s_index]).permutation(len(pool))
+            rng = np.random.default_rng([seed, inst.index, s_index])
+            # one seeded order per collection; the next segment comes from the collection
+            # furthest below its share of the duration so far (Palestrina's long voices would
+            # otherwise fill most of the corpus)
+            by_collection = {}
+            for seg in pool:
+                by_collection.setdefault(seg[1].collection, []).append(seg)
+            names_c = sorted(by_collection, key=lambda c: melodies.COLLECTIONS.index(c)
+                             if c in melodies.COLLECTIONS else len(melodies.COLLECTIONS))
+            orders = {c: rng.permutation(len(by_collection[c])) for c in names_c}
+            used = {c: 0 for c in names_c}
+            filled = {c: 0.0 for c in names_c}
             total, k = 0.0, 0
             while total < target_s:
-                seg_id, line, notes = pool[order[k % len(pool)]]
+                c = min(names_c, key=lambda c: (filled[c] / _COLLECTION_SHARES.get(c, 0.1),
+                                                names_c.index(c)))
+                members = by_collection[c]
+                seg_id, line, notes = members[orders[c][used[c] % len(members)]]
                 job_id = f"{split}-{name}-{k:05d}"
                 job = Job(job_id, split, name, seg_id, line.work_id, line.collection,
-                          k // len(pool), _job_seed(seed, job_id),
+                          used[c] // len(members), _job_seed(seed, job_id),
                           tuple(tuple(float(v) for v in row[:3]) for row in notes))
                 jobs.append(job)
+                used[c] += 1
+                filled[c] += job.estimated_s
                 total += job.estimated_s
                 k += 1
     return jobs

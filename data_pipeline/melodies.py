@@ -47,6 +47,7 @@ __all__ = [
     "split_for_work",
     "parse_work",
     "export_melodies",
+    "lines_by_split",
 ]
 
 logger = logging.getLogger(__name__)
@@ -374,5 +375,3 @@ def lines_by_split(lines: Sequence[MelodyLine]) -> dict[str, list[MelodyLine]]:
         out[line.split].append(line)
     return out
 
-
-__all__.append("lines_by_split")

@@ -75,6 +75,9 @@ URMP_INSTRUMENTS = ("vn", "va", "vc", "db", "fl", "ob", "cl", "sax", "bn", "tpt"
 
 _URMP_AUDIO = re.compile(r"^AuSep_(?P<track>\d+)_(?P<inst>[A-Za-z]+)_(?P<piece>.+)\.wav$")
 
+_RANGE_MARGIN = 3
+"""Semitones added on both sides of the instrument's (and the notes') range for f0 search."""
+
 SPLITS = ("train", "valid", "test")
 _DEFAULT_SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 _MANIFEST = "manifest.jsonl"
@@ -350,6 +353,20 @@ def _resolve_split(split, source: str) -> str:
     return value
 
 
+def _f0_search_range(instrument: str, notes: np.ndarray) -> tuple[float, float]:
+    """f0 search range: the instrument's range and the notes' pitches, +-_RANGE_MARGIN semitones."""
+    from midi_ddsp.data_pipeline.crepe import DEFAULT_FMAX_HZ, DEFAULT_FMIN_HZ
+    from midi_ddsp.dsp.core import midi_to_hz
+    from midi_ddsp.instruments import get_instrument
+
+    inst = get_instrument(instrument)
+    low = min(inst.lowest_midi, float(notes[:, 0].min())) - _RANGE_MARGIN
+    high = max(inst.highest_midi, float(notes[:, 0].max())) + _RANGE_MARGIN
+    fmin = max(DEFAULT_FMIN_HZ, float(midi_to_hz(low)))
+    fmax = min(DEFAULT_FMAX_HZ, float(midi_to_hz(high)))
+    return (fmin, fmax) if fmin < fmax else (DEFAULT_FMIN_HZ, DEFAULT_FMAX_HZ)
+
+
 def _window_notes(notes: np.ndarray, start_s: float, stop_s: float) -> np.ndarray:
     keep = (notes[:, 2] > start_s) & (notes[:, 1] < stop_s)
     out = notes[keep].copy()
@@ -413,9 +430,11 @@ def build_shards_from_recordings(recordings: Iterable[Recording], out_dir: "str 
     """Features, analysed synthesis parameters and notes of recordings, written as shards.
 
     Per recording: load audio (any rate; resampled to 16 kHz) and notes, compute f0 /
-    confidence / loudness (``features.compute_features``), analyse harmonic amplitudes and noise
+    confidence / loudness (``features.compute_features``; f0 searched within the instrument's
+    range and the notes' pitches, +-3 semitones), analyse harmonic amplitudes and noise
     with f0 set to 0 where the confidence is below ``voicing_threshold``
-    (``analysis.analyse_audio``), cut into examples (training: ``window_s`` windows; valid/test:
+    (``analysis.analyse_audio``; the stored f0 of voiced frames is the one measured from the
+    harmonic peaks), cut into examples (training: ``window_s`` windows; valid/test:
     the whole piece), write ``<out_dir>/shards/<name>.npz`` atomically and append a manifest
     record. A failing recording appends an error record naming its file and the run goes on.
 
@@ -457,8 +476,10 @@ def build_shards_from_recordings(recordings: Iterable[Recording], out_dir: "str 
             split_name = _resolve_split(split, recording.source)
             notes, instrument = load_recording_notes(recording, pitch_unit=pitch_unit)
             audio, sample_rate = load_audio(recording.audio_path)
+            fmin_hz, fmax_hz = _f0_search_range(instrument, notes)
             features = compute_features(audio, sample_rate=sample_rate, f0_method=f0_method,
-                                        model=model, frame_rate=config.frame_rate)
+                                        model=model, frame_rate=config.frame_rate,
+                                        fmin_hz=fmin_hz, fmax_hz=fmax_hz)
             if features.n_frames == 0:
                 raise InputFileError(recording.audio_path, "audio shorter than one frame")
             params = analyse_audio(features.audio[:features.n_frames * config.hop_size],
@@ -466,7 +487,11 @@ def build_shards_from_recordings(recordings: Iterable[Recording], out_dir: "str 
                                              threshold=voicing_threshold),
                                    sample_rate=config.sample_rate, frame_rate=config.frame_rate,
                                    n_harmonics=config.n_harmonics,
-                                   n_noise_bands=config.n_noise_bands)
+                                   n_noise_bands=config.n_noise_bands, refine_f0=True)
+            # voiced frames keep the f0 measured from the harmonic peaks (more precise than the
+            # tracker); unvoiced frames keep the tracker's best guess
+            features.f0_hz = np.where(params.f0_hz > 0, params.f0_hz,
+                                      features.f0_hz).astype(np.float32)
             examples = _examples_of(recording, split=split_name, instrument=instrument,
                                     notes=notes, features=features, params=params,
                                     window_s=window_s, min_last_window_s=min_last_window_s)

@@ -7,7 +7,7 @@ frame rate (250 Hz = one 64-sample FluidSynth block at 16 kHz, so each block see
 control value):
 
 * **pitch**: the line is transposed into the instrument's range (a random octave placement among
-  those that fit, sometimes with a random key shift); f0 per frame is
+  those that fit, favouring the middle of the range, sometimes with a random key shift); f0 per frame is
   ``midi_to_hz(pitch + bend_cents / 100)``.
 * **timing**: tempo scaled by U(0.8, 1.25), onsets jittered (sd 6 ms, at most 15 ms); every
   event is quantised to the frame grid, so the stored note times are exact.
@@ -27,7 +27,8 @@ control value):
 
 FluidSynth reverb and chorus are off (dry audio: the harmonic analysis is cleaner and the models
 learn reverb separately); audio is read as float32 (``fluid_synth_write_float``, no dither), and
-every line gets a fresh synth (voices keep filter state across ``system_reset``), so a render is a pure function of (notes, instrument, seed).
+every line gets a fresh synth (voices keep filter state across ``system_reset``), so a render
+is a pure function of (notes, instrument, seed).
 
 Ground truth (stored in ``Rendering``):
 
@@ -87,6 +88,7 @@ _MAX_BEND_CENTS = 100.0 * BEND_RANGE_SEMITONES - 5.0
 _FILTER_NRPN_GEN = 8     # SF2 generator initialFilterFc
 _FILTER_NRPN_SCALE = 2.0  # SF2 NRPN: one data unit of initialFilterFc is 2 cents
 _NRPN_CENTRE = 8192
+_PLACEMENT_WIDTH = 0.25  # sd of the line's middle around the range's middle, in range widths
 _SHAPES = ("flat", "crescendo", "decrescendo", "swell", "accent")
 _SHAPE_PROBS = (0.3, 0.175, 0.2, 0.15, 0.175)
 
@@ -149,8 +151,10 @@ def transpose_into_range(pitches, instrument: "Instrument | str", rng: np.random
     """Shift a line into the instrument's playable range.
 
     A random transposition among those that fit the whole line (octaves of a random key shift
-    first, any semitone shift next); a line wider than the range is centred and its outlying
-    notes are folded by octaves. Returns int pitches, same shape as ``pitches``.
+    first, any semitone shift next), weighted by a Gaussian (sd a quarter of the range) of the
+    distance between the middle of the line and the middle of the range; a line wider than the
+    range is centred and its outlying notes are folded by octaves. Returns int pitches, same
+    shape as ``pitches``.
     """
     inst = get_instrument(instrument)
     p = np.asarray(pitches, np.int64)
@@ -163,7 +167,10 @@ def transpose_into_range(pitches, instrument: "Instrument | str", rng: np.random
         key = 0 if rng.random() < 0.5 else int(rng.integers(-5, 7))
         preferred = fits[(fits - key) % 12 == 0]
         pool = preferred if preferred.size else fits
-        return p + int(rng.choice(pool))
+        # favour placements near the middle of the range (the extremes stay possible)
+        middle = (p.min() + p.max()) / 2.0 + pool
+        weight = np.exp(-0.5 * ((middle - (lo + hi) / 2.0) / (_PLACEMENT_WIDTH * (hi - lo))) ** 2)
+        return p + int(rng.choice(pool, p=weight / weight.sum()))
     shift = int(round((lo + hi) / 2.0 - np.median(p)))
     q = p + shift
     while (q < lo).any():

@@ -2,7 +2,8 @@
 
 - ``solo_melody.mid``: a ~12 s violin melody (one track, GM program 40).
 - ``chorale_4part.mid``: J. S. Bach, chorale BWV 66.6 from the music21 corpus, four tracks
-  (Soprano, Alto, Tenor, Bass) set for string quartet (GM programs 40, 40, 41, 42).
+  (Soprano, Alto, Tenor, Bass) set for string quartet (GM programs 40, 40, 41, 42), up a
+  semitone so every voice lies in its instrument's range.
 
 Run: ``python examples/make_examples.py``.
 """
@@ -26,6 +27,7 @@ _BPM = 96.0
 _CHORALE = "bach/bwv66.6"
 _QUARTET_PROGRAMS = (40, 40, 41, 42)  # violin, violin, viola, cello
 _VOICE_NAMES = ("Soprano", "Alto", "Tenor", "Bass")
+_CHORALE_SHIFT = 1  # F# minor -> G minor: the alto's F#3 lies below the violin's G3
 
 
 def solo_melody() -> pretty_midi.PrettyMIDI:
@@ -53,7 +55,8 @@ def chorale() -> pretty_midi.PrettyMIDI:
     pm = pretty_midi.PrettyMIDI(initial_tempo=_BPM)
     for voice, program, name in zip(voices, _QUARTET_PROGRAMS, _VOICE_NAMES):
         inst = pretty_midi.Instrument(program=program, name=name)
-        inst.notes = [pretty_midi.Note(max(1, min(127, n.velocity)), n.pitch, n.start, n.end)
+        inst.notes = [pretty_midi.Note(max(1, min(127, n.velocity)), n.pitch + _CHORALE_SHIFT,
+                                       n.start, n.end)
                       for n in voice.notes]
         pm.instruments.append(inst)
     return pm

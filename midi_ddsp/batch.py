@@ -204,7 +204,12 @@ def _write_manifest(root: str, rows: Sequence[dict]) -> str:
 _WORKER_MODEL = None
 
 
-def _init_worker(model, threads: int) -> None:
+class _OneLine(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {' '.join(record.getMessage().split())}"
+
+
+def _init_worker(model, threads: int, log_level: int) -> None:
     global _WORKER_MODEL
     try:
         import torch
@@ -212,7 +217,11 @@ def _init_worker(model, threads: int) -> None:
         torch.set_num_threads(max(1, int(threads)))
     except ImportError:  # pragma: no cover - torch is a hard dependency
         pass
-    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(_OneLine())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(log_level)
     _WORKER_MODEL = model
 
 
@@ -320,14 +329,15 @@ def render_dataset(inputs: "Iterable[str | os.PathLike[str]]", output_root: "str
 
     try:
         if jobs == 1 or len(todo) <= 1:
+            serial = dict(options, progress=progress)  # a bar over the parts of each file
             for i in todo:
-                record(i, _render_one(items[i], model, options))
+                record(i, _render_one(items[i], model, serial))
         else:
             threads = max(1, (os.cpu_count() or 1) // jobs)
             context = multiprocessing.get_context("spawn")
             with concurrent.futures.ProcessPoolExecutor(
                     max_workers=jobs, mp_context=context, initializer=_init_worker,
-                    initargs=(model, threads)) as pool:
+                    initargs=(model, threads, logging.getLogger().getEffectiveLevel())) as pool:
                 futures = {pool.submit(_render_one, items[i], None, options): i for i in todo}
                 for future in concurrent.futures.as_completed(futures):
                     i = futures[future]

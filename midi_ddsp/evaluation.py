@@ -397,6 +397,22 @@ def _markdown(metrics: dict, files: list[Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _spread_over_instruments(records, n: int) -> list:
+    """Up to ``n`` records taken round-robin over instruments (in corpus order within each)."""
+    by_inst: dict[int, list] = {}
+    for rec in records:
+        by_inst.setdefault(rec.instrument_index, []).append(rec)
+    out = []
+    queues = [by_inst[k] for k in sorted(by_inst)]
+    depth = 0
+    while len(out) < n and any(depth < len(q) for q in queues):
+        for q in queues:
+            if depth < len(q) and len(out) < n:
+                out.append(q[depth])
+        depth += 1
+    return out
+
+
 def evaluate(data_dir: "str | os.PathLike[str]", out_dir: "str | os.PathLike[str]", *,
              synthesis_generator=None, expression_generator=None, ddsp_inference=None,
              split: str = "test", max_examples: int = 40, fidelity_notes: int = 200,
@@ -405,7 +421,8 @@ def evaluate(data_dir: "str | os.PathLike[str]", out_dir: "str | os.PathLike[str
     """Measure everything the given models allow on the ``split`` examples of ``data_dir``.
 
     Args:
-        data_dir: shard folder (examples of ``split`` are used, at most ``max_examples``).
+        data_dir: shard folder (examples of ``split`` are used, at most ``max_examples``, taken
+            round-robin over instruments so every instrument is represented).
         out_dir: where ``evaluation.md``, ``metrics.json`` and the plots go.
         synthesis_generator, expression_generator, ddsp_inference: loaded models (any may be
             None; metrics needing a missing model are skipped).
@@ -421,10 +438,9 @@ def evaluate(data_dir: "str | os.PathLike[str]", out_dir: "str | os.PathLike[str
     start = time.time()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    pool = CorpusPool(data_dir, split=split, keep_audio=ddsp_inference is not None,
-                      max_examples=max_examples)
+    pool = CorpusPool(data_dir, split=split, keep_audio=ddsp_inference is not None)
     pool.refresh()
-    records = pool.records
+    records = _spread_over_instruments(pool.records, max_examples)
     if not records:
         from midi_ddsp.errors import InputFileError
         raise InputFileError(data_dir, f"no usable examples of split {split!r}")

@@ -101,7 +101,8 @@ def soft_limit(audio, *, ceiling_dbfs: float = DEFAULT_PEAK_DBFS) -> np.ndarray:
 
 
 def mix_stems(stems: Mapping[str, "np.ndarray"], *, gains_db: "Mapping[str, float] | None" = None,
-              normalize: bool = True, peak_dbfs: float = DEFAULT_PEAK_DBFS) -> Mix:
+              normalize: bool = True, peak_dbfs: float = DEFAULT_PEAK_DBFS,
+              in_place: bool = False) -> Mix:
     """Sum stems (padded with silence to the longest) with per-part gains, then level the sum.
 
     Args:
@@ -110,6 +111,8 @@ def mix_stems(stems: Mapping[str, "np.ndarray"], *, gains_db: "Mapping[str, floa
         normalize: scale the sum so its peak is exactly ``peak_dbfs``. When False the sum
             is kept as is, except that peaks above ``peak_dbfs`` go through ``soft_limit``.
         peak_dbfs: target peak / ceiling in dBFS, < 0 (headroom under full scale).
+        in_place: reuse (overwrite) the given float32 stems of full length as the returned
+            stems instead of copying them (saves memory on long pieces).
 
     Returns:
         A ``Mix``; ``mix`` and every stem have the length of the longest stem.
@@ -131,8 +134,14 @@ def mix_stems(stems: Mapping[str, "np.ndarray"], *, gains_db: "Mapping[str, floa
     scaled: dict[str, np.ndarray] = {}
     total = np.zeros(n_samples, dtype=np.float32)
     for name, audio in arrays.items():
-        stem = np.zeros(n_samples, dtype=np.float32)
-        stem[: audio.shape[0]] = audio * np.float32(db_to_gain(gains_db.get(name, 0.0)))
+        gain_part = np.float32(db_to_gain(gains_db.get(name, 0.0)))
+        if in_place and audio.shape[0] == n_samples and audio is stems[name] and audio.flags.writeable:
+            stem = audio
+            if gain_part != 1.0:
+                stem *= gain_part
+        else:
+            stem = np.zeros(n_samples, dtype=np.float32)
+            stem[: audio.shape[0]] = audio * gain_part
         scaled[name] = stem
         total += stem
     peak = float(np.max(np.abs(total))) if n_samples else 0.0

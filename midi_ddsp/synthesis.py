@@ -14,8 +14,9 @@ Parts without a model (other GM programs) and drum parts are rendered with Fluid
 Editing: change a NoteTable or a part's SynthParams in a ``SynthesisResult`` and call
 ``rerender``; blends such as ``{"violin": 0.5, "flute": 0.5}`` work wherever an instrument goes.
 
-Long parts are generated in segments (split at rests, at most ``_MAX_SEGMENT_S`` each) and the
-synthesizer renders in chunks, so memory grows with the output length only.
+Long parts are generated in segments (split at rests, at most ``_MAX_SEGMENT_S`` each) and
+rendered in segments cut at their quietest frames (reverb tails overlap-added), so memory beyond
+the output itself and the part's SynthParams does not grow with the length of the piece.
 """
 from __future__ import annotations
 
@@ -341,21 +342,29 @@ def generate_synth_params(note_table: pd.DataFrame, instrument: Any, *,
     bounds = _segment_bounds(table, n_frames, frame_rate)
     if len(bounds) == 2:
         return generator.generate(table, spec, seed=seed, n_frames=n_frames)
-    pieces = []
+    out = None
     onset_frames = np.round(table["onset_s"].to_numpy(np.float64) * frame_rate)
+    offset_frames = np.round(table["offset_s"].to_numpy(np.float64) * frame_rate)
     for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
-        rows = table[(onset_frames >= a) & (onset_frames < b)].copy()
+        # notes sounding in [a, b); a note held across a cut (only when one note is longer than
+        # a segment) continues in the next segment
+        rows = table[(offset_frames > a) & (onset_frames < b)].copy()
         shift_s = a / frame_rate
         rows["onset_s"] = (rows["onset_s"] - shift_s).clip(lower=0.0)
         rows["offset_s"] = (rows["offset_s"] - shift_s).clip(upper=(b - a) / frame_rate)
         rows = rows[rows["offset_s"] > rows["onset_s"]].reset_index(drop=True)
-        pieces.append(generator.generate(rows.astype(np.float32), spec, seed=seed + i, n_frames=b - a))
-    return SynthParams(
-        f0_hz=np.concatenate([p.f0_hz for p in pieces]),
-        amplitude=np.concatenate([p.amplitude for p in pieces]),
-        harmonic_distribution=np.concatenate([p.harmonic_distribution for p in pieces]),
-        noise_magnitudes=np.concatenate([p.noise_magnitudes for p in pieces]),
-    )
+        piece = generator.generate(rows.astype(np.float32), spec, seed=seed + i, n_frames=b - a)
+        if out is None:  # filled in place: no second copy of a long part's parameters
+            out = SynthParams(
+                f0_hz=np.zeros(n_frames, np.float32), amplitude=np.zeros(n_frames, np.float32),
+                harmonic_distribution=np.zeros((n_frames, piece.harmonic_distribution.shape[1]),
+                                               np.float32),
+                noise_magnitudes=np.zeros((n_frames, piece.noise_magnitudes.shape[1]), np.float32))
+        out.f0_hz[a:b] = piece.f0_hz
+        out.amplitude[a:b] = piece.amplitude
+        out.harmonic_distribution[a:b] = piece.harmonic_distribution
+        out.noise_magnitudes[a:b] = piece.noise_magnitudes
+    return out
 
 
 def render_params(params: SynthParams, instrument: Any, *, model: "MidiDDSP | None" = None,
@@ -371,7 +380,8 @@ def render_params(params: SynthParams, instrument: Any, *, model: "MidiDDSP | No
         reverb: False renders dry.
 
     Returns:
-        audio, float32 [n_frames * sample_rate / frame_rate].
+        audio, float32 [n_frames * sample_rate / frame_rate]. Parts longer than a minute are
+        rendered in segments cut at the quietest frames (bounded memory).
     """
     from midi_ddsp.dsp.synthesizer import render_synth_params
 
@@ -381,9 +391,55 @@ def render_params(params: SynthParams, instrument: Any, *, model: "MidiDDSP | No
     spec = _check_spec(instrument)
     # the full impulse response: tap 0 = the dry path, then the instrument's learned tail
     ir = model.synthesis_generator.impulse_response(spec) if reverb else None
-    return render_synth_params(params, sample_rate=int(sample_rate), impulse_response=ir,
-                               ir_sample_rate=model.model_sample_rate, seed=int(seed),
-                               frame_rate=model.frame_rate)
+    frame_rate = model.frame_rate
+
+    def render(p: SynthParams, segment_seed: int) -> np.ndarray:
+        return render_synth_params(p, sample_rate=int(sample_rate), impulse_response=ir,
+                                   ir_sample_rate=model.model_sample_rate, seed=segment_seed,
+                                   frame_rate=frame_rate)
+
+    bounds = _quiet_cuts(params, frame_rate)
+    if len(bounds) == 2:
+        return render(params, int(seed))
+    # Long part: render segments cut at the quietest frames, each with a silent tail as long as
+    # the reverb, and overlap-add them, so memory stays bounded by the segment length.
+    n_out = int(round(params.n_frames * int(sample_rate) / frame_rate))
+    out = np.zeros(n_out, dtype=np.float32)
+    tail_frames = 0 if ir is None else int(math.ceil(len(ir) / model.model_sample_rate * frame_rate))
+    for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+        stop = min(params.n_frames, b + tail_frames)
+        piece = SynthParams(params.f0_hz[a:stop], params.amplitude[a:stop].copy(),
+                            params.harmonic_distribution[a:stop], params.noise_magnitudes[a:stop].copy())
+        piece.amplitude[b - a:] = 0.0          # silence after the segment: only the reverb tail
+        piece.noise_magnitudes[b - a:] = 0.0
+        audio = render(piece, int(seed) + i)
+        start = int(round(a * int(sample_rate) / frame_rate))
+        n = min(audio.shape[0], n_out - start)
+        out[start:start + n] += audio[:n]
+    return out
+
+
+def _quiet_cuts(params: SynthParams, frame_rate: int) -> list[int]:
+    """Frames where a long part's audio is rendered in separate segments: 0, ..., n_frames.
+
+    Segments are at most ``_MAX_SEGMENT_S`` long; each cut is the quietest frame (harmonic
+    amplitude plus noise level) within the last ``_SEGMENT_SEARCH_S`` of a segment, so the
+    oscillator phase restarts where nothing sounds.
+    """
+    n_frames = params.n_frames
+    max_frames = int(_MAX_SEGMENT_S * frame_rate)
+    if n_frames <= max_frames:
+        return [0, n_frames]
+    level = params.amplitude.astype(np.float64) + params.noise_magnitudes.astype(np.float64).sum(axis=1)
+    search = max(1, int(_SEGMENT_SEARCH_S * frame_rate))
+    bounds = [0]
+    while n_frames - bounds[-1] > max_frames:
+        limit = bounds[-1] + max_frames
+        lo = max(bounds[-1] + 1, limit - search)
+        window = level[lo:limit + 1]
+        bounds.append(lo + int(np.argmin(window)))  # the first of equally quiet frames
+    bounds.append(n_frames)
+    return bounds
 
 
 # --------------------------------------------------------------------------------------------
@@ -541,27 +597,36 @@ def synthesize_midi(source: Any, *, model: "MidiDDSP | None" = None,
         if use_fluidsynth:
             fluid_parts.append(part)
         else:
-            logger.warning("%s: part %r skipped (%s); use_fluidsynth / --use_fluidsynth renders it "
-                           "with FluidSynth", label, part.name, reason)
+            remedy = ("render it with FluidSynth (use_fluidsynth=True, --use_fluidsynth)"
+                      if part.is_drum else "give it an instrument (instruments=..., --instrument) "
+                      "or render it with FluidSynth (use_fluidsynth=True, --use_fluidsynth)")
+            logger.warning("%s: part %r skipped (%s); %s", label, part.name, reason, remedy)
             skipped.append({"name": part.name, "track": part.track, "program": part.program,
                             "is_drum": part.is_drum, "reason": reason})
+    stem_order = [p.name for p in score.parts]
     if fluid_parts:
         from midi_ddsp.fluidsynth_render import render_stems_fluidsynth
 
         t0 = time.perf_counter()
-        rendered = render_stems_fluidsynth(fluid_parts, sf2_path=sf2_path,
+        groups = _fluidsynth_groups(fluid_parts, taken={p.name for p in score.parts})
+        rendered = render_stems_fluidsynth([merged for _, merged, _ in groups], sf2_path=sf2_path,
                                            sample_rate=int(sample_rate), n_samples=n_samples)
-        for part, audio in zip(fluid_parts, rendered):
-            stems[part.name] = audio
-            info[part.name] = _part_entry(part, index=order[id(part)], renderer=_RENDERER_FLUIDSYNTH,
-                                          instrument=None, seed=None, semitones=0)
+        for (name, merged, members), audio in zip(groups, rendered):
+            stems[name] = audio
+            info[name] = _part_entry(merged, index=order[id(members[0])],
+                                     renderer=_RENDERER_FLUIDSYNTH, instrument=None, seed=None,
+                                     semitones=0)
+            if len(members) > 1:
+                info[name]["voices"] = [m.name for m in members]
+                stem_order[stem_order.index(members[0].name)] = name
         timings["fluidsynth_s"] = time.perf_counter() - t0
 
     # score order for the stems
-    names = [p.name for p in score.parts if p.name in stems]
+    names = [name for name in stem_order if name in stems]
     stems = {name: stems[name] for name in names}
     t0 = time.perf_counter()
-    mixed = mix_stems(stems, gains_db=gains_db, normalize=normalize)
+    mixed = mix_stems(stems, gains_db=gains_db, normalize=normalize, in_place=True)
+    del stems
     timings["mix_s"] = time.perf_counter() - t0
     timings["load_s"] = t_loaded - t_start
     timings["total_s"] = time.perf_counter() - t_start
@@ -583,6 +648,23 @@ def synthesize_midi(source: Any, *, model: "MidiDDSP | None" = None,
     }
     return SynthesisResult(sample_rate=int(sample_rate), mix=mixed.mix, stems=mixed.stems,
                            note_tables=note_tables, synth_params=params_by_part, metadata=metadata)
+
+
+def _fluidsynth_groups(parts: Sequence[Part], *, taken: set) -> list:
+    """FluidSynth needs no voice splitting: the voices of one track (same program) become one
+    stem named after the track. Returns ``(stem name, merged Part, member parts)`` in order."""
+    by_track: dict[tuple, list[Part]] = {}
+    for part in parts:
+        by_track.setdefault((part.track, part.program, part.is_drum), []).append(part)
+    groups = []
+    for members in by_track.values():
+        base = _VOICE_SUFFIX.sub("", members[0].name)
+        if len(members) == 1 or base in taken:
+            groups.extend((m.name, m, [m]) for m in members)
+            continue
+        notes = sorted((n for m in members for n in m.notes), key=lambda n: (n.onset_s, -n.pitch))
+        groups.append((base, dataclasses.replace(members[0], notes=notes, name=base), members))
+    return groups
 
 
 def _part_entry(part: Part, *, index: int, renderer: str, instrument: Any, seed: "int | None",
@@ -693,7 +775,10 @@ def synthesize_bach(work: "str | os.PathLike[str]" = "bwv66.6", *, ensemble: str
             MusicXML/MIDI file. Nothing is written anywhere; the source is only read.
         ensemble: ``"string_quartet"`` (violin, violin, viola, cello), ``"woodwind_quartet"``
             (flute, oboe, clarinet, bassoon) or ``"brass_quartet"`` (trumpet, horn, trombone,
-            tuba), soprano to bass; parts beyond four get the bass instrument.
+            tuba), soprano to bass; parts beyond four get the bass instrument. Unless
+            ``pitch_offset`` is given, the whole chorale is transposed by the smallest interval
+            (at most a tritone) that puts the most notes inside the instruments' ranges, so no
+            voice has to jump an octave.
         **kwargs: passed to ``synthesize_midi`` (model, seed, sample_rate, ...). ``instruments``
             entries given here override the ensemble's.
 
@@ -706,10 +791,33 @@ def synthesize_bach(work: "str | os.PathLike[str]" = "bwv66.6", *, ensemble: str
     lineup = ENSEMBLES[ensemble]
     instruments = {i: lineup[min(i, len(lineup) - 1)] for i in range(len(pm.instruments))}
     instruments.update(dict(kwargs.pop("instruments", None) or {}))
+    if "pitch_offset" not in kwargs:
+        pitches = [[n.pitch for n in inst.notes] for inst in pm.instruments]
+        ranges = [_dominant(_check_spec(instruments[i])) for i in range(len(pitches))]
+        kwargs["pitch_offset"] = _common_shift(pitches, ranges)
+        if kwargs["pitch_offset"]:
+            logger.info("%s: transposed by %+d semitones so every voice fits its %s instrument",
+                        os.fspath(work), kwargs["pitch_offset"], ensemble)
     result = synthesize_midi(pm, instruments=instruments, **kwargs)
     result.metadata["source"] = os.fspath(work)
     result.metadata["settings"]["ensemble"] = ensemble
     return result
+
+
+_MAX_COMMON_SHIFT = 6  # semitones: synthesize_bach changes the key by at most a tritone
+
+
+def _common_shift(pitches: Sequence[Sequence[int]], instruments: Sequence[Instrument]) -> int:
+    """The transposition (semitones, |shift| <= 6) of the whole piece that leaves the fewest notes
+    outside their voice's instrument range; ties go to the smallest shift (0 when all fit).
+    Keeps the voices in their order, unlike moving single voices by octaves."""
+    best = None
+    for shift in sorted(range(-_MAX_COMMON_SHIFT, _MAX_COMMON_SHIFT + 1), key=lambda k: (abs(k), -k)):
+        outside = sum(int(not inst.contains(p + shift)) for voice, inst in zip(pitches, instruments)
+                      for p in voice)
+        if best is None or outside < best[0]:
+            best = (outside, shift)
+    return best[1]
 
 
 def _chorale_to_pretty_midi(work: "str | os.PathLike[str]"):

@@ -94,6 +94,23 @@ def test_vibrato_tone_is_recovered():
     assert np.median(l1) < 0.05
 
 
+@pytest.mark.parametrize("cents", [-30.0, 12.0])
+def test_refine_f0_measures_a_detuned_tone(cents):
+    f0_true = 330.0 * 2 ** (cents / 1200)
+    k = np.arange(1, 21)
+    audio = _harmonic_tone(np.full(N_FRAMES, f0_true), 0.3 / k)
+    given = np.full(N_FRAMES, 330.0)
+    given[:10] = 0.0  # unvoiced frames stay unvoiced
+    refined = analyse_audio(audio, given, refine_f0=True)
+    assert np.all(refined.f0_hz[:10] == 0)
+    error_cents = 1200 * np.log2(refined.f0_hz[CORE] / f0_true)
+    assert np.abs(error_cents).max() < 2.0
+    plain = analyse_audio(audio, given)
+    np.testing.assert_array_equal(plain.f0_hz, given.astype(np.float32))
+    # the amplitudes do not depend on the option
+    np.testing.assert_allclose(refined.amplitude, plain.amplitude)
+
+
 def test_unvoiced_and_silent_frames(rng):
     audio = np.zeros(N_SAMPLES)
     audio[: N_SAMPLES // 2] = 0.05 * rng.standard_normal(N_SAMPLES // 2)
@@ -137,7 +154,7 @@ def test_harmonic_leakage_is_not_read_as_noise():
     tone_power = np.sum(np.where(k * 220.0 < SR / 2, amps, 0.0) ** 2 / 2)
     # power the filtered-noise synth would produce from these magnitudes (bands share 0..Nyquist)
     noise_power = FILTERED_NOISE_VARIANCE * np.mean(params.noise_magnitudes[CORE] ** 2, axis=1)
-    assert 10 * np.log10(noise_power.max() / tone_power) < -40
+    assert 10 * np.log10(noise_power.max() / tone_power) < -70
 
 
 def test_tone_plus_noise_separates(rng):
@@ -152,9 +169,23 @@ def test_tone_plus_noise_separates(rng):
     in_band = (band_hz > 3500) & (band_hz < 5500)
     ratio_db = 20 * np.log10(mixed.noise_magnitudes[CORE][:, in_band].mean(0)
                              / alone.noise_magnitudes[CORE][:, in_band].mean(0))
-    assert np.abs(ratio_db).max() < 2.0
+    assert abs(np.mean(ratio_db)) < 1.0  # no bias from the tone
+    assert np.abs(ratio_db).max() < 3.0  # per band: estimation noise from fewer residual bins
     amp_true, _ = _expected(amps, 261.6)
     assert abs(20 * np.log10(np.median(mixed.amplitude[CORE]) / amp_true)) < 1.0
+
+
+def test_high_note_noise_bands_are_filled_between_harmonics(rng):
+    """At f0 = 1500 Hz the harmonic mask covers whole bands; they take their neighbours' level."""
+    noise = 0.01 * rng.standard_normal(N_SAMPLES)
+    k = np.arange(1, 6)
+    tone = _harmonic_tone(np.full(N_FRAMES, 1500.0), 0.3 / k)
+    mixed = analyse_audio(tone + noise, np.full(N_FRAMES, 1500.0))
+    alone = analyse_audio(noise, np.zeros(N_FRAMES))
+    assert np.all(np.isfinite(mixed.noise_magnitudes)) and np.all(mixed.noise_magnitudes[CORE] > 0)
+    ratio_db = 20 * np.log10(mixed.noise_magnitudes[CORE].mean(0)
+                             / alone.noise_magnitudes[CORE].mean(0))
+    assert abs(np.mean(ratio_db)) < 1.0 and np.abs(ratio_db).max() < 3.0
 
 
 def test_filtered_noise_synth_round_trip():

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pretty_midi
 import pytest
 import torch
 
-from midi_ddsp import batch, mixing
+from midi_ddsp import mixing
 from midi_ddsp.batch import (
     MANIFEST_NAME,
     check_output_root,

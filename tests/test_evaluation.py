@@ -126,3 +126,13 @@ def test_cli(corpus, tiny_models, tmp_path, capsys):
     status = evaluate_main(["--data", str(corpus), "--out", str(tmp_path / "r2"),
                             "--synthesis-generator", str(tmp_path / "missing.pt")])
     assert status == 2 and "missing.pt: no such checkpoint file" in capsys.readouterr().err
+
+
+def test_spread_over_instruments():
+    from types import SimpleNamespace
+    from midi_ddsp.evaluation import _spread_over_instruments
+    recs = [SimpleNamespace(instrument_index=i, k=k) for i, k in
+            [(0, 0), (0, 1), (0, 2), (5, 0), (3, 0), (3, 1)]]
+    out = _spread_over_instruments(recs, 4)
+    assert [(r.instrument_index, r.k) for r in out] == [(0, 0), (3, 0), (5, 0), (0, 1)]
+    assert len(_spread_over_instruments(recs, 100)) == 6

@@ -131,3 +131,15 @@ def test_write_wav_refuses_to_clip_and_bad_folders(tmp_path):
     with pytest.raises(InputFileError, match="file.txt"):
         write_wav(blocker / "e.wav", np.zeros(3), sample_rate=16000)
     assert os.listdir(tmp_path) == ["file.txt"]
+
+
+def test_in_place_reuses_full_length_float32_stems(rng):
+    a = rng.standard_normal(100).astype(np.float32)
+    b = rng.standard_normal(60)  # float64 and short: copied
+    ref = mix_stems({"a": a.copy(), "b": b.copy()}, gains_db={"a": -3.0})
+    original_b = b.copy()
+    mixed = mix_stems({"a": a, "b": b}, gains_db={"a": -3.0}, in_place=True)
+    assert mixed.stems["a"] is a and mixed.stems["b"] is not b
+    np.testing.assert_array_equal(b, original_b)
+    np.testing.assert_allclose(mixed.mix, ref.mix, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(mixed.stems["a"], ref.stems["a"], rtol=1e-6, atol=1e-7)

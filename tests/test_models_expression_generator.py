@@ -60,3 +60,5 @@ def test_empty_and_errors(model):
         model.generate([(60, 0, 1, 100)], "violin")
     with pytest.raises(ParameterError):
         model.generate(NOTES, "violin", seed="x")
+    with pytest.raises(ParameterError, match="monophonic"):
+        model.generate([Note(60, 0, 1, 90), Note(62, 0.5, 1.5, 90)], "violin")

@@ -90,3 +90,14 @@ def test_generate_errors(model, kwargs):
 def test_generate_unknown_instrument(model):
     with pytest.raises(ParameterError, match="unknown instrument"):
         model.generate(note_table_from_notes(NOTES), "kazoo")
+
+
+def test_chunked_generation_equals_whole(model):
+    notes = [Note(60 + i % 5, 0.2 * i, 0.2 * i + 0.18, 90) for i in range(10)]
+    table = note_table_from_notes(notes)
+    whole = model.generate(table, "viola", seed=5)
+    chunked = model.generate(table, "viola", seed=5, chunk_frames=64)
+    for name in ("f0_hz", "amplitude", "harmonic_distribution", "noise_magnitudes"):
+        np.testing.assert_allclose(getattr(chunked, name), getattr(whole, name), rtol=1e-4, atol=1e-6)
+    with pytest.raises(ParameterError):
+        model.generate(table, "viola", chunk_frames=0)

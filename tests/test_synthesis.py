@@ -25,7 +25,7 @@ from midi_ddsp.models import (
     SynthesisGeneratorConfig,
     shipped_checkpoint_path,
 )
-from midi_ddsp.score import Note, Part, Score, score_from_notes
+from midi_ddsp.score import Note, Score, score_from_notes
 from midi_ddsp.synth_params import SynthParams
 from midi_ddsp.synthesis import (
     ENSEMBLES,
@@ -229,6 +229,17 @@ def test_use_fluidsynth_renders_unsupported_parts_and_drums(model, tmp_path):
     np.testing.assert_allclose(sum(r.stems.values()), r.mix, atol=1e-5)
 
 
+@pytest.mark.skipif(default_soundfont_path() is None, reason="no GM soundfont installed")
+def test_fluidsynth_renders_a_polyphonic_track_as_one_stem(model, tmp_path):
+    chords = [(60, 0.0, 0.5), (64, 0.0, 0.5), (67, 0.0, 0.5), (62, 0.5, 1.0), (65, 0.5, 1.0)]
+    path = _write_midi(tmp_path / "piano.mid", [(0, False, chords), (40, False, [(67, 0.0, 0.4)])])
+    r = synthesize_midi(path, model=model, use_fluidsynth=True)
+    assert r.part_names == ["Acoustic Grand Piano", "Violin"]
+    piano = r.part_info("Acoustic Grand Piano")
+    assert piano["renderer"] == "fluidsynth" and piano["n_notes"] == 5
+    assert len(piano["voices"]) == 3
+
+
 def test_the_source_file_is_never_modified(model, tmp_path):
     path = _write_midi(tmp_path / "keep.mid", [(40, False, [(67, 0.0, 0.4)])])
     before = path.read_bytes()
@@ -320,6 +331,24 @@ def test_long_parts_are_generated_in_segments(model, monkeypatch):
     np.testing.assert_allclose(params.amplitude[: bounds[1]], whole.amplitude, rtol=1e-4, atol=1e-7)
 
 
+def test_long_parts_render_in_segments_like_one_piece(model, monkeypatch):
+    """Cut at silent frames, segment renders overlap-added (reverb tails included) equal one render."""
+    n_frames, hop = 1250, SR // 250
+    t = np.arange(n_frames)
+    amplitude = np.where((t % 200) < 150, 0.2, 0.0).astype(np.float32)  # 0.6 s notes, 0.2 s rests
+    hd = np.full((n_frames, 60), 1 / 60, np.float32)
+    params = SynthParams(np.full(n_frames, 330.0), amplitude, hd, np.zeros((n_frames, 65)))
+    whole = render_params(params, "cello", model=model, seed=1)
+    monkeypatch.setattr(synthesis, "_MAX_SEGMENT_S", 1.0)
+    monkeypatch.setattr(synthesis, "_SEGMENT_SEARCH_S", 0.5)
+    cuts = synthesis._quiet_cuts(params, 250)
+    assert len(cuts) > 3 and all(amplitude[c] == 0 for c in cuts[1:-1])
+    assert all(b - a <= 250 for a, b in zip(cuts[:-1], cuts[1:]))
+    pieces = render_params(params, "cello", model=model, seed=1)
+    assert pieces.shape == whole.shape == (n_frames * hop,)
+    np.testing.assert_allclose(pieces, whole, atol=1e-4 * np.max(np.abs(whole)))
+
+
 # ---------------------------------------------------------------------------------------------
 # Bach and writing
 
@@ -341,8 +370,23 @@ def test_synthesize_bach_ensembles(model, ensemble, monkeypatch):
     monkeypatch.setattr(synthesis, "synthesize_midi", short)
     r = synthesize_bach("bwv66.6", ensemble=ensemble, model=model)
     assert [p["instrument"] for p in r.metadata["parts"]] == list(ENSEMBLES[ensemble])
+    assert all(p["transposed_semitones"] == 0 for p in r.metadata["parts"])  # no octave jumps
     assert r.metadata["settings"]["ensemble"] == ensemble
     assert hashlib.sha256(source.read_bytes()).hexdigest() == before
+
+
+def test_common_shift_keeps_voices_in_range():
+    from midi_ddsp.instruments import get_instrument
+
+    violin, cello = get_instrument("violin"), get_instrument("cello")
+    # alto one semitone below the violin's G3 (55): up one semitone, not an octave
+    assert synthesis._common_shift([[54, 60], [40, 50]], [violin, cello]) == 1
+    assert synthesis._common_shift([[60], [40]], [violin, cello]) == 0
+    assert synthesis._common_shift([[104, 70]], [violin]) == -1  # one above the top B7 (103)
+    # nothing fits within a tritone: every shift is as bad, so none
+    assert synthesis._common_shift([[20]], [violin]) == 0
+    # fewest notes outside wins over the smallest shift
+    assert synthesis._common_shift([[52, 53, 54, 60]], [violin]) == 3
 
 
 def test_synthesize_bach_errors(model):
@@ -469,6 +513,12 @@ for ensemble in ("string_quartet", "woodwind_quartet", "brass_quartet"):
     quartet = synthesize_bach("bwv66.6", ensemble=ensemble, model=model)
     write_result(quartet, f"out/bwv66.6_{ensemble}")
 ''',
+    '''
+from midi_ddsp.batch import render_dataset
+
+report = render_dataset(["examples"], "out/dataset", model=model, jobs=1, save_params=True)
+print(report.n_ok, "rendered,", report.n_failed, "failed; manifest:", report.manifest_path)
+''',
 ]
 
 
@@ -482,6 +532,8 @@ def test_python_api_examples_run(model, monkeypatch, tmp_path):
     assert ns["blend"].metadata["parts"][0]["instrument"] == {"violin": 0.5, "flute": 0.5}
     for ensemble in ENSEMBLES:
         assert (tmp_path / f"out/bwv66.6_{ensemble}/mix.wav").exists()
+    assert ns["report"].n_ok == 2 and (tmp_path / "out/dataset/manifest.jsonl").exists()
+    assert (tmp_path / "out/dataset/chorale_4part/params").is_dir()
 
 
 def test_readme_python_api_section_matches(model, monkeypatch, tmp_path):

@@ -92,3 +92,48 @@ def test_cli(corpus, tmp_path, capsys):
     assert "trained expression to step 2" in capsys.readouterr().out
     assert train_main(["synthesis", "--data", str(tmp_path / "none"), "--out", str(tmp_path)]) == 2
     assert "no such data folder" in capsys.readouterr().err
+
+
+def test_export_run(corpus, tmp_path):
+    from midi_ddsp.training.export import export_run
+    train("expression", corpus, tmp_path / "run", config=TrainConfig(steps=2, **TINY), progress=False)
+    pt, js, md = export_run(tmp_path / "run", tmp_path / "ckpt",
+                            metrics={"eg_teacher_forced_rmse": {"rmse": 0.5}, "resynthesis": {}},
+                            notes=["tiny test run"])
+    assert pt.name == "expression_generator.pt" and js.suffix == ".json" and md.suffix == ".md"
+    model = load_model(pt, kind="expression_generator")
+    card = model.model_card
+    assert card["steps"] == 2 and card["metrics"] == {"eg_teacher_forced_rmse": {"rmse": 0.5}}
+    assert card["file_size_bytes"] > 0 and "optimizer" not in torch.load(pt, weights_only=True)
+    assert "tiny test run" in md.read_text()
+
+
+def test_torchrun_data_parallel(corpus, tmp_path):
+    """Two processes under torchrun (gloo) train one model; rank 0 writes the files."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    torchrun = Path(sys.executable).with_name("torchrun")
+    if not torchrun.exists():
+        pytest.skip("torchrun not installed next to the interpreter")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([str(torchrun), "--nproc_per_node", "2", "-m", "midi_ddsp.cli.train",
+                           "expression", "--data", str(corpus), "--out", str(tmp_path), "--steps", "2",
+                           "--tiny", "--batch-size", "2", "--save-every", "2", "--no-progress"],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("trained expression to step 2") == 1
+    assert load_model(tmp_path / "model.pt").model_card["steps"] == 2
+
+
+def test_pool_follows_rewritten_and_deleted_shards(tmp_path):
+    import os
+    paths = write_synthetic_corpus(tmp_path, n_train=4, n_valid=0, n_test=0, per_shard=2)
+    pool = CorpusPool(tmp_path, split="train")
+    assert pool.refresh() == 4
+    os.remove(paths[1])
+    assert pool.refresh() == 0 and len(pool) == 2
+    write_synthetic_corpus(tmp_path, n_train=4, n_valid=0, n_test=0, per_shard=2, seed=5)
+    assert pool.refresh() == 4 and len(pool) == 4
+    assert CorpusPool(tmp_path, split="train", max_examples=3).refresh() == 3

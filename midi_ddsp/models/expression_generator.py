@@ -31,6 +31,7 @@ __all__ = ["ExpressionGeneratorConfig", "ExpressionGenerator"]
 
 _N_EXPR = len(EXPRESSION_NAMES)
 _LOG_STD_RANGE = (-6.0, 1.0)
+_OVERLAP_TOLERANCE_S = 1e-6  # same tolerance as midi_ddsp.expression.validate_note_table
 # Generated values are clipped to these (the extractor's reachable ranges, 0..1 positions).
 _CLIP_LOW = np.array([e.valid_low for e in EXPRESSIONS], np.float32)
 _CLIP_HIGH = np.array([e.valid_high for e in EXPRESSIONS], np.float32)
@@ -128,6 +129,11 @@ class ExpressionGenerator(CheckpointMixin, nn.Module):
         for i, note in enumerate(notes):
             if not isinstance(note, Note):
                 raise ParameterError(f"notes[{i}] must be a Note; got {type(note).__name__}")
+        for i in range(1, len(notes)):
+            if notes[i].onset_s < notes[i - 1].offset_s - _OVERLAP_TOLERANCE_S:
+                raise ParameterError(
+                    f"notes must be one monophonic part sorted by onset: notes[{i}] starts at "
+                    f"{notes[i].onset_s:g} s, before notes[{i - 1}] ends ({notes[i - 1].offset_s:g} s)")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
             raise ParameterError(f"seed must be None or an int; got {seed!r}")
         weights = torch.from_numpy(instrument_weights(instrument))[None]

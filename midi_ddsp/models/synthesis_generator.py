@@ -39,9 +39,12 @@ from midi_ddsp.models.layers import (
 from midi_ddsp.score import note_frame_span
 from midi_ddsp.synth_params import SynthParams
 
-__all__ = ["SynthesisGeneratorConfig", "SynthesisGenerator", "DEFAULT_TAIL_S"]
+__all__ = ["SynthesisGeneratorConfig", "SynthesisGenerator", "DEFAULT_TAIL_S", "DEFAULT_CHUNK_FRAMES"]
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_CHUNK_FRAMES = 7500
+"""``generate`` runs parts longer than this (30 s at 250 Hz) in overlapping chunks."""
 
 DEFAULT_TAIL_S = 0.25
 """``generate(n_frames=None)`` renders until the last note's end plus this release tail (s)."""
@@ -142,8 +145,14 @@ class SynthesisGenerator(CheckpointMixin, nn.Module):
         }
 
     # ------------------------------------------------------------------------------------------
+    @property
+    def receptive_radius(self) -> int:
+        """Frames on each side that can influence one output frame (sum of dilations)."""
+        return int(sum(self.config.dilations))
+
     def generate(self, note_table: pd.DataFrame, instrument: InstrumentSpec, *, seed: int = 0,
-                 n_frames: "int | None" = None) -> SynthParams:
+                 n_frames: "int | None" = None,
+                 chunk_frames: int = DEFAULT_CHUNK_FRAMES) -> SynthParams:
         """SynthParams of one part from its NoteTable, in one frame-parallel pass.
 
         Args:
@@ -152,6 +161,9 @@ class SynthesisGenerator(CheckpointMixin, nn.Module):
             seed: seed of the noise input; the same seed gives the same output.
             n_frames: number of frames; default the last note's stop frame plus
                 ``DEFAULT_TAIL_S`` of release.
+            chunk_frames: long parts run in chunks of this many frames (plus the receptive
+                radius of context on each side), so memory stays flat; the result does not
+                depend on it (up to float rounding).
 
         Returns:
             SynthParams with f0_hz = midi_to_hz(held written pitch + deviation) [n_frames],
@@ -175,9 +187,22 @@ class SynthesisGenerator(CheckpointMixin, nn.Module):
         expr = expressions_to_frames(table, n_frames=n_frames, frame_rate=frame_rate)
         gen = torch.Generator().manual_seed(int(seed))
         noise = torch.randn(1, n_frames, self.config.n_noise, generator=gen)
-        with torch.no_grad():
-            out = self.forward(torch.from_numpy(feats)[None], torch.from_numpy(expr)[None],
-                               torch.from_numpy(weights)[None], noise)
+        if isinstance(chunk_frames, bool) or not isinstance(chunk_frames, (int, np.integer)) \
+                or chunk_frames < 1:
+            raise ParameterError(f"chunk_frames must be an int >= 1; got {chunk_frames!r}")
+        feats_t = torch.from_numpy(feats)[None]
+        expr_t = torch.from_numpy(expr)[None]
+        weights_t = torch.from_numpy(weights)[None]
+        ctx = self.receptive_radius
+        pieces: dict[str, list] = {}
+        with torch.inference_mode():
+            for a in range(0, n_frames, int(chunk_frames)):
+                b = min(a + int(chunk_frames), n_frames)
+                lo, hi = max(0, a - ctx), min(n_frames, b + ctx)
+                out = self.forward(feats_t[:, lo:hi], expr_t[:, lo:hi], weights_t, noise[:, lo:hi])
+                for key, value in out.items():
+                    pieces.setdefault(key, []).append(value[:, a - lo:b - lo])
+        out = {key: torch.cat(values, dim=1) for key, values in pieces.items()}
         return controls_to_synth_params(out, held)
 
     def impulse_response(self, instrument: InstrumentSpec) -> np.ndarray:

@@ -128,32 +128,49 @@ class CorpusPool:
         self.frame_rate = frame_rate
         self.max_examples = max_examples
         self.records: list[Record] = []
-        self._loaded: set[str] = set()
+        self._shards: dict[str, tuple[tuple[float, int], list[Record]]] = {}
 
     def refresh(self) -> int:
-        """Load shards not seen yet; returns the number of new records."""
+        """Load shards not seen yet (or rewritten since), forget deleted ones; returns the number
+        of records added."""
         added = 0
+        present = set()
+        total = sum(len(recs) for _, recs in self._shards.values())
         for path in list_shards(self.data_dir):
-            if self.max_examples is not None and len(self.records) >= self.max_examples:
-                break
             key = str(path)
-            if key in self._loaded:
+            try:
+                stat = path.stat()
+            except OSError:
                 continue
-            self._loaded.add(key)
+            present.add(key)
+            stamp = (stat.st_mtime, stat.st_size)
+            if key in self._shards and self._shards[key][0] == stamp:
+                continue
+            if self.max_examples is not None and total >= self.max_examples:
+                continue
             try:
                 examples = read_shard(path)
             except InputFileError as exc:
                 logger.warning("skipping shard: %s", exc)
                 continue
+            old = self._shards.pop(key, (None, []))[1]
+            total -= len(old)
+            recs = []
             for ex in examples:
                 if ex.split != self.split:
                     continue
+                if self.max_examples is not None and total + len(recs) >= self.max_examples:
+                    break
                 rec = _to_record(ex, frame_rate=self.frame_rate, keep_audio=self.keep_audio)
                 if rec is not None:
-                    self.records.append(rec)
-                    added += 1
-                if self.max_examples is not None and len(self.records) >= self.max_examples:
-                    break
+                    recs.append(rec)
+            self._shards[key] = (stamp, recs)
+            total += len(recs)
+            added += len(recs)
+        for key in list(self._shards):
+            if key not in present:
+                del self._shards[key]
+        self.records = [rec for key in sorted(self._shards) for rec in self._shards[key][1]]
         return added
 
     def __len__(self) -> int:

@@ -29,6 +29,9 @@ class SynthesisLossWeights:
     harmonics: float = 1.0
     noise: float = 1.0
     expressions: float = 10.0
+    # per expression (volume, vol_fluc, vol_peak_pos, vibrato, brightness, attack): vol_fluc's
+    # values (and so its errors) are ~3x smaller than the others', so it gets more weight
+    expression_weights: tuple = (1.0, 4.0, 1.0, 1.0, 1.0, 1.0)
 
 
 def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -69,7 +72,8 @@ def synthesis_loss(model, batch: dict, *, weights: SynthesisLossWeights = Synthe
                                           batch["seg_length"], frame_rate=frame_rate)
         err = (measured - batch["seg_expressions"]) ** 2
         err[:, 3] = err[:, 3] * batch["seg_vibrato_mask"]
-        parts["expressions"] = err.mean()
+        per = torch.tensor(weights.expression_weights, dtype=err.dtype)
+        parts["expressions"] = (err * per).mean()
         with torch.no_grad():
             parts["expr_rmse"] = torch.sqrt(err.mean(0)).mean()
     else:
