@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             parser.add_argument(flag, type=type(default), default=default,
                                 help=f"(default {default})")
+    parser.add_argument("--model-config", choices=("default", "fast"), default="default",
+                        help="architecture of a new run: 'fast' = SynthesisGeneratorConfig.fast() "
+                             "(synthesis only; a resumed run keeps its saved config)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     return parser
@@ -51,9 +54,17 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
+    model_config = None
+    if args.model_config == "fast":
+        if args.model != "synthesis":
+            print("midi_ddsp_train: error: --model-config fast exists only for synthesis",
+                  file=sys.stderr)
+            return 2
+        from midi_ddsp.models.synthesis_generator import SynthesisGeneratorConfig
+        model_config = SynthesisGeneratorConfig.fast()
     try:
         result = train(args.model, args.data, args.out, config=config, resume=args.resume,
-                       progress=not args.no_progress)
+                       progress=not args.no_progress, model_config=model_config)
     except MidiDDSPError as exc:
         print(f"midi_ddsp_train: error: {exc}", file=sys.stderr)
         return 2
