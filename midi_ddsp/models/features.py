@@ -151,7 +151,8 @@ def note_sequence_features(notes: Sequence[Note]) -> np.ndarray:
 def note_expressions_torch(amp_db: torch.Tensor, f0_dev: torch.Tensor,
                            harmonic_distribution: torch.Tensor, noise_db: torch.Tensor,
                            seg_batch: torch.Tensor, seg_start: torch.Tensor,
-                           seg_length: torch.Tensor, *, frame_rate: int = 250) -> torch.Tensor:
+                           seg_length: torch.Tensor, *, frame_rate: int = 250,
+                           vibrato_band_hz: tuple[float, float] = _VIBRATO_RATE_HZ) -> torch.Tensor:
     """The six note expressions of many notes, differentiable (training loss only).
 
     Args:
@@ -165,7 +166,9 @@ def note_expressions_torch(amp_db: torch.Tensor, f0_dev: torch.Tensor,
     Returns:
         [n_notes, 6] in ``EXPRESSION_NAMES`` order. Same formulas as
         ``extract_note_expressions`` except vol_peak_pos (soft arg-max) and vibrato (maximum
-        over the 3-9 Hz band, every note counted; the caller masks notes <= 200 ms).
+        over ``vibrato_band_hz``, default 3-9 Hz, every note counted; the caller masks notes
+        <= 200 ms). Training measures vibrato in a narrower band and penalises energy above it,
+        so the generated rate stays well inside the extractor's 3-9 Hz window.
     """
     n_frames = amp_db.shape[1]
     max_len = int(seg_length.max().item()) if seg_length.numel() else 1
@@ -195,7 +198,7 @@ def note_expressions_torch(amp_db: torch.Tensor, f0_dev: torch.Tensor,
     n_fft = max(1024, 4 * (1 << max(max_len - 1, 1).bit_length()))
     spectrum = torch.fft.rfft(dev * window, n=n_fft).abs() / length[:, None]
     freqs = torch.arange(spectrum.shape[1], device=amp_db.device) * frame_rate / n_fft
-    band = (freqs >= _VIBRATO_RATE_HZ[0]) & (freqs <= _VIBRATO_RATE_HZ[1])
+    band = (freqs >= vibrato_band_hz[0]) & (freqs <= vibrato_band_hz[1])
     vibrato = 10.0 * spectrum[:, band].max(1).values
 
     k = torch.arange(1, harmonic_distribution.shape[-1] + 1, device=amp_db.device,

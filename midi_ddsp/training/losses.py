@@ -19,6 +19,8 @@ __all__ = ["SynthesisLossWeights", "synthesis_loss", "expression_loss", "inferen
 _DB_SCALE = 20.0          # dB errors are divided by this before squaring
 _AUDIBLE_DB = -80.0       # harmonic distributions are fitted only where the amplitude exceeds this
 _F0_SMOOTH_FRAMES = 31    # Hann low-pass (~125 ms) applied to f0 deviation before the f0 loss
+_TRAIN_VIBRATO_BAND_HZ = (4.0, 7.5)   # vibrato measured here during training
+_HIGH_BAND_HZ = (8.0, 60.0)           # pitch oscillation here is penalised
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,6 +31,7 @@ class SynthesisLossWeights:
     harmonics: float = 1.0
     noise: float = 1.0
     expressions: float = 10.0
+    vibrato_high: float = 10.0
     # per expression (volume, vol_fluc, vol_peak_pos, vibrato, brightness, attack): vol_fluc's
     # values (and so its errors) are ~3x smaller than the others', so it gets more weight
     expression_weights: tuple = (1.0, 4.0, 1.0, 1.0, 1.0, 1.0)
@@ -69,7 +72,15 @@ def synthesis_loss(model, batch: dict, *, weights: SynthesisLossWeights = Synthe
     if batch["seg_batch"].numel():
         measured = note_expressions_torch(out["amp_db"], out["f0_dev"], out["harmonic_distribution"],
                                           out["noise_db"], batch["seg_batch"], batch["seg_start"],
-                                          batch["seg_length"], frame_rate=frame_rate)
+                                          batch["seg_length"], frame_rate=frame_rate,
+                                          vibrato_band_hz=_TRAIN_VIBRATO_BAND_HZ)
+        # vibrato rate: measured in 4-7.5 Hz; a pitch oscillation above 8 Hz is penalised (the
+        # extractor only counts peaks in 3-9 Hz; without this the rate drifted to ~9.3 Hz)
+        high = note_expressions_torch(out["amp_db"], out["f0_dev"], out["harmonic_distribution"],
+                                      out["noise_db"], batch["seg_batch"], batch["seg_start"],
+                                      batch["seg_length"], frame_rate=frame_rate,
+                                      vibrato_band_hz=_HIGH_BAND_HZ)[:, 3]
+        parts["vibrato_high"] = (high ** 2).mean()
         err = (measured - batch["seg_expressions"]) ** 2
         err[:, 3] = err[:, 3] * batch["seg_vibrato_mask"]
         per = torch.tensor(weights.expression_weights, dtype=err.dtype)
@@ -78,6 +89,7 @@ def synthesis_loss(model, batch: dict, *, weights: SynthesisLossWeights = Synthe
             parts["expr_rmse"] = torch.sqrt(err.mean(0)).mean()
     else:
         parts["expressions"] = out["amp_db"].sum() * 0.0
+        parts["vibrato_high"] = out["amp_db"].sum() * 0.0
     total = sum(getattr(weights, k) * v for k, v in parts.items() if k != "expr_rmse")
     return total, {k: float(v.detach()) for k, v in parts.items()}
 
