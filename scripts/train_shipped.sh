@@ -29,7 +29,7 @@ train() {  # model steps extra-args...
 }
 
 if [[ $STAGE == all || $STAGE == train ]]; then
-  train synthesis "$STEPS_SG" --batch-size 16 --crop-frames 500 --save-every 200 &
+  train synthesis "$STEPS_SG" --model-config fast --batch-size 16 --crop-frames 500 --save-every 200 &
   train expression "$STEPS_EG" --batch-size 32 --save-every 200 --learning-rate 0.002 &
   train inference "$STEPS_INF" --batch-size 8 --crop-frames 250 --save-every 200 &
   wait
@@ -37,10 +37,13 @@ fi
 
 if [[ $STAGE == all || $STAGE == export ]]; then
   $PY -m midi_ddsp.cli.evaluate --data "$CORPUS" --out reports \
-      --synthesis-generator "$RUNS/synthesis/best.pt" \
+      --synthesis-generator "$RUNS/synthesis/model.pt" \
       --expression-generator "$RUNS/expression/best.pt" \
       --ddsp-inference "$RUNS/inference/best.pt" --threads 2 -v
-  for model in synthesis expression inference; do
+  # the SG ships its last step (its validation loss does not see the vibrato-rate penalty)
+  $PY -m midi_ddsp.training.export --run "$RUNS/synthesis" --which model --out checkpoints \
+      --metrics reports/metrics.json
+  for model in expression inference; do
     $PY -m midi_ddsp.training.export --run "$RUNS/$model" --out checkpoints \
         --metrics reports/metrics.json
   done
