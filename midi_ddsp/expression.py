@@ -66,6 +66,8 @@ __all__ = [
     "NOTE_TABLE_COLUMNS",
     "extract_note_expressions",
     "expressions_to_frames",
+    "frames_of_valid_table",
+    "notes_of_valid_table",
     "validate_note_table",
     "note_table_from_notes",
     "notes_from_note_table",
@@ -322,8 +324,17 @@ def expressions_to_frames(note_table: "pd.DataFrame | str | os.PathLike[str]", *
         raise ParameterError(f"n_frames must be an int >= 0; got {n_frames!r}")
     if not (isinstance(frame_rate, (int, float)) and frame_rate > 0):
         raise ParameterError(f"frame_rate must be a positive number of Hz; got {frame_rate!r}")
-    table = validate_note_table(note_table)
-    out = np.zeros((int(n_frames), len(EXPRESSION_NAMES)), dtype=np.float32)
+    return frames_of_valid_table(validate_note_table(note_table), n_frames=int(n_frames),
+                                 frame_rate=frame_rate)
+
+
+def frames_of_valid_table(table: pd.DataFrame, *, n_frames: int, frame_rate: int = 250) -> np.ndarray:
+    """``expressions_to_frames`` for a table that ``validate_note_table`` has just returned.
+
+    For callers that validate once at their own public boundary (the Synthesis Generator);
+    everyone else calls ``expressions_to_frames``. Shape [n_frames, 6], float32.
+    """
+    out = np.zeros((n_frames, len(EXPRESSION_NAMES)), dtype=np.float32)
     onsets = table["onset_s"].to_numpy(np.float64)
     offsets = table["offset_s"].to_numpy(np.float64)
     values = table[list(EXPRESSION_NAMES)].to_numpy(np.float32)
@@ -477,7 +488,11 @@ def note_table_from_notes(notes: Sequence[Note], *,
 
 def notes_from_note_table(df: "pd.DataFrame | str | os.PathLike[str]") -> list[Note]:
     """The notes (pitch, onset_s, offset_s, velocity) of a NoteTable or NoteTable CSV."""
-    table = validate_note_table(df)
+    return notes_of_valid_table(validate_note_table(df))
+
+
+def notes_of_valid_table(table: pd.DataFrame) -> list[Note]:
+    """``notes_from_note_table`` for a table that ``validate_note_table`` has just returned."""
     return [Note(pitch=int(p), onset_s=float(on), offset_s=float(off), velocity=int(v))
             for p, on, off, v in table[list(NOTE_COLUMNS)].itertuples(index=False, name=None)]
 

@@ -25,7 +25,8 @@ from torch import nn
 
 from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG, SignalConfig
 from midi_ddsp.errors import ParameterError
-from midi_ddsp.expression import EXPRESSION_NAMES, expressions_to_frames, notes_from_note_table, validate_note_table
+from midi_ddsp.expression import (EXPRESSION_NAMES, frames_of_valid_table, notes_of_valid_table,
+                                  validate_note_table)
 from midi_ddsp.models.checkpoint import CheckpointMixin
 from midi_ddsp.models.features import N_NOTE_FRAME_FEATURES, note_frame_features
 from midi_ddsp.models.layers import (
@@ -232,7 +233,7 @@ class SynthesisGenerator(CheckpointMixin, nn.Module):
             [n_frames, 65] (linear).
         """
         table = validate_note_table(note_table)
-        notes = notes_from_note_table(table)
+        notes = notes_of_valid_table(table)
         weights = instrument_weights(instrument)
         frame_rate = self.signal_config.frame_rate
         if n_frames is None:
@@ -245,7 +246,7 @@ class SynthesisGenerator(CheckpointMixin, nn.Module):
             raise ParameterError(f"seed must be an int; got {seed!r}")
         n_frames = int(n_frames)
         feats, held = note_frame_features(notes, n_frames=n_frames, frame_rate=frame_rate)
-        expr = expressions_to_frames(table, n_frames=n_frames, frame_rate=frame_rate)
+        expr = frames_of_valid_table(table, n_frames=n_frames, frame_rate=frame_rate)
         gen = torch.Generator().manual_seed(int(seed))
         noise = torch.randn(1, n_frames, self.config.n_noise, generator=gen)
         if isinstance(chunk_frames, bool) or not isinstance(chunk_frames, (int, np.integer)) \
