@@ -37,6 +37,7 @@ setup(
         "tqdm>=4.60",
         "matplotlib>=3.7",
         "pyfluidsynth>=1.3.3",
+        "pyloudnorm>=0.1",
     ],
     extras_require={
         "interop": ["note-seq>=0.0.5"],

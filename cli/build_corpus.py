@@ -2,7 +2,7 @@
 
 Usage: midi_ddsp_build_corpus --out data/corpus [--cache data/cache] [--seed 0]
            [--train-minutes 45] [--valid-minutes 4] [--test-minutes 4]
-           [--instruments violin,flute] [--jobs 2] [--window-s 4.0] [--melody-budget 300]
+           [--instruments violin,flute] [--jobs 2] [--window-s 0] [--melody-budget 300]
            [--no-progress]
 
 Writes out/build.json, out/manifest.jsonl and out/shards/*.npz (see
@@ -31,7 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--test-minutes", type=float, default=4.0, help="minutes per instrument, test")
     p.add_argument("--instruments", default=None, help="comma-separated names (default: all 13)")
     p.add_argument("--jobs", type=int, default=2, help="worker processes")
-    p.add_argument("--window-s", type=float, default=4.0, help="training window length (s)")
+    p.add_argument("--window-s", type=float, default=0.0,
+                   help="training window length (s); 0 = whole segments (default)")
     p.add_argument("--melody-budget", type=int, default=300, help="music21 works to export")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p

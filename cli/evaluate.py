@@ -1,18 +1,26 @@
-"""Evaluate the models on the test split of a shard corpus and write a markdown report.
+"""Evaluate what ships, on audio: whole test pieces through the default pipeline beside FluidSynth.
 
-usage: midi_ddsp_evaluate --data DIR --out DIR [--synthesis-generator PT]
-                          [--expression-generator PT] [--ddsp-inference PT] [...]
+usage: midi_ddsp_evaluate --out reports [--cache data/cache] [--data data/corpus]
+                          [--synthesis_generator PT] [--expression_generator PT]
+                          [--ddsp_inference PT] [--instruments violin,flute] [--quick]
 
-Without checkpoint flags the shipped checkpoints are used. Writes OUT/evaluation.md,
-OUT/metrics.json and plots: Synthesis Generator expression RMSE, Expression Generator
-teacher-forced RMSE, control fidelity (Pearson r per control and instrument on a subsample of
-notes), DDSP Inference resynthesis loss, median pitch error of renders, render speed.
+Builds the test pieces (the melody export's test split, constant velocity; solo pieces of at
+least 60 s for each instrument and 4-part chorales as two quartets) into OUT/pieces, renders each
+with the default pipeline (the call `midi_ddsp_synthesize song.mid` makes) and with FluidSynth,
+measures pitch, activity, level drift, part balance and onsets from the audio, sweeps the six
+controls per instrument and register and re-measures them from the audio, and writes
+OUT/audio_evaluation.md, OUT/audio_metrics.json and plots. With --data, the parameter-space and
+teacher-forced diagnostics of the corpus's test split go to OUT/diagnostics/. OUT/metrics.json
+holds both, and is what the model cards are built from (midi_ddsp.training.export --metrics).
+Without checkpoint flags the shipped checkpoints are evaluated.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
+from pathlib import Path
 
 from midi_ddsp.errors import MidiDDSPError
 
@@ -22,23 +30,16 @@ __all__ = ["main", "build_parser"]
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="midi_ddsp_evaluate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True, help="shard folder (its test split is evaluated)")
     p.add_argument("--out", required=True, help="report folder")
-    p.add_argument("--synthesis-generator", help="SG checkpoint (default: shipped)")
-    p.add_argument("--expression-generator", help="EG checkpoint (default: shipped)")
-    p.add_argument("--ddsp-inference", help="DDSP Inference checkpoint (default: shipped)")
-    p.add_argument("--skip", action="append", default=[],
-                   choices=["synthesis_generator", "expression_generator", "ddsp_inference"],
-                   help="leave a model out (repeatable)")
-    p.add_argument("--split", default="test", help="split to evaluate (default test)")
-    p.add_argument("--max-examples", type=int, default=40, help="examples used (default 40)")
-    p.add_argument("--fidelity-notes", type=int, default=200,
-                   help="notes in the control-fidelity sweep (default 200)")
-    p.add_argument("--pitch-examples", type=int, default=20,
-                   help="examples rendered for the pitch error (default 20)")
-    p.add_argument("--speed-threads", type=int, default=2, help="threads for the speed test")
-    p.add_argument("--speed-seconds", type=float, default=60.0, help="length of the speed test line")
-    p.add_argument("--threads", type=int, default=2, help="torch threads for everything else")
+    p.add_argument("--cache", default="data/cache", help="melody export cache (built if missing)")
+    p.add_argument("--data", help="shard corpus: also run the parameter-space diagnostics")
+    p.add_argument("--synthesis_generator", "--synthesis-generator", help="SG checkpoint")
+    p.add_argument("--expression_generator", "--expression-generator", help="EG checkpoint")
+    p.add_argument("--ddsp_inference", "--ddsp-inference", help="DDSP Inference checkpoint")
+    p.add_argument("--instruments", help="comma-separated instruments (default: all 13)")
+    p.add_argument("--quick", action="store_true",
+                   help="short pieces (20 s), middle register only, no FluidSynth (smoke test)")
+    p.add_argument("--threads", type=int, default=2, help="torch threads")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -50,30 +51,46 @@ def main(argv=None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     import torch
 
-    from midi_ddsp.evaluation import evaluate
-    from midi_ddsp.models import load_model, shipped_checkpoint_path
+    from midi_ddsp.audio_report import run_audio_evaluation
+    from midi_ddsp.data_pipeline.test_pieces import write_test_pieces
+    from midi_ddsp.instruments import INSTRUMENT_NAMES, get_instrument
+    from midi_ddsp.synthesis import load_pretrained_model
 
     torch.set_num_threads(max(1, args.threads))
-    models, names = {}, {}
+    out = Path(args.out)
     try:
-        for kind, given in (("synthesis_generator", args.synthesis_generator),
-                            ("expression_generator", args.expression_generator),
-                            ("ddsp_inference", args.ddsp_inference)):
-            if kind in args.skip:
-                continue
-            path = given or shipped_checkpoint_path(kind)
-            models[kind] = load_model(path, kind=kind)
-            names[kind] = str(path)
-        result = evaluate(args.data, args.out, synthesis_generator=models.get("synthesis_generator"),
-                          expression_generator=models.get("expression_generator"),
-                          ddsp_inference=models.get("ddsp_inference"), split=args.split,
-                          max_examples=args.max_examples, fidelity_notes=args.fidelity_notes,
-                          pitch_examples=args.pitch_examples, speed_threads=args.speed_threads,
-                          speed_seconds=args.speed_seconds, checkpoint_names=names)
+        instruments = ([get_instrument(n.strip()).name for n in args.instruments.split(",")]
+                       if args.instruments else list(INSTRUMENT_NAMES))
+        model = load_pretrained_model(expression_generator_path=args.expression_generator,
+                                      synthesis_generator_path=args.synthesis_generator)
+        length = 20.0 if args.quick else 60.0
+        pieces = write_test_pieces(out / "pieces", cache_dir=args.cache, instruments=instruments,
+                                   min_solo_s=length, min_ensemble_s=length)
+        command = "midi_ddsp_evaluate " + " ".join(sys.argv[1:] if argv is None else argv)
+        audio = run_audio_evaluation(
+            pieces, model=model, out_dir=out, instruments=instruments,
+            registers=("middle",) if args.quick else ("low", "middle", "high"),
+            fluidsynth=not args.quick, extra={"command": command})
+        metrics = {"audio": {k: audio[k] for k in ("checkpoints", "summary", "control_fidelity",
+                                                   "cross_effects", "targets", "command")},
+                   "data": args.cache}
+        if args.data:
+            from midi_ddsp.evaluation import evaluate
+            from midi_ddsp.models import load_model, shipped_checkpoint_path
+
+            models = {}
+            for kind in ("synthesis_generator", "expression_generator", "ddsp_inference"):
+                path = getattr(args, kind) or shipped_checkpoint_path(kind)
+                models[kind] = load_model(path, kind=kind)
+            diag = evaluate(args.data, out / "diagnostics", **models,
+                            checkpoint_names=dict(model.checkpoints))
+            metrics.update(diag.metrics)
+            metrics["data"] = args.data
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True))
     except MidiDDSPError as exc:
         print(f"midi_ddsp_evaluate: error: {exc}", file=sys.stderr)
         return 2
-    print(f"wrote {result.report_path}")
+    print(f"wrote {out / 'audio_evaluation.md'}")
     return 0
 
 

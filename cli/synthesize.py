@@ -1,8 +1,9 @@
 """midi_ddsp_synthesize: render MIDI / MusicXML files to audio with MIDI-DDSP.
 
-Each input file becomes a folder OUTPUT_DIR/<file name>/ holding mix.wav (peak at -1 dBFS, never
-clipping), stems/NN_<part>.wav (one per part), note_tables/NN_<part>.csv (the six note
-expressions of each part), metadata.json (instruments, seeds, checkpoint ids, timings) and, with
+Each input file becomes a folder OUTPUT_DIR/<file name>/ holding mix.wav (levelled by
+--normalize: by default -23 LUFS, true peak at most -1 dBTP, never clipping),
+stems/NN_<part>.wav (one per part), note_tables/NN_<part>.csv (the six note expressions of
+each part), metadata.json (instruments, seeds, checkpoint ids, timings) and, with
 --save_metadata, params/NN_<part>.npz (expressions + synthesis parameters); OUTPUT_DIR/manifest.jsonl
 lists every input with its status. Tracks whose General MIDI program has no model, and drum
 tracks, are rendered with FluidSynth when --use_fluidsynth is given, otherwise skipped with a
@@ -24,6 +25,8 @@ import logging
 import os
 import sys
 from typing import Sequence
+
+from midi_ddsp.expression import DEFAULT_TEMPERATURE
 
 __all__ = ["main", "build_parser", "parse_instrument_option"]
 
@@ -128,6 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
     music.add_argument("--seed", type=int, default=0,
                        help="random seed of the expressions and synthesis noise; the same seed "
                             "reproduces a render (part i uses SEED + i; default 0)")
+    music.add_argument("--expression_seed", "--expression-seed", type=int, default=None,
+                       metavar="N", help="seed of the expression sampling alone (default: --seed); "
+                                         "change it to hear another performance")
+    music.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE, metavar="T",
+                       help="spread of the expression sampling: 0 = the most likely expressions "
+                            f"(deterministic), 1 = the model's full spread (default {DEFAULT_TEMPERATURE})")
     fluid = parser.add_argument_group("FluidSynth (tracks without a model, drums)")
     fluid.add_argument("--use_fluidsynth", action="store_true",
                        help="render tracks whose program has no model, and drum tracks, with "
@@ -158,6 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="output sample rate in Hz (default 16000, the models' rate)")
     output.add_argument("--float_wav", action="store_true",
                         help="write 32-bit float WAV instead of 16-bit PCM")
+    output.add_argument("--normalize", choices=("loudness", "peak", "none"), default="loudness",
+                        help="how the mix is levelled: loudness = -23 LUFS integrated loudness "
+                             "(ITU-R BS.1770, EBU R128's level), less if the true peak would "
+                             "exceed -1 dBTP; peak = sample peak at -1 dBFS (every file then "
+                             "peaks alike, whatever its dynamics); none = no gain, the models' "
+                             "own level (a limiter only where a sample would clip). Default "
+                             "loudness; the gain applied is in metadata.json under \"mix\"")
     run = parser.add_argument_group("running")
     run.add_argument("--jobs", type=int, default=1, metavar="N",
                      help="render N files in parallel worker processes (default 1)")
@@ -227,7 +243,8 @@ def main(argv: "Sequence[str] | None" = None) -> int:
             plot=args.plot, subtype="FLOAT" if args.float_wav else "PCM_16", progress=progress,
             instruments=instruments or None, pitch_offset=args.pitch_offset,
             speed_rate=args.speed_rate, seed=args.seed, sample_rate=args.sample_rate,
-            use_fluidsynth=args.use_fluidsynth, sf2_path=args.sf2_path)
+            use_fluidsynth=args.use_fluidsynth, sf2_path=args.sf2_path, normalize=args.normalize,
+            expression_seed=args.expression_seed, temperature=args.temperature)
     except MidiDDSPError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2

@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model-config", choices=("default", "fast"), default="default",
                         help="architecture of a new run: 'fast' = SynthesisGeneratorConfig.fast() "
                              "(synthesis only; a resumed run keeps its saved config)")
+    parser.add_argument("--init", metavar="PT", help="start a new run from this model checkpoint "
+                                                      "(fine-tune); ignored with --resume")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     return parser
@@ -64,7 +66,8 @@ def main(argv=None) -> int:
         model_config = SynthesisGeneratorConfig.fast()
     try:
         result = train(args.model, args.data, args.out, config=config, resume=args.resume,
-                       progress=not args.no_progress, model_config=model_config)
+                       progress=not args.no_progress, model_config=model_config,
+                       init_from=args.init)
     except MidiDDSPError as exc:
         print(f"midi_ddsp_train: error: {exc}", file=sys.stderr)
         return 2

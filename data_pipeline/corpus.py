@@ -8,8 +8,8 @@ Layout of ``out_dir``::
 
 A *job* renders one line segment for one instrument with drawn expression
 (``data_pipeline.render``), measures A-weighted loudness (``midi_ddsp.dsp.spectral``) and the
-DDSP synthesis parameters with the ground-truth f0 (``data_pipeline.analysis``), and writes one
-shard atomically. Training jobs are cut into non-overlapping ``window_s`` windows (the last one
+DDSP synthesis parameters with the ground-truth f0 (``midi_ddsp.analysis``), and writes one
+shard atomically. Training jobs are stored whole when ``window_s <= 0`` (the default of the CLI), else cut into non-overlapping ``window_s`` windows (the last one
 zero-padded to full length; windows without a voiced frame are dropped); valid/test jobs are
 stored whole. The parent process appends the manifest records in plan order.
 
@@ -42,12 +42,17 @@ from midi_ddsp.data_pipeline.shards import Example, append_manifest, read_manife
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.instruments import INSTRUMENT_NAMES, get_instrument
 
-__all__ = ["FORMAT_VERSION", "DEFAULT_MINUTES", "Job", "segment_lines", "plan_jobs", "run_job",
+__all__ = ["FORMAT_VERSION", "CORPUS_VERSION", "DEFAULT_MINUTES", "Job", "segment_lines", "plan_jobs", "run_job",
            "build_corpus", "BuildSummary"]
 
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
+CORPUS_VERSION = 2
+"""2: expression drawn by the rule-based performance model (``data_pipeline.performance``) for
+``render.PHRASED_SHARE`` of the lines, the rest independently per note (version 1: all
+independent, with a level random walk that drifted to the clip); ``window_s <= 0`` stores
+training segments whole."""
 DEFAULT_MINUTES: dict[str, float] = {"train": 45.0, "valid": 4.0, "test": 4.0}
 
 _SPLITS = ("train", "valid", "test")
@@ -206,7 +211,7 @@ def _window_notes(notes: np.ndarray, start_s: float, stop_s: float) -> np.ndarra
 def _examples_for_job(job: Job, *, window_s: float) -> list[Example]:
     import torch
 
-    from midi_ddsp.data_pipeline.analysis import analyse_audio
+    from midi_ddsp.analysis import analyse_audio
     from midi_ddsp.data_pipeline.render import render_line
     from midi_ddsp.dsp.spectral import a_weighted_loudness_db
 
@@ -248,7 +253,7 @@ def _examples_for_job(job: Job, *, window_s: float) -> list[Example]:
             controls={name: cut(curve) for name, curve in rendering.controls.items()},
             **{name: cut(value) for name, value in frames.items()})
 
-    if job.split != "train":
+    if job.split != "train" or window_s <= 0:
         return [make(job.job_id, 0, n_frames)]
     win = int(round(window_s * cfg.frame_rate))
     examples = []
@@ -301,7 +306,10 @@ def _run_job_star(args) -> dict:
 # the build
 # --------------------------------------------------------------------------------------------
 def _settings(seed, minutes, instruments, window_s, melody_budget) -> dict:
-    return {"format_version": FORMAT_VERSION, "seed": int(seed),
+    from midi_ddsp.data_pipeline.render import PHRASED_SHARE
+
+    return {"format_version": FORMAT_VERSION, "corpus_version": CORPUS_VERSION,
+            "phrased_share": PHRASED_SHARE, "seed": int(seed),
             "minutes_per_instrument": {k: float(v) for k, v in sorted(minutes.items())},
             "instruments": list(instruments), "window_s": float(window_s),
             "melody_budget": int(melody_budget),
@@ -327,7 +335,7 @@ def _clean(out_dir: Path, manifest_path: Path) -> list[dict]:
 
 def build_corpus(out_dir: "str | os.PathLike[str]", *, seed: int = 0,
                  minutes_per_instrument: "dict[str, float] | None" = None,
-                 instruments: "Sequence[str] | None" = None, jobs: int = 2, window_s: float = 4.0,
+                 instruments: "Sequence[str] | None" = None, jobs: int = 2, window_s: float = 0.0,
                  cache_dir: "str | os.PathLike[str] | None" = None,
                  melody_budget: int = _DEFAULT_BUDGET, progress: bool = True) -> BuildSummary:
     """Build (or resume) a rendered corpus in ``out_dir``.
@@ -359,8 +367,8 @@ def build_corpus(out_dir: "str | os.PathLike[str]", *, seed: int = 0,
     names = [get_instrument(n).name for n in (INSTRUMENT_NAMES if instruments is None else instruments)]
     if isinstance(jobs, bool) or not isinstance(jobs, (int, np.integer)) or jobs < 1:
         raise ParameterError(f"jobs: expected a positive integer, got {jobs!r}")
-    if not window_s > 0:
-        raise ParameterError(f"window_s: expected a positive number of seconds, got {window_s!r}")
+    if not (isinstance(window_s, (int, float)) and np.isfinite(window_s) and window_s >= 0):
+        raise ParameterError(f"window_s: expected seconds >= 0 (0 = whole segments), got {window_s!r}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "shards").mkdir(exist_ok=True)

@@ -108,7 +108,7 @@ def resynthesis_floors(corpus_dir: "str | os.PathLike[str]", *, n_examples: int 
     resynthesis of its analysed parameters (``analysis.resynthesis_floor``), over the first
     ``n_examples`` examples of ``split`` (each cut to its first ``clip_s`` seconds from the
     first voiced frame)."""
-    from midi_ddsp.data_pipeline.analysis import resynthesis_floor
+    from midi_ddsp.analysis import resynthesis_floor
 
     corpus_dir = Path(corpus_dir)
     records = _records(corpus_dir)
@@ -204,19 +204,23 @@ def _markdown(card: dict) -> str:
     s = card["statistics"]
     b = card["build"]
     lines = [
-        "# Dataset card: rendered MIDI-DDSP training corpus",
+        f"# Dataset card: rendered MIDI-DDSP training corpus, version {b.get('corpus_version', 1)}",
         "",
         "Monophonic lines from the music21 corpus (Bach chorales, Essen folk songs, O'Neill and Ryan",
         "fiddle tunes, Palestrina voices) rendered for the 13 instruments with FluidSynth and the",
         "FluidR3_GM soundfont (MIT), with drawn expression (dynamics envelopes through CC11, vibrato",
         "and slides through pitch bend, low-pass cut-off through SF2 NRPN), then analysed with the",
-        "ground-truth f0 into DDSP synthesis parameters (`midi_ddsp.data_pipeline.analysis`).",
+        "ground-truth f0 into DDSP synthesis parameters (`midi_ddsp.analysis`).",
+        "",
+        *_performance_lines(b),
         "Built by `midi_ddsp_build_corpus` (`midi_ddsp.data_pipeline.corpus`); rendering details and",
         "ranges of every draw: `midi_ddsp.data_pipeline.render` module docstring.",
         "",
         f"Build settings: seed {b.get('seed')}, minutes per instrument {b.get('minutes_per_instrument')},"
-        f" {b.get('melody_budget')} music21 works, training windows {b.get('window_s')} s"
-        " (non-overlapping; valid/test are whole segments of at most 40 s at the base tempo).",
+        f" {b.get('melody_budget')} music21 works, "
+        + ("training segments stored whole" if not b.get("window_s") else
+           f"training windows {b.get('window_s')} s (non-overlapping)")
+        + "; valid/test are whole segments of at most 40 s at the base tempo.",
         f"Total: **{s['total_hours']:.2f} h** of audio in {s['n_jobs']} shards; source works per split "
         f"{s['n_source_works']}; works shared between splits: {s['sources_in_two_splits']}.",
         "",
@@ -265,8 +269,8 @@ def _markdown(card: dict) -> str:
         "- `controls` (250 Hz): `expression_cc` (CC11), `volume_cc` (CC7), `velocity`, `bend_cents`,",
         "  `filter_cents` (low-pass offset), `gate` (1 while a note is held).",
         "- `notes` are the notes as played (transposed, tempo-scaled, jittered, articulated; note",
-        "  offsets are the note-offs). Training windows clip notes at the window edges; the last",
-        "  window of a piece is zero-padded to full length.",
+        "  offsets are the note-offs). With training windows (`window_s` > 0) notes are clipped at",
+        "  the window edges and the last window of a piece is zero-padded to full length.",
         "- Audio is dry (FluidSynth reverb and chorus off), FluidSynth gain 0.5: the volume",
         "  expression `mean(amp_dB)/60 + 1.5` falls mostly in [0, 1] (table above, `frac_in_0_1` in",
         "  card.json).",
@@ -280,12 +284,35 @@ def _markdown(card: dict) -> str:
         "  samples have (the soundfont cannot vary it). No parameter-space augmentation is applied",
         "  in the shards; the training code may scale/tilt brightness and attack targets (DESIGN §6)",
         "  and must say so in its model card.",
-        "- Vibrato is a pitch-bend sinusoid (4-8 Hz, 5-60 cents, ~60 % of notes) without the",
-        "  amplitude/timbre modulation of real vibrato.",
+        "- Vibrato is a pitch-bend sinusoid without the amplitude/timbre modulation of real vibrato",
+        "  (phrased lines: by family, duration and register; independent lines: 4-8 Hz, 5-60 cents",
+        "  on ~60 % of notes).",
         "- Repeats in the scores are not expanded; chords keep their top note.",
         "",
     ]
     return "\n".join(lines)
+
+
+def _performance_lines(build: dict) -> list:
+    """How expression was drawn (corpus version 2: the rule-based performance model)."""
+    if build.get("corpus_version", 1) < 2:
+        return ["Expression drawn independently per note (version 1)."]
+    from midi_ddsp.data_pipeline import performance
+
+    share = build.get("phrased_share", 0.75)
+    doc = performance.__doc__
+    rules = doc[doc.index("====="):doc.index("Note envelopes")]
+    return [
+        f"**Expression (version 2)**: {share:.0%} of the lines are performed by a rule-based model "
+        "in the spirit of the KTH rule system (`midi_ddsp.data_pipeline.performance`), with every "
+        "rule's strength drawn per line, so the corpus holds a family of performances of each line; "
+        f"the other {1 - share:.0%} draw every note's expression independently (coverage of the "
+        "whole control space; the line level is a mean-reverting walk, without the drift to the "
+        "clip of version 1). The rules and the ranges their strengths are drawn from:",
+        "", "```", rules.strip(), "```", "",
+        "Phrases and metre are read from note timing (`midi_ddsp.phrasing`), the same functions the "
+        "Expression Generator's inputs use.",
+    ]
 
 
 def write_dataset_card(corpus_dir: "str | os.PathLike[str]", out_dir: "str | os.PathLike[str]", *,

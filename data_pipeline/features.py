@@ -1,7 +1,7 @@
 """Frame features of recordings: f0, its confidence and A-weighted loudness at the frame rate.
 
 ``compute_features`` resamples the audio to 16 kHz, tracks f0 (CREPE on the shipped weights, or
-pYIN; see ``midi_ddsp.data_pipeline.crepe``) and measures loudness with
+pYIN; see ``midi_ddsp.crepe``) and measures loudness with
 ``midi_ddsp.dsp.spectral.a_weighted_loudness_db``. All frame arrays share one length,
 ``n_frames = n_samples_16k // hop`` (hop = 64 at 16 kHz / 250 Hz), frame ``i`` at the instant
 ``i / frame_rate`` — the convention of ``analyse_audio`` and the shards.
@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 
 from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG
-from midi_ddsp.data_pipeline.crepe import (
+from midi_ddsp.crepe import (
     DEFAULT_FMAX_HZ,
     DEFAULT_FMIN_HZ,
     estimate_f0,

@@ -355,7 +355,7 @@ def _resolve_split(split, source: str) -> str:
 
 def _f0_search_range(instrument: str, notes: np.ndarray) -> tuple[float, float]:
     """f0 search range: the instrument's range and the notes' pitches, +-_RANGE_MARGIN semitones."""
-    from midi_ddsp.data_pipeline.crepe import DEFAULT_FMAX_HZ, DEFAULT_FMIN_HZ
+    from midi_ddsp.crepe import DEFAULT_FMAX_HZ, DEFAULT_FMIN_HZ
     from midi_ddsp.dsp.core import midi_to_hz
     from midi_ddsp.instruments import get_instrument
 
@@ -455,7 +455,7 @@ def build_shards_from_recordings(recordings: Iterable[Recording], out_dir: "str 
     Returns:
         a ``BuildReport``.
     """
-    from midi_ddsp.data_pipeline.analysis import analyse_audio, resynthesis_floor
+    from midi_ddsp.analysis import analyse_audio, resynthesis_floor
     from midi_ddsp.data_pipeline.features import compute_features, voiced_f0
     from midi_ddsp.data_pipeline.shards import append_manifest, read_manifest, write_shard
 

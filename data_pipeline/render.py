@@ -54,6 +54,7 @@ from typing import Any
 
 import numpy as np
 
+from midi_ddsp.data_pipeline.performance import phrased_expression
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.fluidsynth_render import FluidSynthUnavailableError, resolve_soundfont
 from midi_ddsp.instruments import Instrument, get_instrument
@@ -91,6 +92,9 @@ _NRPN_CENTRE = 8192
 _PLACEMENT_WIDTH = 0.25  # sd of the line's middle around the range's middle, in range widths
 _SHAPES = ("flat", "crescendo", "decrescendo", "swell", "accent")
 _SHAPE_PROBS = (0.3, 0.175, 0.2, 0.15, 0.175)
+PHRASED_SHARE = 0.75
+"""Share of lines performed by the rule-based model (``data_pipeline.performance``); the rest
+draw every note's expression independently (coverage of the whole control space)."""
 
 
 def _midi_to_hz(midi: np.ndarray) -> np.ndarray:
@@ -210,13 +214,26 @@ def draw_performance(line_notes, instrument: "Instrument | str", *, seed: "int |
     # ---- pitch and timing ---------------------------------------------------------------
     pitch = transpose_into_range(notes[:, 0], inst, rng)
     tempo_scale = float(rng.uniform(0.8, 1.25))
-    onset = (notes[:, 1] - notes[0, 1]) / tempo_scale + 0.1
-    slot_end = (notes[:, 2] - notes[0, 1]) / tempo_scale + 0.1
+    phrased = bool(rng.random() < PHRASED_SHARE)
+    written_on = (notes[:, 1] - notes[0, 1]) / tempo_scale + 0.1
+    written_end = (notes[:, 2] - notes[0, 1]) / tempo_scale + 0.1
+    rules = (phrased_expression(pitch, written_on, written_end, instrument=inst.name,
+                                family=inst.family, rng=rng) if phrased else None)
+    onset, slot_end = written_on, written_end
+    if rules is not None:  # timing rules stretch the inter-onset intervals
+        ioi = np.diff(np.append(written_on, written_end[-1])) * rules.ioi_scale
+        onset = written_on[0] + np.concatenate([[0.0], np.cumsum(ioi[:-1])])
+        slot_end = np.append(onset[1:], onset[-1] + (written_end[-1] - written_on[-1])
+                             * rules.length_scale)
     jitter = np.clip(rng.normal(0.0, 0.006, n), -0.015, 0.015)
     onset = np.maximum(onset + jitter, 0.05)
-    legato = bool(rng.random() < 0.35)
-    fraction = 1.0 if legato else float(rng.uniform(0.5, 0.95))
-    frac = np.clip(fraction + (0.0 if legato else 1.0) * rng.uniform(-0.05, 0.05, n), 0.4, 1.0)
+    if rules is None:
+        legato = bool(rng.random() < 0.35)
+        fraction = 1.0 if legato else float(rng.uniform(0.5, 0.95))
+        frac = np.clip(fraction + (0.0 if legato else 1.0) * rng.uniform(-0.05, 0.05, n), 0.4, 1.0)
+    else:
+        legato, frac = rules.legato, rules.fraction
+        fraction = float(np.mean(frac))
     offset = onset + (slot_end - onset) * frac
     on_f = _frame(onset, frame_rate)
     off_f = _frame(offset, frame_rate)
@@ -231,24 +248,40 @@ def draw_performance(line_notes, instrument: "Instrument | str", *, seed: "int |
     n_frames = int(off_f[-1] + int(round(_TAIL_S * frame_rate)))
 
     # ---- dynamics -----------------------------------------------------------------------
-    volume_db = float(rng.uniform(-12.0, 0.0))
-    base_velocity = float(rng.uniform(30, 120))
-    velocity = np.clip(np.rint(base_velocity + rng.normal(0, 12, n)), 1, 127)
-    level_walk = float(rng.uniform(-30.0, 0.0)) + np.cumsum(rng.normal(0.0, 3.0, n))
-    level_db = np.clip(level_walk + rng.normal(0.0, 3.0, n), -30.0, 0.0)
     expression_db = np.zeros(n_frames)
-    shapes = rng.choice(len(_SHAPES), size=n, p=_SHAPE_PROBS)
-    depth_db = rng.uniform(3.0, 24.0, n)
     peak_pos = rng.uniform(0.25, 0.75, n)
     accent_s = rng.uniform(0.05, 0.2, n)
+    if rules is None:
+        volume_db = float(rng.uniform(-12.0, 0.0))
+        base_velocity = float(rng.uniform(30, 120))
+        velocity = np.clip(np.rint(base_velocity + rng.normal(0, 12, n)), 1, 127)
+        # a mean-reverting walk around the line's level (no drift towards the clip)
+        line_level = float(rng.uniform(-27.0, -3.0))
+        walk = np.zeros(n)
+        for i in range(1, n):
+            walk[i] = 0.85 * walk[i - 1] + rng.normal(0.0, 3.0)
+        level_db = np.clip(line_level + walk + rng.normal(0.0, 3.0, n), -30.0, 0.0)
+        shapes = [_SHAPES[j] for j in rng.choice(len(_SHAPES), size=n, p=_SHAPE_PROBS)]
+        depth_db = rng.uniform(3.0, 24.0, n)
+    else:
+        volume_db = 0.0
+        base_velocity = float(np.mean(rules.velocity))
+        velocity = rules.velocity
+        level_db, shapes, depth_db = rules.level_db, rules.shape, rules.depth_db
+        peak_pos = rules.peak_pos
 
     # ---- pitch curves -------------------------------------------------------------------
     bend = np.zeros(n_frames)
     line_rate = float(rng.uniform(4.5, 7.5))
-    has_vibrato = rng.random(n) < 0.6
-    filter_base = float(rng.uniform(-4200.0, 0.0))
+    if rules is None:
+        has_vibrato = rng.random(n) < 0.6
+        filter_base = float(rng.uniform(-4200.0, 0.0))
+        filter_note = np.clip(filter_base + rng.normal(0.0, 600.0, n), -4800.0, 0.0)
+    else:
+        has_vibrato = rules.vibrato_cents > 0
+        filter_base = float(rules.strengths["filter_base_cents"])
+        filter_note = rules.filter_cents
     filter_cents = np.zeros(n_frames)
-    filter_note = np.clip(filter_base + rng.normal(0.0, 600.0, n), -4800.0, 0.0)
     gate = np.zeros(n_frames)
     vel_curve = np.zeros(n_frames)
     scoops = 0
@@ -259,7 +292,7 @@ def draw_performance(line_notes, instrument: "Instrument | str", *, seed: "int |
         t = np.arange(stop - a) / frame_rate
         u = np.arange(length) / max(length - 1, 1)
         hi_db, lo_db = level_db[i], level_db[i] - depth_db[i]
-        shape = _SHAPES[shapes[i]]
+        shape = shapes[i]
         if shape == "flat":
             env = np.full(length, hi_db)
         elif shape == "crescendo":
@@ -280,9 +313,14 @@ def draw_performance(line_notes, instrument: "Instrument | str", *, seed: "int |
         filter_cents[a:stop] = filter_note[i]
         # vibrato (continues through the release tail so the held f0 follows the audio)
         if has_vibrato[i]:
-            rate = line_rate * float(rng.uniform(0.9, 1.1))
-            depth = float(rng.uniform(5.0, 60.0))
-            delay = float(rng.uniform(0.0, 0.4))
+            if rules is None:
+                rate = line_rate * float(rng.uniform(0.9, 1.1))
+                depth = float(rng.uniform(5.0, 60.0))
+                delay = float(rng.uniform(0.0, 0.4))
+            else:
+                rate = float(rules.vibrato_rate_hz[i])
+                depth = float(rules.vibrato_cents[i])
+                delay = float(rules.vibrato_delay_s[i])
             fade = float(rng.uniform(0.05, 0.3))
             ramp = np.clip((t - delay) / fade, 0.0, 1.0)
             bend[a:stop] += depth * ramp * np.sin(2 * np.pi * rate * t + rng.uniform(0, 2 * np.pi))
@@ -317,7 +355,9 @@ def draw_performance(line_notes, instrument: "Instrument | str", *, seed: "int |
     settings = {"instrument": inst.name, "transpose": int(pitch[0] - int(round(notes[0, 0]))),
                 "tempo_scale": tempo_scale, "legato": legato, "note_fraction": fraction,
                 "volume_db": volume_db, "base_velocity": base_velocity, "vibrato_rate_hz": line_rate,
-                "filter_base_cents": filter_base, "n_scoops": scoops}
+                "filter_base_cents": filter_base, "n_scoops": scoops,
+                "style": "phrased" if rules is not None else "independent",
+                "rules": rules.strengths if rules is not None else None}
     return Performance(out_notes, n_frames, frame_rate, controls, settings)
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from midi_ddsp.errors import InputFileError, MidiDDSPError, ParameterError
+from midi_ddsp.mixing import normalize_mode
 from midi_ddsp.score import SCORE_EXTENSIONS
 
 __all__ = [
@@ -278,18 +279,24 @@ def render_dataset(inputs: "Iterable[str | os.PathLike[str]]", output_root: "str
         subtype: WAV sample format (``"PCM_16"`` or ``"FLOAT"``).
         progress: show a progress bar over files.
         **synthesis_options: passed to ``synthesize_midi`` (instruments, pitch_offset,
-            speed_rate, seed, sample_rate, use_fluidsynth, sf2_path, ...).
+            speed_rate, seed, sample_rate, use_fluidsynth, sf2_path, normalize, ...).
+            ``normalize`` (``"loudness"`` by default, ``"peak"``, ``"none"``; see
+            ``midi_ddsp.mixing.mix_stems``) levels each file's mix on its own; the mode and the
+            gain applied are in each folder's metadata.json under ``"mix"``.
 
     Returns:
         A ``BatchReport`` (rows in input order; also written to ``manifest.jsonl``).
 
     Raises:
         InputFileError: the output root cannot be written, or a folder holds no score files.
-        ParameterError: ``jobs`` < 1. CheckpointError: the default models cannot be loaded.
+        ParameterError: ``jobs`` < 1 or a bad ``normalize``. CheckpointError: the default
+            models cannot be loaded.
         Problems with single files never raise: they are recorded as ``failed`` rows.
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ParameterError(f"jobs must be an integer >= 1, got {jobs!r}")
+    if "normalize" in synthesis_options:  # a bad mode fails once here, not once per file
+        synthesis_options["normalize"] = normalize_mode(synthesis_options["normalize"])
     root = check_output_root(output_root)
     items = plan_outputs(find_score_files(inputs), root)
     seed = synthesis_options.get("seed", 0)

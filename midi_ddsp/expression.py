@@ -33,7 +33,9 @@ Frame quantities used (all from ``SynthParams``, frame rate 250 Hz by default):
 - pitch deviation = ``hz_to_midi(f0_hz) - pitch`` in semitones; unvoiced frames (f0 = 0) and
   frames more than 2 semitones off the written pitch (octave errors, glides from the previous
   note; upstream masks these too) are left out;
-- harmonic distribution renormalised to sum 1 per frame (frames summing to 0 count as centroid 0).
+- harmonic distribution as the synth plays it: ``midi_ddsp.dsp.get_controls`` removes the
+  harmonics at or above the model's Nyquist (``sample_rate / 2``, 8 kHz) at each frame's f0 and
+  renormalises to sum 1 (frames left summing to 0 count as centroid 0).
 
 The frames of a note are ``midi_ddsp.score.note_frame_span`` (the one note-to-frame rule),
 clipped to the length of the parameters.
@@ -42,6 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 from typing import Mapping, Sequence
 
@@ -52,13 +55,12 @@ from midi_ddsp.errors import InputFileError, ParameterError
 from midi_ddsp.score import Note, note_frame_span
 from midi_ddsp.synth_params import SynthParams
 
-try:  # the dB floor shared with the DSP core, when that module defines it
-    from midi_ddsp.dsp.core import MIN_AMPLITUDE as _MIN_AMPLITUDE
-except ImportError:  # pragma: no cover - depends on the state of midi_ddsp.dsp.core
-    # Same value as midi_ddsp.dsp.core.amplitude_to_db's floor: 1e-6 linear = -120 dB.
-    _MIN_AMPLITUDE = 1e-6
+from midi_ddsp.dsp.core import MIN_AMPLITUDE as _MIN_AMPLITUDE
+from midi_ddsp.dsp.core import get_controls
 
 __all__ = [
+    "DEFAULT_TEMPERATURE",
+    "check_temperature",
     "ExpressionRange",
     "EXPRESSIONS",
     "EXPRESSION_NAMES",
@@ -87,6 +89,9 @@ class ExpressionRange:
         high: high end of the typical range. Documentation only: values outside are legal.
         valid_low: hard lower limit; ``validate_note_table`` rejects values below it.
         valid_high: hard upper limit; ``validate_note_table`` rejects values above it.
+        generated_low, generated_high: the range the Expression Generator's outputs are clipped
+            to: the span of the training corpus (lowest p5 .. highest p95 over the 13
+            instruments in ``data_card/card.json``, rounded outward to 0.05).
         neutral: a middle-of-the-road value, used by ``note_table_from_notes`` when no
             expression is given.
         description: what it measures and the exact formula.
@@ -100,6 +105,8 @@ class ExpressionRange:
     valid_high: float
     neutral: float
     description: str
+    generated_low: float = 0.0
+    generated_high: float = 1.0
 
 
 #: The six note expressions, in NoteTable column order. The hard limits contain every value the
@@ -112,6 +119,7 @@ EXPRESSIONS: tuple[ExpressionRange, ...] = (
             "Mean loudness of the note: mean over its frames of the harmonic amplitude in dB, "
             "volume = mean(amp_dB) / 60 + 1.5. amp_dB = 20 log10(max(amplitude, 1e-6)), so the "
             "floor is -0.5; amplitude 0.01 (-40 dB) gives 0.833, amplitude 1 (0 dB) gives 1.5."),
+        generated_low=-0.5, generated_high=1.25,
     ),
     ExpressionRange(
         name="vol_fluc", unit="1 = 24 dB standard deviation of the level",
@@ -121,6 +129,7 @@ EXPRESSIONS: tuple[ExpressionRange, ...] = (
             "accents, a decaying tail), regardless of direction. vol_fluc = std(amp_dB) * 2.5 / 60 "
             "(population std over the note's frames). 0 = perfectly steady level; 0.5 = the level "
             "deviates ~12 dB RMS from its mean."),
+        generated_low=0.0, generated_high=0.6,
     ),
     ExpressionRange(
         name="vol_peak_pos", unit="fraction of the note length",
@@ -130,6 +139,7 @@ EXPRESSIONS: tuple[ExpressionRange, ...] = (
             "(argmax amp_dB - onset frame) / note length in frames. 0 = loudest at the onset "
             "(decrescendo, plucked/accented notes), 0.5 = swell to the middle, close to 1 = "
             "loudest at the end (crescendo). Ties go to the earliest frame."),
+        generated_low=0.0, generated_high=1.0,
     ),
     ExpressionRange(
         name="vibrato", unit="1 = 40 cents sinusoidal half-extent (±40 cents)",
@@ -143,6 +153,7 @@ EXPRESSIONS: tuple[ExpressionRange, ...] = (
             "1/2, so a sinusoidal vibrato of ±c cents gives about 2.5 * c / 100 = c / 40: "
             "±10 cents -> 0.25, ±30 cents -> 0.75, ±50 cents -> 1.25. Hard limit: |d| <= 2 "
             "semitones bounds it below 20."),
+        generated_low=0.0, generated_high=0.8,
     ),
     ExpressionRange(
         name="brightness", unit="1 = harmonic centroid at harmonic 12",
@@ -151,7 +162,10 @@ EXPRESSIONS: tuple[ExpressionRange, ...] = (
             "Brightness: harmonic centroid of the normalised harmonic distribution h, "
             "brightness = 5 * mean over frames of sum_k k * h_k / 60 (k = 1..60; the 60 is "
             "fixed, not the number of harmonics). All energy in harmonic 1 gives 5/60 = 0.083, "
-            "in harmonic 6 gives 0.5, in harmonic 12 gives 1."),
+            "in harmonic 6 gives 0.5, in harmonic 12 gives 1. Harmonics at or above 8 kHz "
+            "(the 16 kHz model's Nyquist) are removed before normalising, as in the audio, so "
+            "high notes cannot reach high values (G6, 1568 Hz: at most 5 harmonics, 0.42)."),
+        generated_low=0.05, generated_high=1.3,
     ),
     ExpressionRange(
         name="attack", unit="1 = 40 dB; 0 = -105 dB, 1 = -65 dB mean noise-band level",
@@ -161,6 +175,7 @@ EXPRESSIONS: tuple[ExpressionRange, ...] = (
             "over the first 40 ms of the note (10 frames at 250 Hz; all frames if shorter) of the "
             "noise level in dB (mean over bands of 20 log10(max(noise_magnitude, 1e-6))), "
             "attack = level / 40 + 2.625. Floor -0.375 (all bands at -120 dB)."),
+        generated_low=-0.4, generated_high=1.3,
     ),
 )
 
@@ -241,7 +256,7 @@ def _check_params(params: SynthParams) -> None:
 
 
 def extract_note_expressions(params: SynthParams, notes: Sequence[Note], *,
-                             frame_rate: int = 250) -> pd.DataFrame:
+                             frame_rate: int = 250, sample_rate: int = 16000) -> pd.DataFrame:
     """The six note expressions of every note, measured on synthesis parameters.
 
     Args:
@@ -251,6 +266,8 @@ def extract_note_expressions(params: SynthParams, notes: Sequence[Note], *,
             Each note's frames are ``note_frame_span(onset_s, offset_s)`` clipped to T; a note
             starting at or after the last frame is an error.
         frame_rate: frames per second of ``params`` (Hz).
+        sample_rate: the model's sample rate (Hz); harmonics at or above its Nyquist do not
+            count towards brightness (the synth does not play them).
 
     Returns:
         The NoteTable: one row per note, in the order given, columns ``NOTE_TABLE_COLUMNS``
@@ -270,7 +287,8 @@ def extract_note_expressions(params: SynthParams, notes: Sequence[Note], *,
     # Frame-level quantities, computed once for the whole part.
     amp_db = _amplitude_to_db(params.amplitude.astype(np.float64))
     noise = params.noise_magnitudes  # converted to dB only on attack frames (cost)
-    harmonics = params.harmonic_distribution.astype(np.float64)
+    harmonics = get_controls(params.f0_hz, params.amplitude, params.harmonic_distribution,
+                             sample_rate=sample_rate).harmonic_distribution.astype(np.float64)
     total = harmonics.sum(axis=1)
     weighted = harmonics @ np.arange(1, harmonics.shape[1] + 1, dtype=np.float64)
     centroid = np.divide(weighted, total, out=np.zeros(n_frames), where=total > 0)
@@ -484,6 +502,21 @@ def note_table_from_notes(notes: Sequence[Note], *,
     data.update({name: [values[name]] * len(notes) for name in EXPRESSION_NAMES})
     return validate_note_table(pd.DataFrame(data, columns=list(NOTE_TABLE_COLUMNS)),
                                source="notes")
+
+
+DEFAULT_TEMPERATURE = 0.5
+"""Default spread of the Expression Generator's sampling in the rendering API and CLIs (0 = the
+most likely expressions, 1 = the full predicted spread): at 1 a part's level wanders by several
+dB between phrases; 0.5 keeps the variety of the performance with a steady level."""
+
+
+def check_temperature(temperature) -> float:
+    """``temperature`` as a float >= 0, or ParameterError."""
+    ok = not isinstance(temperature, bool) and isinstance(temperature, (int, float, np.floating))
+    if not ok or not math.isfinite(float(temperature)) or temperature < 0:
+        raise ParameterError(f"temperature must be a number >= 0; got {temperature!r}")
+    return float(temperature)
+
 
 
 def notes_from_note_table(df: "pd.DataFrame | str | os.PathLike[str]") -> list[Note]:

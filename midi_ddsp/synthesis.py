@@ -9,14 +9,16 @@ Per pitched part::
 
 Parts without a model (other GM programs) and drum parts are rendered with FluidSynth when
 ``use_fluidsynth=True``, else skipped with a one-line warning. The stems are mixed with
-``midi_ddsp.mixing.mix_stems`` (peak at -1 dBFS, never clipping).
+``midi_ddsp.mixing.mix_stems``: by default to -23 LUFS with the true peak at most -1 dBTP, the
+gain chosen once on the first render and reused by ``rerender`` so edits are heard as edits
+(``normalize="peak"``: peak at -1 dBFS; ``"none"``: no gain); never clipping.
 
 Editing: change a NoteTable or a part's SynthParams in a ``SynthesisResult`` and call
 ``rerender``; blends such as ``{"violin": 0.5, "flute": 0.5}`` work wherever an instrument goes.
 
-Long parts are generated in segments (split at rests, at most ``_MAX_SEGMENT_S`` each) and
-rendered in segments cut at their quietest frames (reverb tails overlap-added), so memory beyond
-the output itself and the part's SynthParams does not grow with the length of the piece.
+Long parts are generated and rendered whole: the Synthesis Generator runs in context-padded chunks
+and the DDSP synthesizer in phase- and noise-continuous chunks, both chunk-invariant, so memory
+beyond the output itself and the part's SynthParams stays flat and a long part has no seams.
 """
 from __future__ import annotations
 
@@ -37,8 +39,9 @@ import numpy as np
 import pandas as pd
 
 from midi_ddsp.errors import InputFileError, MidiDDSPError, ParameterError
+from midi_ddsp.expression import DEFAULT_TEMPERATURE, check_temperature
 from midi_ddsp.instruments import Instrument, get_instrument
-from midi_ddsp.mixing import mix_stems, write_wav
+from midi_ddsp.mixing import mix_stems, normalize_mode, write_wav
 from midi_ddsp.score import Note, Part, Score, fit_part_to_range, load_score, require_pitched_parts
 from midi_ddsp.synth_params import SynthParams
 
@@ -67,8 +70,6 @@ ENSEMBLES: dict[str, tuple[str, str, str, str]] = {
 }
 
 _TAIL_S = 1.0            # rendered after the last note so releases and reverb decay
-_MAX_SEGMENT_S = 60.0    # longest stretch of a part given to the Synthesis Generator at once
-_SEGMENT_SEARCH_S = 15.0  # look this far back from a segment's end for the longest rest
 _ALL_PARTS = "*"         # instruments key meaning "every pitched part"
 _RENDERER_MODEL = "midi_ddsp"
 _RENDERER_FLUIDSYNTH = "fluidsynth"
@@ -228,14 +229,19 @@ class SynthesisResult:
 
     Attributes:
         sample_rate: Hz.
-        mix: the mixture, float32 [n_samples], peak at -1 dBFS (never clipping).
-        stems: part name -> the part's audio as it sits in the mix (gain and normalisation
-            applied), float32 [n_samples]; the stems sum to ``mix``.
+        mix: the mixture, float32 [n_samples], levelled as ``metadata["settings"]["normalize"]``
+            says (never clipping).
+        stems: part name -> the part's audio as it sits in the mix (part gain, levelling gain
+            and limiter gain applied), float32 [n_samples]; the stems sum to ``mix``.
         note_tables: part name -> NoteTable (pandas DataFrame, see ``midi_ddsp.expression``) of
             every part rendered by the models.
         synth_params: part name -> ``SynthParams`` of every part rendered by the models.
         metadata: JSON-friendly description: source, settings, per-part instrument, seed,
-            transposition and renderer, skipped parts, checkpoint ids, timings, mix gain.
+            transposition and renderer, skipped parts, checkpoint ids, timings, and under
+            ``"mix"`` the levelling (``midi_ddsp.mixing.Mix.describe``: mode, gain and gain_db,
+            loudness, peak and true peak, whether the limiter acted).
+        limiter_gain: the limiter's gain per sample, float32 [n_samples], already applied to
+            ``mix`` and ``stems``; None when the limiter did not act.
     """
 
     sample_rate: int
@@ -244,6 +250,7 @@ class SynthesisResult:
     note_tables: dict[str, pd.DataFrame]
     synth_params: dict[str, SynthParams]
     metadata: dict
+    limiter_gain: "np.ndarray | None" = None
 
     @property
     def part_names(self) -> list[str]:
@@ -266,7 +273,8 @@ class SynthesisResult:
 # One part: notes -> NoteTable -> SynthParams -> audio
 
 def generate_note_table(notes: Sequence[Note], instrument: Any, *, model: "MidiDDSP | None" = None,
-                        seed: "int | None" = 0) -> pd.DataFrame:
+                        seed: "int | None" = 0,
+                        temperature: float = DEFAULT_TEMPERATURE) -> pd.DataFrame:
     """The Expression Generator's NoteTable for the notes of one monophonic part.
 
     Args:
@@ -274,40 +282,13 @@ def generate_note_table(notes: Sequence[Note], instrument: Any, *, model: "MidiD
         instrument: name, ``Instrument`` or blend ``{"violin": 0.5, "flute": 0.5}``.
         model: the models (default ``load_pretrained_model()``).
         seed: sampling seed; None = the generator's deterministic (most likely) expressions.
+        temperature: spread of the sampling (0 = the most likely expressions, 1 = the model's
+            full predicted spread; default ``DEFAULT_TEMPERATURE``).
     """
     model = _model_or_default(model)
     spec = _check_spec(instrument)
-    return model.expression_generator.generate(list(notes), spec, seed=seed)
-
-
-def _segment_bounds(note_table: pd.DataFrame, n_frames: int, frame_rate: int) -> list[int]:
-    """Frame indices where the part is cut for generation: 0, ..., n_frames.
-
-    Cuts fall at note onsets, preferring the onset after the longest rest within the last
-    ``_SEGMENT_SEARCH_S`` before each ``_MAX_SEGMENT_S`` boundary, so segments join in silence
-    whenever the music allows.
-    """
-    max_frames = int(_MAX_SEGMENT_S * frame_rate)
-    if n_frames <= max_frames or len(note_table) < 2:
-        return [0, n_frames]
-    onsets = np.round(note_table["onset_s"].to_numpy(np.float64) * frame_rate).astype(np.int64)
-    offsets = np.round(note_table["offset_s"].to_numpy(np.float64) * frame_rate).astype(np.int64)
-    gaps = onsets[1:] - offsets[:-1]  # rest before note i+1, in frames
-    bounds = [0]
-    while n_frames - bounds[-1] > max_frames:
-        start = bounds[-1]
-        limit = start + max_frames
-        window = np.nonzero((onsets[1:] > start) & (onsets[1:] <= limit)
-                            & (onsets[1:] >= limit - int(_SEGMENT_SEARCH_S * frame_rate)))[0]
-        if window.size == 0:  # no onset near the limit: cut at the last onset before it
-            window = np.nonzero((onsets[1:] > start) & (onsets[1:] <= limit))[0]
-        if window.size == 0:  # one note longer than a segment: cut at the limit
-            bounds.append(limit)
-            continue
-        best = window[np.argmax(gaps[window])]
-        bounds.append(int(onsets[best + 1]))
-    bounds.append(n_frames)
-    return bounds
+    return model.expression_generator.generate(list(notes), spec, seed=seed,
+                                               temperature=temperature)
 
 
 def generate_synth_params(note_table: pd.DataFrame, instrument: Any, *,
@@ -323,8 +304,9 @@ def generate_synth_params(note_table: pd.DataFrame, instrument: Any, *,
         n_frames: length in frames; default up to the last offset plus a 1 s tail.
 
     Returns:
-        ``SynthParams`` with ``n_frames`` frames at ``model.frame_rate``. Parts longer than a
-        minute are generated in segments cut at rests (bounded memory).
+        ``SynthParams`` with ``n_frames`` frames at ``model.frame_rate``. The whole part is one
+        call of ``SynthesisGenerator.generate`` (its context-padded chunks bound memory and join
+        without seams).
     """
     from midi_ddsp.expression import validate_note_table
 
@@ -338,108 +320,42 @@ def generate_synth_params(note_table: pd.DataFrame, instrument: Any, *,
     n_frames = int(n_frames)
     if n_frames <= 0:
         raise ParameterError(f"n_frames must be positive, got {n_frames}")
-    generator = model.synthesis_generator
-    bounds = _segment_bounds(table, n_frames, frame_rate)
-    if len(bounds) == 2:
-        return generator.generate(table, spec, seed=seed, n_frames=n_frames)
-    out = None
-    onset_frames = np.round(table["onset_s"].to_numpy(np.float64) * frame_rate)
-    offset_frames = np.round(table["offset_s"].to_numpy(np.float64) * frame_rate)
-    for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
-        # notes sounding in [a, b); a note held across a cut (only when one note is longer than
-        # a segment) continues in the next segment
-        rows = table[(offset_frames > a) & (onset_frames < b)].copy()
-        shift_s = a / frame_rate
-        rows["onset_s"] = (rows["onset_s"] - shift_s).clip(lower=0.0)
-        rows["offset_s"] = (rows["offset_s"] - shift_s).clip(upper=(b - a) / frame_rate)
-        rows = rows[rows["offset_s"] > rows["onset_s"]].reset_index(drop=True)
-        piece = generator.generate(rows.astype(np.float32), spec, seed=seed + i, n_frames=b - a)
-        if out is None:  # filled in place: no second copy of a long part's parameters
-            out = SynthParams(
-                f0_hz=np.zeros(n_frames, np.float32), amplitude=np.zeros(n_frames, np.float32),
-                harmonic_distribution=np.zeros((n_frames, piece.harmonic_distribution.shape[1]),
-                                               np.float32),
-                noise_magnitudes=np.zeros((n_frames, piece.noise_magnitudes.shape[1]), np.float32))
-        out.f0_hz[a:b] = piece.f0_hz
-        out.amplitude[a:b] = piece.amplitude
-        out.harmonic_distribution[a:b] = piece.harmonic_distribution
-        out.noise_magnitudes[a:b] = piece.noise_magnitudes
-    return out
+    return model.synthesis_generator.generate(table, spec, seed=seed, n_frames=n_frames)
 
 
 def render_params(params: SynthParams, instrument: Any, *, model: "MidiDDSP | None" = None,
-                  sample_rate: int = 16000, seed: int = 0, reverb: bool = True) -> np.ndarray:
-    """Render SynthParams through the DDSP layers and the instrument's reverb.
+                  sample_rate: int = 16000, seed: int = 0, reverb: Any = True) -> np.ndarray:
+    """Render SynthParams through the DDSP layers and a reverb.
 
     Args:
         params: the part's synthesis parameters (edit a ``.copy()`` of a result's).
-        instrument: name, ``Instrument`` or blend; picks the reverb impulse response.
-        model: the models (their reverb bank; default ``load_pretrained_model()``).
-        sample_rate: output rate in Hz.
+        instrument: name, ``Instrument`` or blend (validated; every instrument gets the same room).
+        model: the models (frame rate, model rate; default ``load_pretrained_model()``).
+        sample_rate: output rate in Hz; any rate sounds the same below 8 kHz.
         seed: noise seed.
-        reverb: False renders dry.
+        reverb: a parametric room: ``"room"`` (modest room, RT60 0.8 s, wet -23 dB), ``"hall"``
+            (RT60 2.2 s, wet -15 dB) or ``"dry"``; True = ``"room"`` (the default), False =
+            ``"dry"``. See ``midi_ddsp.dsp.effects.room_impulse_response``.
 
     Returns:
-        audio, float32 [n_frames * sample_rate / frame_rate]. Parts longer than a minute are
-        rendered in segments cut at the quietest frames (bounded memory).
+        audio, float32 [n_frames * sample_rate / frame_rate], rendered in one pass (the
+        synthesizer's own chunks keep memory flat and join without seams).
     """
+    from midi_ddsp.dsp.effects import reverb_preset
     from midi_ddsp.dsp.synthesizer import render_synth_params
 
     if not isinstance(params, SynthParams):
         raise ParameterError(f"params: expected SynthParams, got {type(params).__name__}")
+    room = reverb_preset(reverb)
     model = _model_or_default(model)
     spec = _check_spec(instrument)
-    # the full impulse response: tap 0 = the dry path, then the instrument's learned tail
-    ir = model.synthesis_generator.impulse_response(spec) if reverb else None
-    frame_rate = model.frame_rate
-
-    def render(p: SynthParams, segment_seed: int) -> np.ndarray:
-        return render_synth_params(p, sample_rate=int(sample_rate), impulse_response=ir,
-                                   ir_sample_rate=model.model_sample_rate, seed=segment_seed,
-                                   frame_rate=frame_rate)
-
-    bounds = _quiet_cuts(params, frame_rate)
-    if len(bounds) == 2:
-        return render(params, int(seed))
-    # Long part: render segments cut at the quietest frames, each with a silent tail as long as
-    # the reverb, and overlap-add them, so memory stays bounded by the segment length.
-    n_out = int(round(params.n_frames * int(sample_rate) / frame_rate))
-    out = np.zeros(n_out, dtype=np.float32)
-    tail_frames = 0 if ir is None else int(math.ceil(len(ir) / model.model_sample_rate * frame_rate))
-    for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
-        stop = min(params.n_frames, b + tail_frames)
-        piece = SynthParams(params.f0_hz[a:stop], params.amplitude[a:stop].copy(),
-                            params.harmonic_distribution[a:stop], params.noise_magnitudes[a:stop].copy())
-        piece.amplitude[b - a:] = 0.0          # silence after the segment: only the reverb tail
-        piece.noise_magnitudes[b - a:] = 0.0
-        audio = render(piece, int(seed) + i)
-        start = int(round(a * int(sample_rate) / frame_rate))
-        n = min(audio.shape[0], n_out - start)
-        out[start:start + n] += audio[:n]
-    return out
-
-
-def _quiet_cuts(params: SynthParams, frame_rate: int) -> list[int]:
-    """Frames where a long part's audio is rendered in separate segments: 0, ..., n_frames.
-
-    Segments are at most ``_MAX_SEGMENT_S`` long; each cut is the quietest frame (harmonic
-    amplitude plus noise level) within the last ``_SEGMENT_SEARCH_S`` of a segment, so the
-    oscillator phase restarts where nothing sounds.
-    """
-    n_frames = params.n_frames
-    max_frames = int(_MAX_SEGMENT_S * frame_rate)
-    if n_frames <= max_frames:
-        return [0, n_frames]
-    level = params.amplitude.astype(np.float64) + params.noise_magnitudes.astype(np.float64).sum(axis=1)
-    search = max(1, int(_SEGMENT_SEARCH_S * frame_rate))
-    bounds = [0]
-    while n_frames - bounds[-1] > max_frames:
-        limit = bounds[-1] + max_frames
-        lo = max(bounds[-1] + 1, limit - search)
-        window = level[lo:limit + 1]
-        bounds.append(lo + int(np.argmin(window)))  # the first of equally quiet frames
-    bounds.append(n_frames)
-    return bounds
+    # the full impulse response at the model rate: tap 0 = the dry path, then the room's tail
+    ir = None if room.wet_db is None else model.synthesis_generator.impulse_response(spec,
+                                                                                    reverb=room)
+    return render_synth_params(params, sample_rate=int(sample_rate), impulse_response=ir,
+                               ir_sample_rate=model.model_sample_rate, seed=int(seed),
+                               frame_rate=model.frame_rate,
+                               model_sample_rate=model.model_sample_rate)
 
 
 # --------------------------------------------------------------------------------------------
@@ -499,8 +415,10 @@ def synthesize_midi(source: Any, *, model: "MidiDDSP | None" = None,
                     instruments: "Mapping[int | str, Any] | None" = None, pitch_offset: int = 0,
                     speed_rate: float = 1.0, seed: int = 0, sample_rate: int = 16000,
                     use_fluidsynth: bool = False, sf2_path: "str | os.PathLike[str] | None" = None,
-                    gains_db: "Mapping[str, float] | None" = None, normalize: bool = True,
-                    progress: bool = False) -> SynthesisResult:
+                    gains_db: "Mapping[str, float] | None" = None,
+                    normalize: "str | bool" = "loudness", progress: bool = False,
+                    expression_seed: "int | None" = None,
+                    temperature: float = DEFAULT_TEMPERATURE) -> SynthesisResult:
     """Render a score with the models: every pitched part a stem, plus the mix.
 
     Args:
@@ -514,11 +432,22 @@ def synthesize_midi(source: Any, *, model: "MidiDDSP | None" = None,
         speed_rate: tempo factor (2.0 plays twice as fast), > 0.
         seed: base seed; part i uses ``seed + i`` for its expressions and its synthesis.
         sample_rate: output rate in Hz.
+        expression_seed: base seed of the Expression Generator's sampling alone (part i uses
+            ``expression_seed + i``); default ``seed``. Change it to hear another performance
+            with the same synthesis noise.
+        temperature: spread of the expression sampling, >= 0: 0 = the most likely expressions
+            (deterministic), 1 = the model's full predicted spread; default
+            ``DEFAULT_TEMPERATURE``.
         use_fluidsynth: render parts without a model (other programs, drums) with FluidSynth;
             otherwise they are skipped with a warning.
         sf2_path: soundfont for FluidSynth (default FluidR3_GM, see ``midi_ddsp.fluidsynth_render``).
         gains_db: part name -> gain in dB in the mix.
-        normalize: peak-normalise the mix to -1 dBFS (else only limit peaks above it).
+        normalize: how the mix is levelled (``midi_ddsp.mixing.mix_stems``): ``"loudness"``
+            (default) to -23 LUFS, true peak at most -1 dBTP; ``"peak"``: sample peak at
+            -1 dBFS; ``"none"``: no gain (a limiter only if a sample would exceed +-1).
+            ``True`` means ``"peak"``, ``False`` means ``"none"``. The loudness gain is
+            measured here and recorded in ``metadata["mix"]["gain_db"]``; ``rerender`` reuses
+            it, so edits are heard as edits.
         progress: show a progress bar over parts.
 
     Returns:
@@ -541,6 +470,12 @@ def synthesize_midi(source: Any, *, model: "MidiDDSP | None" = None,
         raise ParameterError(f"pitch_offset must be a whole number of semitones, got {pitch_offset!r}")
     if int(sample_rate) <= 0:
         raise ParameterError(f"sample_rate must be a positive number of Hz, got {sample_rate!r}")
+    normalize = normalize_mode(normalize)
+    temperature = check_temperature(temperature)
+    if expression_seed is not None and (isinstance(expression_seed, bool)
+                                        or not isinstance(expression_seed, (int, np.integer))):
+        raise ParameterError(f"expression_seed must be None or an int, got {expression_seed!r}")
+    expression_base = int(seed) if expression_seed is None else int(expression_seed)
     spec_map = _parse_instruments(instruments)
     score, specs = _prepare_score(source, spec_map, pitch_offset=int(pitch_offset),
                                   speed_rate=float(speed_rate))
@@ -575,7 +510,8 @@ def synthesize_midi(source: Any, *, model: "MidiDDSP | None" = None,
         part_seed = int(seed) + index
         fitted, semitones = fit_part_to_range(part, _dominant(spec))
         t0 = time.perf_counter()
-        table = model.expression_generator.generate(fitted.notes, spec, seed=part_seed)
+        table = model.expression_generator.generate(
+            fitted.notes, spec, seed=expression_base + index, temperature=temperature)
         t1 = time.perf_counter()
         params = generate_synth_params(table, spec, model=model, seed=part_seed, n_frames=n_frames)
         t2 = time.perf_counter()
@@ -625,7 +561,8 @@ def synthesize_midi(source: Any, *, model: "MidiDDSP | None" = None,
     names = [name for name in stem_order if name in stems]
     stems = {name: stems[name] for name in names}
     t0 = time.perf_counter()
-    mixed = mix_stems(stems, gains_db=gains_db, normalize=normalize, in_place=True)
+    mixed = mix_stems(stems, gains_db=gains_db, normalize=normalize, sample_rate=int(sample_rate),
+                      in_place=True)
     del stems
     timings["mix_s"] = time.perf_counter() - t0
     timings["load_s"] = t_loaded - t_start
@@ -635,19 +572,21 @@ def synthesize_midi(source: Any, *, model: "MidiDDSP | None" = None,
         "sample_rate": int(sample_rate),
         "frame_rate": frame_rate,
         "duration_s": mixed.mix.shape[0] / int(sample_rate),
-        "settings": {"seed": int(seed), "pitch_offset": int(pitch_offset),
+        "settings": {"seed": int(seed), "expression_seed": expression_base,
+                     "temperature": temperature, "pitch_offset": int(pitch_offset),
                      "speed_rate": float(speed_rate), "use_fluidsynth": bool(use_fluidsynth),
                      "sf2_path": None if sf2_path is None else os.fspath(sf2_path),
-                     "normalize": bool(normalize)},
+                     "normalize": normalize},
         "parts": [dict(info[name], gain_db=float((gains_db or {}).get(name, 0.0))) for name in names],
         "skipped_parts": skipped,
         "checkpoints": dict(model.checkpoints) if model_parts else {},
-        "mix": {"gain": mixed.gain, "peak_dbfs": _dbfs(mixed.peak), "limited": mixed.limited},
+        "mix": mixed.describe(),
         "timings": {k: round(v, 4) for k, v in timings.items()},
         "midi_ddsp_version": _version(),
     }
     return SynthesisResult(sample_rate=int(sample_rate), mix=mixed.mix, stems=mixed.stems,
-                           note_tables=note_tables, synth_params=params_by_part, metadata=metadata)
+                           note_tables=note_tables, synth_params=params_by_part, metadata=metadata,
+                           limiter_gain=mixed.limiter_gain)
 
 
 def _fluidsynth_groups(parts: Sequence[Part], *, taken: set) -> list:
@@ -675,10 +614,6 @@ def _part_entry(part: Part, *, index: int, renderer: str, instrument: Any, seed:
             "n_notes": len(part.notes)}
 
 
-def _dbfs(peak: float) -> "float | None":
-    return round(20 * math.log10(peak), 3) if peak > 0 else None
-
-
 def _version() -> str:
     import midi_ddsp
 
@@ -688,8 +623,17 @@ def _version() -> str:
 def rerender(result: SynthesisResult, *, note_tables: "Mapping[str, pd.DataFrame] | None" = None,
              synth_params: "Mapping[str, SynthParams] | None" = None,
              instruments: "Mapping[str, Any] | None" = None, model: "MidiDDSP | None" = None,
-             gains_db: "Mapping[str, float] | None" = None) -> SynthesisResult:
+             gains_db: "Mapping[str, float] | None" = None,
+             normalize: "str | bool | None" = None,
+             regenerate_expressions: "bool | Sequence[str]" = False,
+             expression_seed: "int | None" = None,
+             temperature: "float | None" = None) -> SynthesisResult:
     """Re-render edited parts of a result and remix; other parts are reused as they are.
+
+    Edits are heard as edits: under ``"loudness"`` the new mix gets the same levelling gain as
+    the result (``metadata["mix"]["gain_db"]``), so turning every note down makes the mix
+    quieter and raising one note leaves the others where they were; only the true-peak limiter
+    may act on a passage an edit pushed over -1 dBTP (``metadata["mix"]["limited"]``).
 
     Args:
         result: a ``synthesize_midi`` result (not modified).
@@ -701,6 +645,15 @@ def rerender(result: SynthesisResult, *, note_tables: "Mapping[str, pd.DataFrame
             neither table nor parameters given, its NoteTable is re-synthesised).
         model: the models (default ``load_pretrained_model()``).
         gains_db: part name -> gain in dB in the new mix (default: the previous gains).
+        normalize: ``"loudness"``, ``"peak"``, ``"none"`` (``True`` = ``"peak"``, ``False`` =
+            ``"none"``); default: the result's mode. ``"loudness"`` reuses the result's gain when
+            the result was loudness-levelled, else measures one on the new mix; ``"peak"``
+            re-levels the new mix's peak to -1 dBFS (edits of the loudest note then move all
+            the others).
+        regenerate_expressions: parts (or True = every model part without an edited table or
+            parameters) whose NoteTables the Expression Generator draws anew from their notes,
+            with ``expression_seed`` (part i uses ``expression_seed + i``; default the result's)
+            and ``temperature`` (default the result's).
 
     Returns:
         A new ``SynthesisResult``.
@@ -711,6 +664,29 @@ def rerender(result: SynthesisResult, *, note_tables: "Mapping[str, pd.DataFrame
     """
     note_tables, synth_params = dict(note_tables or {}), dict(synth_params or {})
     instruments = {k: _check_spec(v) for k, v in (instruments or {}).items()}
+    settings = result.metadata["settings"]
+    model_names = [p["name"] for p in result.metadata["parts"] if p["renderer"] == _RENDERER_MODEL]
+    if regenerate_expressions is True:
+        regenerate = [n for n in model_names if n not in note_tables and n not in synth_params]
+    else:
+        regenerate = list(regenerate_expressions or [])
+    if regenerate:
+        temperature = check_temperature(settings.get("temperature", DEFAULT_TEMPERATURE)
+                                        if temperature is None else temperature)
+        if expression_seed is None:
+            expression_seed = int(settings.get("expression_seed", settings.get("seed", 0)))
+        model = _model_or_default(model)
+        for name in regenerate:
+            entry = result.part_info(name)
+            if entry["renderer"] != _RENDERER_MODEL:
+                raise ParameterError(f"part {name!r} was rendered with FluidSynth; its expressions "
+                                     "cannot be regenerated")
+            from midi_ddsp.expression import notes_from_note_table
+
+            note_tables[name] = model.expression_generator.generate(
+                notes_from_note_table(result.note_tables[name]),
+                instruments.get(name, entry["instrument"]),
+                seed=int(expression_seed) + int(entry["index"]), temperature=temperature)
     for name in [*note_tables, *synth_params, *instruments]:
         entry = result.part_info(name)
         if entry["renderer"] != _RENDERER_MODEL:
@@ -720,10 +696,16 @@ def rerender(result: SynthesisResult, *, note_tables: "Mapping[str, pd.DataFrame
     if both:
         raise ParameterError(f"part {sorted(both)[0]!r}: give either an edited NoteTable or edited "
                              "SynthParams, not both")
+    old_mode = normalize_mode(result.metadata["settings"].get("normalize", True))
+    mode = old_mode if normalize is None else normalize_mode(normalize)
     model = _model_or_default(model)
     old_gains = {p["name"]: p.get("gain_db", 0.0) for p in result.metadata["parts"]}
     gains = dict(old_gains, **dict(gains_db or {}))
     mix_gain = float(result.metadata["mix"]["gain"]) or 1.0
+    fixed_gain_db = None
+    if mode == "loudness" and old_mode == "loudness":
+        fixed_gain_db = float(result.metadata["mix"].get("gain_db", 20.0 * math.log10(mix_gain)))
+    limiter = result.limiter_gain
     raw: dict[str, np.ndarray] = {}
     new_tables = dict(result.note_tables)
     new_params = dict(result.synth_params)
@@ -732,8 +714,10 @@ def rerender(result: SynthesisResult, *, note_tables: "Mapping[str, pd.DataFrame
         name = entry["name"]
         stem_gain = mix_gain * 10.0 ** (old_gains[name] / 20.0)
         changed = name in note_tables or name in synth_params or name in instruments
-        if not changed:
+        if not changed:  # undo the old mix's gains (and limiter) to get the part's own audio
             raw[name] = result.stems[name] / np.float32(stem_gain)
+            if limiter is not None:
+                raw[name] /= limiter
             continue
         spec = instruments.get(name, entry["instrument"])
         seed = int(entry["seed"])
@@ -754,16 +738,20 @@ def rerender(result: SynthesisResult, *, note_tables: "Mapping[str, pd.DataFrame
         raw[name] = render_params(params, spec, model=model, sample_rate=result.sample_rate, seed=seed)
         entry["instrument"] = spec
         entry["edited"] = True
-    mixed = mix_stems(raw, gains_db=gains, normalize=result.metadata["settings"].get("normalize", True))
+    mixed = mix_stems(raw, gains_db=gains, normalize=mode, sample_rate=result.sample_rate,
+                      fixed_gain_db=fixed_gain_db)
     for entry in parts_meta:
         entry["gain_db"] = float(gains.get(entry["name"], 0.0))
-    metadata = dict(result.metadata, parts=parts_meta,
-                    mix={"gain": mixed.gain, "peak_dbfs": _dbfs(mixed.peak), "limited": mixed.limited},
+    metadata = dict(result.metadata, parts=parts_meta, mix=mixed.describe(),
+                    settings=dict(result.metadata["settings"], normalize=mode,
+                                  **({"expression_seed": int(expression_seed),
+                                      "temperature": temperature} if regenerate else {})),
                     duration_s=mixed.mix.shape[0] / result.sample_rate)
     if model.checkpoints:
         metadata["checkpoints"] = dict(model.checkpoints)
     return SynthesisResult(sample_rate=result.sample_rate, mix=mixed.mix, stems=mixed.stems,
-                           note_tables=new_tables, synth_params=new_params, metadata=metadata)
+                           note_tables=new_tables, synth_params=new_params, metadata=metadata,
+                           limiter_gain=mixed.limiter_gain)
 
 
 def synthesize_bach(work: "str | os.PathLike[str]" = "bwv66.6", *, ensemble: str = "string_quartet",

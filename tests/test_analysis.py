@@ -1,11 +1,11 @@
-"""Tests of data_pipeline.analysis: sinusoidal analysis with known f0 (numpy references)."""
+"""Tests of midi_ddsp.analysis: sinusoidal analysis with known f0 (numpy references)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import scipy.signal
 
-from midi_ddsp.data_pipeline.analysis import (
+from midi_ddsp.analysis import (
     FILTERED_NOISE_VARIANCE,
     analyse_audio,
     resynthesis_floor,

@@ -143,6 +143,26 @@ def test_jobs_validation(model, tmp_path):
         render_dataset([tmp_path], tmp_path / "out", model=model, jobs=0)
 
 
+def test_normalize_is_passed_to_every_file(model, tmp_path):
+    song = write_midi(tmp_path / "in/song.mid")
+    levels = {}
+    for mode in ("loudness", "peak", "none", False):
+        out = tmp_path / f"out_{mode}"
+        report = render_dataset([song], out, model=model, normalize=mode, subtype="FLOAT")
+        assert report.n_ok == 1
+        meta = json.loads((out / "song/metadata.json").read_text())
+        expected = "none" if mode is False else mode
+        assert meta["settings"]["normalize"] == expected and meta["mix"]["normalize"] == expected
+        levels[mode] = meta["mix"]
+    assert levels["peak"]["peak_dbfs"] == pytest.approx(-1.0, abs=1e-3)
+    assert levels["none"]["gain_db"] == 0.0 and levels[False]["gain_db"] == 0.0
+    assert levels["loudness"]["true_peak_dbtp"] <= -1.0 + 1e-3
+    # a bad mode fails once, before any file is rendered
+    with pytest.raises(ParameterError, match="normalize must be one of"):
+        render_dataset([song], tmp_path / "bad", model=model, normalize="lufs")
+    assert not (tmp_path / "bad" / "song").exists()
+
+
 def test_parallel_jobs_match_serial(model, tmp_path):
     files = [write_midi(tmp_path / f"in/{n}.mid", pitches=p) for n, p in
              (("a", (67,)), ("b", (72, 71)))]

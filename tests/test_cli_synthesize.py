@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import mido
+import numpy as np
 import pretty_midi
 import pytest
 import soundfile
@@ -12,6 +13,7 @@ import torch
 
 from midi_ddsp.cli.synthesize import build_parser, main, parse_instrument_option
 from midi_ddsp.errors import ParameterError
+from midi_ddsp.mixing import integrated_loudness
 from midi_ddsp.models import (
     ExpressionGenerator,
     ExpressionGeneratorConfig,
@@ -23,7 +25,7 @@ UPSTREAM_FLAGS = ["--midi_path", "--midi_dir", "--pitch_offset", "--speed_rate",
                   "--output_dir", "--use_fluidsynth", "--synthesis_generator_weight_path",
                   "--expression_generator_weight_path", "--skip_existing_files", "--save_metadata"]
 OUR_FLAGS = ["--instrument", "--list_tracks", "--seed", "--sample_rate", "--jobs", "--plot", "--float_wav",
-             "--progress", "--quiet", "--verbose"]
+             "--normalize", "--progress", "--quiet", "--verbose"]
 
 
 @pytest.fixture(scope="module")
@@ -110,13 +112,40 @@ def test_render_one_file(ckpt, tmp_path, capsys):
     folder = out / "song"
     assert stdout.strip().splitlines()[0] == str(folder / "mix.wav")
     audio, sr = soundfile.read(folder / "mix.wav")
-    assert sr == 16000 and 0.85 < abs(audio).max() <= 10 ** (-1 / 20) + 1e-4  # -1 dBFS peak
     meta = json.loads((folder / "metadata.json").read_text())
+    assert sr == 16000 and 0 < abs(audio).max() <= 10 ** (-1 / 20) + 1e-4
+    # default --normalize loudness: -23 LUFS unless the -1 dBTP true-peak limit set the gain
+    assert meta["settings"]["normalize"] == "loudness" and meta["mix"]["normalize"] == "loudness"
+    assert meta["mix"]["true_peak_dbtp"] <= -1.0 + 1e-3 and meta["mix"]["limited"] is False
+    if not meta["mix"]["peak_bound"]:
+        assert integrated_loudness(audio, sample_rate=sr) == pytest.approx(-23.0, abs=0.5)
     assert meta["parts"][0]["instrument"] == "flute" and meta["settings"]["seed"] == 5
     assert (folder / "note_tables/00_track40.csv").exists()
     assert (folder / "params/00_track40.npz").exists()
     assert (folder / "stems/00_track40.wav").exists()
     assert (out / "manifest.jsonl").exists()
+
+
+def test_normalize_flag(ckpt, tmp_path, capsys):
+    song = write_midi(tmp_path / "song.mid")
+    levels = {}
+    for mode in ("peak", "none", "loudness"):
+        out = tmp_path / mode
+        code, _, err = run(capsys, song, "--output_dir", out, "--normalize", mode, "--float_wav", *ckpt)
+        assert code == 0, err
+        meta = json.loads((out / "song/metadata.json").read_text())
+        assert meta["settings"]["normalize"] == mode and meta["mix"]["normalize"] == mode
+        audio, _ = soundfile.read(out / "song/mix.wav", dtype="float32")
+        levels[mode] = audio
+        assert abs(audio).max() <= 1.0
+    assert 20 * np.log10(abs(levels["peak"]).max()) == pytest.approx(-1.0, abs=1e-3)
+    # "none" is the plain sum of the stems: the others are it times their gain
+    meta_loud = json.loads((tmp_path / "loudness/song/metadata.json").read_text())
+    np.testing.assert_allclose(levels["loudness"], levels["none"] * meta_loud["mix"]["gain"],
+                               rtol=1e-4, atol=1e-6)
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(song), "--output_dir", str(tmp_path / "bad"), "--normalize", "lufs", *ckpt])
+    assert exit_info.value.code == 2 and "invalid choice: 'lufs'" in capsys.readouterr().err
 
 
 def test_several_files_carry_on_after_a_failure(ckpt, tmp_path, capsys):

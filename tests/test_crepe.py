@@ -1,4 +1,4 @@
-"""Tests of data_pipeline.crepe: our CREPE module on the shipped weights, and the pYIN fallback."""
+"""Tests of midi_ddsp.crepe: our CREPE module on the shipped weights, and the pYIN fallback."""
 from __future__ import annotations
 
 import logging
@@ -6,8 +6,8 @@ import logging
 import numpy as np
 import pytest
 
-from midi_ddsp.data_pipeline import crepe
-from midi_ddsp.data_pipeline.crepe import (
+from midi_ddsp import crepe
+from midi_ddsp.crepe import (
     CrepePitchTracker,
     crepe_weights_path,
     decode_activations,
@@ -157,7 +157,7 @@ def test_decode_activations_weighted_mean():
 
 def test_fallback_to_pyin_when_weights_missing(monkeypatch, caplog):
     monkeypatch.setattr(crepe, "crepe_weights_path", lambda model="tiny": None)
-    with caplog.at_level(logging.WARNING, logger="midi_ddsp.data_pipeline.crepe"):
+    with caplog.at_level(logging.WARNING, logger="midi_ddsp.crepe"):
         f0, _ = estimate_f0(_sine(440.0), sample_rate=SR, method="crepe", **FAST)
     assert "pYIN" in caplog.text
     assert abs(np.median(_cents(f0[15:-15], 440.0))) < 20

@@ -63,7 +63,7 @@ def test_card_files_and_numbers(tiny_corpus, tmp_path):
 
 
 def test_floor_is_below_the_loss_of_wrong_parameters(tiny_corpus):
-    from midi_ddsp.data_pipeline.analysis import resynthesis_floor
+    from midi_ddsp.analysis import resynthesis_floor
     from midi_ddsp.synth_params import SynthParams
 
     floors = dataset_card.resynthesis_floors(tiny_corpus, n_examples=1, clip_s=1.0)

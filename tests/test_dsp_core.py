@@ -31,15 +31,6 @@ def test_amplitude_db_conversions():
     np.testing.assert_allclose(t.numpy(), [-120, -40], atol=1e-4)
 
 
-def test_exp_sigmoid_formula():
-    x = np.linspace(-10, 10, 21)
-    expected = 2.0 / (1 + np.exp(-x)) ** math.log(10.0) + 1e-7
-    out = core.exp_sigmoid(torch.tensor(x, dtype=torch.float32))
-    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-5)
-    out2 = core.exp_sigmoid(torch.zeros(1), exponent=2.0, max_value=1.0, threshold=0.5)
-    assert abs(out2.item() - (0.5 ** math.log(2.0) + 0.5)) < 1e-6
-
-
 @pytest.mark.parametrize("shape", [(2, 5, 3), (2, 5)])
 def test_upsample_linear_matches_interp(shape):
     rng = np.random.default_rng(0)
@@ -54,18 +45,6 @@ def test_upsample_linear_matches_interp(shape):
         for c in range(flat.shape[2]):
             ref = np.interp(s, np.arange(shape[1]), flat[b, :, c])  # holds after the last frame
             np.testing.assert_allclose(out_flat[b, :, c], ref, atol=1e-6)
-
-
-def test_upsample_with_windows_hits_frames_and_preserves_constants():
-    frames = torch.tensor([[0.0, 1.0, 3.0, -2.0]])
-    out = core.upsample_with_windows(frames, 16)
-    assert out.shape == (1, 16)
-    np.testing.assert_allclose(out[0, ::4].numpy(), frames[0].numpy(), atol=1e-6)
-    assert abs(out[0, 2].item() - 0.5) < 1e-6  # half-way: raised-cosine midpoint
-    assert abs(out[0, 1].item() - (0.5 - 0.5 * math.cos(math.pi / 4))) < 1e-6
-    const = core.upsample_with_windows(torch.full((2, 3, 4), 0.7), 30)
-    assert const.shape == (2, 30, 4)
-    np.testing.assert_allclose(const.numpy(), 0.7, atol=1e-6)
 
 
 def test_normalize_harmonics_removes_above_nyquist():
@@ -88,13 +67,45 @@ def test_remove_above_nyquist_and_harmonic_frequencies():
     assert amps.tolist() == [[[1.0, 1.0, 0.0, 0.0]]]
 
 
+@pytest.mark.parametrize("as_numpy", [False, True])
+def test_get_controls_removes_harmonics_at_or_above_nyquist(as_numpy):
+    f0 = np.array([[1568.0, 2000.0, 0.0]], np.float32)  # G6: harmonics 1..5 below 8 kHz
+    dist = np.full((1, 3, 60), 1 / 60, np.float32)
+    amp = np.full((1, 3), 0.5, np.float32)
+    args = (f0, amp, dist) if as_numpy else tuple(torch.from_numpy(x) for x in (f0, amp, dist))
+    out = core.get_controls(*args, sample_rate=16000)
+    hd = out.harmonic_distribution
+    assert isinstance(hd, np.ndarray if as_numpy else torch.Tensor)
+    assert tuple(hd.shape) == (1, 3, 60)
+    hd = np.asarray(hd)
+    np.testing.assert_allclose(hd[0, 0, :5], 0.2, rtol=1e-5)  # 5 * 1568 < 8000 <= 6 * 1568
+    np.testing.assert_allclose(hd[0, 1, :3], 1 / 3, rtol=1e-5)  # 4 * 2000 = 8000: removed
+    assert not hd[0, 0, 5:].any() and not hd[0, 1, 3:].any()
+    np.testing.assert_allclose(hd[0, 2], 1 / 60, rtol=1e-5)  # unvoiced: nothing removed
+    np.testing.assert_allclose(np.asarray(out.amplitude), amp)
+    # unbatched [n_frames, n_harmonics] and idempotent
+    single = core.get_controls(f0[0], None, dist[0], sample_rate=16000).harmonic_distribution
+    np.testing.assert_allclose(single, hd[0], atol=1e-7)
+    again = core.get_controls(f0[0], None, single, sample_rate=16000).harmonic_distribution
+    np.testing.assert_allclose(again, single, atol=1e-6)
+
+
+def test_get_controls_is_differentiable():
+    dist = torch.rand(2, 4, 60, requires_grad=True)
+    out = core.get_controls(torch.full((2, 4), 400.0), None, dist, sample_rate=16000)
+    (out.harmonic_distribution * torch.arange(60.0)).sum().backward()
+    assert torch.isfinite(dist.grad).all() and dist.grad[..., :19].abs().sum() > 0
+    assert (dist.grad[..., 20:] == 0).all()  # 20 * 400 Hz = 8 kHz and above: removed
+
+
 @pytest.mark.parametrize("call", [
     lambda: core.upsample_linear(torch.zeros(1, 3, 2), 10),  # not a multiple
     lambda: core.upsample_linear(torch.zeros(3), 9),  # wrong rank
-    lambda: core.upsample_with_windows(torch.zeros(1, 3), 0),
+    lambda: core.get_controls(torch.ones(1, 3), None, torch.ones(1, 2, 4)),
+    lambda: core.get_controls(np.ones(3), None, np.ones((3, 4)), sample_rate=0),
+    lambda: core.get_controls(np.ones(3), None, np.ones(4)),
     lambda: core.normalize_harmonics(torch.ones(1, 3, 4), torch.ones(1, 2)),
     lambda: core.normalize_harmonics(torch.ones(3, 4)),
-    lambda: core.exp_sigmoid("abc"),
     lambda: core.harmonic_frequencies(torch.ones(1, 2), n_harmonics=0),
 ])
 def test_errors(call):

@@ -185,24 +185,6 @@ def test_filtered_noise_gradient():
     assert torch.isfinite(mags.grad).all() and mags.grad.abs().sum() > 0
 
 
-def test_harmonic_module_controls_and_signal():
-    module = synths.Harmonic()
-    f0 = torch.tensor([[1000.0, 200.0]])
-    controls = module.get_controls(torch.zeros(1, 2, 1), torch.randn(1, 2, 60), f0)
-    assert controls.amplitude.shape == (1, 2) and controls.harmonic_distribution.shape == (1, 2, 60)
-    assert (controls.harmonic_distribution[0, 0, 7:] == 0).all()
-    np.testing.assert_allclose(controls.harmonic_distribution.sum(-1).numpy(), 1.0, atol=1e-5)
-    assert module.get_signal(controls).shape == (1, 128)
-    assert module(torch.zeros(1, 2), torch.zeros(1, 2, 60), f0).shape == (1, 128)
-
-
-def test_filtered_noise_module():
-    module = synths.FilteredNoise()
-    mags = module.get_controls(torch.zeros(2, 3, 65))
-    assert mags.shape == (2, 3, 65) and (mags > 0).all() and (mags < 0.01).all()  # bias -5: quiet
-    assert module(torch.zeros(2, 3, 65), seed=0).shape == (2, 192)
-
-
 @pytest.mark.parametrize("call", [
     lambda: synths.harmonic_synth(torch.ones(2, 5), torch.ones(2, 4), torch.ones(2, 5, 3)),
     lambda: synths.harmonic_synth(torch.ones(5), torch.ones(5), torch.ones(5, 3)),

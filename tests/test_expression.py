@@ -184,7 +184,8 @@ def test_vol_peak_pos_relative_to_onset_frame():
 
 @pytest.mark.parametrize("harmonic, expected", [(1, 5 / 60), (6, 0.5), (12, 1.0), (60, 5.0)])
 def test_brightness_single_harmonic(harmonic, expected):
-    row = one_note(make_params(50, harmonic=harmonic), 0.2)
+    # f0 110 Hz: all 60 harmonics lie below the 8 kHz Nyquist
+    row = one_note(make_params(50, f0_hz=110.0, harmonic=harmonic), 0.2, pitch=45)
     assert row["brightness"] == pytest.approx(expected, rel=1e-6)
 
 

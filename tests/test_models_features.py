@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import torch
 
+from midi_ddsp.dsp.core import get_controls
 from midi_ddsp.expression import extract_note_expressions
 from midi_ddsp.models.features import (
     clip_notes,
@@ -67,7 +68,9 @@ def test_torch_extractor_matches_numpy(rng):
     ref = extract_note_expressions(params, notes).iloc[:, 4:].to_numpy()
     amp_db = torch.tensor(20 * np.log10(amp), dtype=torch.float32)[None]
     dev = torch.tensor(69 + 12 * np.log2(f0 / 440) - 60, dtype=torch.float32)[None]
-    out = note_expressions_torch(amp_db, dev, torch.tensor(hd, dtype=torch.float32)[None],
+    # the SG's output path plays the distribution through get_controls (Nyquist removed)
+    played = get_controls(f0, amp, hd, sample_rate=16000).harmonic_distribution
+    out = note_expressions_torch(amp_db, dev, torch.tensor(played, dtype=torch.float32)[None],
                                  torch.tensor(20 * np.log10(noise), dtype=torch.float32)[None],
                                  torch.tensor([0, 0]), torch.tensor([0, 150]), torch.tensor([150, 100]))
     out = out.numpy()

@@ -9,9 +9,11 @@ from midi_ddsp.models.layers import (
     AMP_DB_MAX,
     AMP_DB_MIN,
     ConditionedDilatedStack,
-    ReverbBank,
     amp_db_from_logits,
     f0_dev_from_logits,
+    harmonic_distribution_from_logits,
+    ignore_legacy_reverb_state,
+    instrument_impulse_response,
     instrument_weights,
 )
 
@@ -35,23 +37,38 @@ def test_instrument_weights_errors(spec):
         instrument_weights(spec)
 
 
-def test_reverb_bank_shapes_blend_and_decay():
-    bank = ReverbBank(n_taps=16000, sample_rate=16000)
-    a = bank.impulse_response(instrument_weights("violin"))
-    b = bank.impulse_response(instrument_weights("flute"))
-    with torch.no_grad():
-        bank.gain_db[4] += 6.0
-    b2 = bank.impulse_response(instrument_weights("flute"))
-    assert a.shape == (16000,) and a.dtype == np.float32 and a[0] == 1 and b2[0] == 1
-    np.testing.assert_allclose(b2[1:], b[1:] * 10 ** (6 / 20), rtol=1e-4, atol=1e-9)
-    mix = bank.impulse_response(instrument_weights({"violin": 0.5, "flute": 0.5}))
-    np.testing.assert_allclose(mix, 0.5 * a + 0.5 * b2, rtol=1e-4, atol=1e-9)
-    with torch.no_grad():
-        assert bank(torch.eye(13)[:1])[0, 0] == 0  # forward: wet tail only
-    # RT60 0.8 s: energy in 0.7..0.8 s is ~60 dB * 0.7/0.8 below the first 100 ms
-    early = np.sum(a[1:1600] ** 2)
-    late = np.sum(a[11200:12800] ** 2)
-    assert 10 * np.log10(early / late) > 40
+def test_instrument_impulse_response_is_the_parametric_room():
+    from midi_ddsp.dsp.effects import room_impulse_response
+
+    ir = instrument_impulse_response("violin", sample_rate=16000, n_taps=16000)
+    assert ir.shape == (16000,) and ir.dtype == np.float32 and ir[0] == 1
+    np.testing.assert_array_equal(ir, room_impulse_response("room", 16000, n_taps=16000))
+    hall = instrument_impulse_response({"violin": 0.5, "flute": 0.5}, sample_rate=16000,
+                                       n_taps=16000, reverb="hall")
+    np.testing.assert_array_equal(hall, room_impulse_response("hall", 16000, n_taps=16000))
+    with pytest.raises(ParameterError):
+        instrument_impulse_response("kazoo", sample_rate=16000, n_taps=100)
+
+
+def test_legacy_reverb_state_is_ignored_on_load():
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2))
+    ignore_legacy_reverb_state(model)
+    state = dict(model.state_dict())
+    state.update({"reverb.log_rt60": torch.zeros(13), "reverb.gain_db": torch.zeros(13),
+                  "reverb.tilt": torch.zeros(13)})
+    model.load_state_dict(state)  # strict: would fail on the unexpected keys
+    assert "reverb.tilt" in state  # the caller's dict is left alone
+
+
+def test_harmonic_distribution_from_logits_removes_above_nyquist():
+    logits = torch.zeros(1, 2, 60, requires_grad=True)
+    dist = harmonic_distribution_from_logits(logits, torch.tensor([[1568.0, 100.0]]),
+                                             sample_rate=16000)
+    np.testing.assert_allclose(dist[0, 0, :5].detach().numpy(), 0.2, rtol=1e-5)
+    assert (dist[0, 0, 5:] == 0).all()
+    np.testing.assert_allclose(dist[0, 1].detach().numpy(), 1 / 60, rtol=1e-5)
+    (dist[..., 0].sum()).backward()
+    assert logits.grad.abs().sum() > 0
 
 
 def test_output_ranges():

@@ -18,6 +18,7 @@ from midi_ddsp import synthesis
 from midi_ddsp.errors import CheckpointError, InputFileError, ParameterError
 from midi_ddsp.expression import NOTE_TABLE_COLUMNS, validate_note_table
 from midi_ddsp.fluidsynth_render import default_soundfont_path
+from midi_ddsp.mixing import DEFAULT_TARGET_LUFS, integrated_loudness, true_peak
 from midi_ddsp.models import (
     ExpressionGenerator,
     ExpressionGeneratorConfig,
@@ -109,7 +110,7 @@ def test_result_shapes_and_mix(duet_result):
     assert n == int(np.ceil(1.6 * 250)) * (SR // 250)
     assert all(s.shape == (n,) for s in r.stems.values())
     np.testing.assert_allclose(sum(r.stems.values()), r.mix, atol=1e-5)
-    assert np.max(np.abs(r.mix)) == pytest.approx(10 ** (-1 / 20), rel=1e-4)
+    assert true_peak(r.mix) <= 10 ** (-1 / 20) * (1 + 1e-5)  # default loudness mode: <= -1 dBTP
     for name, params in r.synth_params.items():
         assert isinstance(params, SynthParams)
         assert params.n_frames * (SR // 250) == n
@@ -134,8 +135,30 @@ def test_metadata_is_json_and_complete(duet_result, model):
     assert meta["checkpoints"] == model.checkpoints
     assert meta["settings"]["seed"] == 3
     assert {"expression_s", "synthesis_s", "render_s", "total_s"} <= set(meta["timings"])
-    assert meta["mix"]["peak_dbfs"] == pytest.approx(-1.0, abs=1e-3)
+    assert meta["settings"]["normalize"] == "loudness"
+    mix = meta["mix"]
+    assert mix["normalize"] == "loudness" and mix["target_lufs"] == DEFAULT_TARGET_LUFS
+    assert mix["gain_db"] == pytest.approx(20 * np.log10(mix["gain"]))
+    assert mix["limited"] is False and mix["limiter_reduction_db"] == 0.0
+    assert mix["true_peak_dbtp"] <= -1.0 + 1e-4
+    if not mix["peak_bound"]:
+        assert mix["loudness_lufs"] == pytest.approx(DEFAULT_TARGET_LUFS, abs=0.5)
 
+
+@pytest.mark.parametrize("normalize, mode", [("peak", "peak"), (True, "peak"), ("none", "none"),
+                                             (False, "none")])
+def test_normalize_modes_end_to_end(model, duet_result, normalize, mode):
+    r = synthesize_midi(duet(), model=model, seed=3, normalize=normalize)
+    assert r.metadata["settings"]["normalize"] == mode and r.metadata["mix"]["normalize"] == mode
+    raw_default = duet_result.mix / duet_result.metadata["mix"]["gain"]
+    if mode == "peak":  # the old behaviour: peak at -1 dBFS
+        assert 20 * np.log10(np.max(np.abs(r.mix))) == pytest.approx(-1.0, abs=1e-3)
+        assert r.metadata["mix"]["peak_dbfs"] == pytest.approx(-1.0, abs=1e-3)
+    else:  # the models' own level: the raw sum of the parts
+        assert r.metadata["mix"]["gain"] == 1.0 and r.metadata["mix"]["gain_db"] == 0.0
+        np.testing.assert_allclose(r.mix, raw_default, rtol=1e-4, atol=1e-7)
+    edited = rerender(r, gains_db={"flute": -6.0}, model=model)
+    assert edited.metadata["settings"]["normalize"] == mode
 
 def test_same_seed_same_audio_other_seed_differs(model, duet_result):
     again = synthesize_midi(duet(), model=model, seed=3)
@@ -181,6 +204,7 @@ def test_instrument_overrides_and_blend(model, duet_result):
     ({"pitch_offset": 1.5}, ParameterError, "pitch_offset"),
     ({"pitch_offset": 100}, ParameterError, "outside MIDI"),
     ({"sample_rate": 0}, ParameterError, "sample_rate"),
+    ({"normalize": "lufs"}, ParameterError, "normalize must be one of"),
 ])
 def test_bad_options(model, kwargs, error, message):
     with pytest.raises(error, match=message):
@@ -277,13 +301,35 @@ def test_rerender_edited_note_table(model, duet_result):
     edited = rerender(duet_result, note_tables={"violin": table}, model=model)
     assert edited.note_tables["violin"]["vibrato"].tolist() == pytest.approx([0.1, 0.1])
     assert duet_result.note_tables["violin"]["vibrato"].tolist() != pytest.approx([0.1, 0.1])
-    gain_old, gain_new = duet_result.metadata["mix"]["gain"], edited.metadata["mix"]["gain"]
-    # the untouched part is reused as it was (same raw audio, new mix gain)
-    np.testing.assert_allclose(edited.stems["flute"] / gain_new, duet_result.stems["flute"] / gain_old,
+    # the untouched part is reused as it was (same raw audio, same levelling gain)
+    assert edited.metadata["mix"]["gain_db"] == duet_result.metadata["mix"]["gain_db"]
+    np.testing.assert_allclose(_raw_stem(edited, "flute"), _raw_stem(duet_result, "flute"),
                                rtol=1e-4, atol=1e-7)
-    assert not np.allclose(edited.stems["violin"] / gain_new, duet_result.stems["violin"] / gain_old,
-                           atol=1e-6)
+    assert not np.allclose(_raw_stem(edited, "violin"), _raw_stem(duet_result, "violin"), atol=1e-6)
     np.testing.assert_allclose(sum(edited.stems.values()), edited.mix, atol=1e-5)
+    assert true_peak(edited.mix) <= 10 ** (-1 / 20) * (1 + 1e-5)
+
+
+def _raw_stem(result, name):
+    """A stem without the mix's levelling gain and limiter (the part's own audio)."""
+    raw = result.stems[name] / np.float32(result.metadata["mix"]["gain"])
+    return raw if result.limiter_gain is None else raw / result.limiter_gain
+
+
+def test_rerender_keeps_the_level_through_the_limiter(model, duet_result):
+    # a part 30 dB louder forces the limiter; untouched parts stay recoverable and the mix safe
+    loud = rerender(duet_result, gains_db={"violin": 30.0}, model=model)
+    assert loud.metadata["mix"]["limited"] is True and loud.limiter_gain is not None
+    assert loud.metadata["mix"]["gain_db"] == duet_result.metadata["mix"]["gain_db"]
+    assert true_peak(loud.mix) <= 10 ** (-1 / 20) * (1 + 1e-5) and np.max(np.abs(loud.mix)) <= 1
+    np.testing.assert_allclose(sum(loud.stems.values()), loud.mix, atol=1e-5)
+    back = rerender(loud, gains_db={"violin": 0.0}, model=model)
+    assert back.metadata["mix"]["limited"] is False
+    np.testing.assert_allclose(back.mix, duet_result.mix, rtol=1e-3, atol=1e-6)
+    # asking for another mode re-levels: peak mode puts the new peak at -1 dBFS
+    peak = rerender(loud, model=model, normalize="peak")
+    assert 20 * np.log10(np.max(np.abs(peak.mix))) == pytest.approx(-1.0, abs=1e-3)
+    assert peak.metadata["settings"]["normalize"] == "peak"
 
 
 def test_rerender_edited_synth_params_pitch_bend(model, duet_result):
@@ -291,7 +337,7 @@ def test_rerender_edited_synth_params_pitch_bend(model, duet_result):
     params.f0_hz[50:100] *= 2 ** (np.linspace(0, 1, 50) / 12)  # bend up a semitone
     bent = rerender(duet_result, synth_params={"violin": params}, model=model)
     np.testing.assert_array_equal(bent.synth_params["violin"].f0_hz, params.f0_hz)
-    raw = bent.stems["violin"] / bent.metadata["mix"]["gain"]
+    raw = _raw_stem(bent, "violin")
     seed = duet_result.part_info("violin")["seed"]
     np.testing.assert_allclose(raw, render_params(params, "violin", model=model, seed=seed),
                                rtol=1e-4, atol=1e-6)
@@ -314,39 +360,7 @@ def test_rerender_refuses_table_and_params_for_one_part(model, duet_result):
                  synth_params={"violin": duet_result.synth_params["violin"]})
 
 
-def test_long_parts_are_generated_in_segments(model, monkeypatch):
-    monkeypatch.setattr(synthesis, "_MAX_SEGMENT_S", 1.0)
-    monkeypatch.setattr(synthesis, "_SEGMENT_SEARCH_S", 0.5)
-    notes = [Note(60 + (i % 5), 0.25 * i, 0.25 * i + (0.15 if i % 3 == 0 else 0.25)) for i in range(16)]
-    table = model.expression_generator.generate(notes, "violin", seed=0)
-    bounds = synthesis._segment_bounds(table, 1250, 250)
-    assert bounds[0] == 0 and bounds[-1] == 1250
-    assert all(b - a <= 250 for a, b in zip(bounds[:-1], bounds[1:-1]))
-    onsets = set(np.round(table["onset_s"] * 250).astype(int).tolist())
-    for a, b in zip(bounds[:-2], bounds[1:-1]):  # cuts at note onsets, or at the limit in silence
-        assert b in onsets or (b - a == 250 and b > max(onsets))
-    params = generate_synth_params(table, "violin", model=model, n_frames=1250)
-    assert params.n_frames == 1250
-    whole = model.synthesis_generator.generate(table, "violin", seed=0, n_frames=bounds[1])
-    np.testing.assert_allclose(params.amplitude[: bounds[1]], whole.amplitude, rtol=1e-4, atol=1e-7)
-
-
-def test_long_parts_render_in_segments_like_one_piece(model, monkeypatch):
-    """Cut at silent frames, segment renders overlap-added (reverb tails included) equal one render."""
-    n_frames, hop = 1250, SR // 250
-    t = np.arange(n_frames)
-    amplitude = np.where((t % 200) < 150, 0.2, 0.0).astype(np.float32)  # 0.6 s notes, 0.2 s rests
-    hd = np.full((n_frames, 60), 1 / 60, np.float32)
-    params = SynthParams(np.full(n_frames, 330.0), amplitude, hd, np.zeros((n_frames, 65)))
-    whole = render_params(params, "cello", model=model, seed=1)
-    monkeypatch.setattr(synthesis, "_MAX_SEGMENT_S", 1.0)
-    monkeypatch.setattr(synthesis, "_SEGMENT_SEARCH_S", 0.5)
-    cuts = synthesis._quiet_cuts(params, 250)
-    assert len(cuts) > 3 and all(amplitude[c] == 0 for c in cuts[1:-1])
-    assert all(b - a <= 250 for a, b in zip(cuts[:-1], cuts[1:]))
-    pieces = render_params(params, "cello", model=model, seed=1)
-    assert pieces.shape == whole.shape == (n_frames * hop,)
-    np.testing.assert_allclose(pieces, whole, atol=1e-4 * np.max(np.abs(whole)))
+# Long parts (one chunker, no seams): tests/test_long_parts.py
 
 
 # ---------------------------------------------------------------------------------------------
@@ -434,8 +448,88 @@ def test_shipped_checkpoints_smoke():
     model = load_pretrained_model()
     r = synthesize_midi(score_from_notes({"violin": [Note(67, 0.0, 0.5), Note(71, 0.5, 1.0)]}),
                         model=model)
-    assert r.mix.shape[0] > SR and np.max(np.abs(r.mix)) > 0.5
+    assert r.mix.shape[0] > SR and np.max(np.abs(r.mix)) > 0.1
+    if not r.metadata["mix"]["peak_bound"]:
+        assert integrated_loudness(r.mix, sample_rate=SR) == pytest.approx(DEFAULT_TARGET_LUFS, abs=0.5)
     assert set(r.metadata["checkpoints"]) == {"expression_generator", "synthesis_generator"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Levelling with the shipped Synthesis Generator: edits of the NoteTable are heard as edits
+
+_SHIPPED_SG = shipped_checkpoint_path("synthesis_generator").exists()
+# One set of typical violin expressions for every note (the Expression Generator's medians on
+# examples/solo_melody.mid, rounded), so these tests depend on the Synthesis Generator alone.
+_TYPICAL = {"volume": 0.8, "vol_fluc": 0.15, "vol_peak_pos": 0.4, "vibrato": 0.2,
+            "brightness": 0.22, "attack": 0.45}
+# Four notes with rests between them: each note's span is measured on its own.
+_MELODY = [Note(67, 0.0, 0.4, 90), Note(69, 0.6, 1.0, 90), Note(71, 1.2, 1.6, 90),
+           Note(72, 1.8, 2.2, 90)]
+
+
+class _TypicalExpressions:
+    """Stands in for the Expression Generator: every note gets ``_TYPICAL``."""
+
+    def generate(self, notes, instrument, *, seed=None, **options):
+        from midi_ddsp.expression import note_table_from_notes
+
+        return note_table_from_notes(notes, expressions=_TYPICAL)
+
+
+@pytest.fixture(scope="module")
+def shipped_sg():
+    if not _SHIPPED_SG:
+        pytest.skip("shipped Synthesis Generator (checkpoints/synthesis_generator.pt) not present")
+    from midi_ddsp.models import load_model
+
+    generator = load_model(shipped_checkpoint_path("synthesis_generator"), kind="synthesis_generator")
+    return MidiDDSP(expression_generator=_TypicalExpressions(), synthesis_generator=generator)
+
+
+def _level_db(x) -> float:
+    return float(10 * np.log10(np.mean(np.asarray(x, np.float64) ** 2)))
+
+
+def _edit_volume(result, model, delta, rows=None):
+    table = result.note_tables["violin"].copy()
+    table.loc[table.index if rows is None else rows, "volume"] += delta
+    return rerender(result, note_tables={"violin": table}, model=model)
+
+
+def _note_levels(result) -> list[float]:
+    table = result.note_tables["violin"]
+    return [_level_db(result.mix[int(a * SR):int(b * SR)])
+            for a, b in zip(table["onset_s"], table["offset_s"])]
+
+
+def test_none_mode_volume_down_by_0p3_lowers_the_mix_by_18_db(shipped_sg):
+    # volume = mean(amp_dB) / 60 + 1.5, so -0.3 in volume is -18 dB of harmonic amplitude
+    first = synthesize_midi(score_from_notes({"violin": _MELODY}), model=shipped_sg, normalize="none")
+    quieter = _edit_volume(first, shipped_sg, -0.3)
+    assert quieter.metadata["mix"]["gain"] == 1.0 and not quieter.metadata["mix"]["limited"]
+    assert _level_db(quieter.mix) - _level_db(first.mix) == pytest.approx(-18.0, abs=3.0)
+
+
+def test_loudness_mode_edits_are_heard_as_edits(shipped_sg):
+    first = synthesize_midi(score_from_notes({"violin": _MELODY}), model=shipped_sg)
+    assert first.metadata["mix"]["normalize"] == "loudness"
+    # every note quieter: the mix is quieter (a fresh loudness gain would undo this)
+    quieter = _edit_volume(first, shipped_sg, -0.3)
+    assert _level_db(quieter.mix) - _level_db(first.mix) < -6.0
+    assert quieter.metadata["mix"]["gain_db"] == first.metadata["mix"]["gain_db"]
+    # one note louder: it is louder and the other notes keep their level
+    raised = _edit_volume(first, shipped_sg, 0.1, rows=[1])
+    before, after = _note_levels(first), _note_levels(raised)
+    assert after[1] - before[1] > 4.0
+    for i in (0, 2, 3):
+        assert after[i] - before[i] == pytest.approx(0.0, abs=0.5)
+    assert true_peak(raised.mix) <= 10 ** (-1 / 20) * (1 + 1e-5)
+    # the old behaviour, for contrast: levelling the peak again quietens the other notes
+    peak_first = synthesize_midi(score_from_notes({"violin": _MELODY}), model=shipped_sg,
+                                 normalize="peak")
+    peak_raised = _edit_volume(peak_first, shipped_sg, 0.1, rows=[1])
+    assert 20 * np.log10(np.max(np.abs(peak_raised.mix))) == pytest.approx(-1.0, abs=1e-3)
+    assert _note_levels(peak_raised)[0] - _note_levels(peak_first)[0] < -3.0
 
 
 def _readme_api_blocks() -> list[str]:

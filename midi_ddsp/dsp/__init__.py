@@ -2,18 +2,27 @@
 from midi_ddsp.dsp.core import (
     MIN_AMPLITUDE,
     MIN_DB,
+    HarmonicControls,
     amplitude_to_db,
     db_to_amplitude,
-    exp_sigmoid,
+    get_controls,
     harmonic_frequencies,
     hz_to_midi,
     midi_to_hz,
     normalize_harmonics,
     remove_above_nyquist,
     upsample_linear,
-    upsample_with_windows,
 )
-from midi_ddsp.dsp.effects import Reverb, apply_reverb, exp_decay_impulse_response
+from midi_ddsp.dsp.effects import (
+    DEFAULT_REVERB,
+    REVERB_PRESETS,
+    ROOM_SAMPLE_RATE,
+    RoomPreset,
+    apply_reverb,
+    resample_impulse_response,
+    reverb_preset,
+    room_impulse_response,
+)
 from midi_ddsp.dsp.spectral import (
     LOUDNESS_REFERENCE,
     a_weighted_loudness_db,
@@ -25,9 +34,6 @@ from midi_ddsp.dsp.spectral import (
 )
 from midi_ddsp.dsp.synthesizer import DDSPSynthesizer, render_synth_params
 from midi_ddsp.dsp.synths import (
-    FilteredNoise,
-    Harmonic,
-    HarmonicControls,
     filtered_noise,
     frequency_impulse_response,
     harmonic_synth,
@@ -38,16 +44,16 @@ __all__ = [
     # core
     "MIN_AMPLITUDE",
     "MIN_DB",
+    "HarmonicControls",
     "amplitude_to_db",
     "db_to_amplitude",
-    "exp_sigmoid",
+    "get_controls",
     "harmonic_frequencies",
     "hz_to_midi",
     "midi_to_hz",
     "normalize_harmonics",
     "remove_above_nyquist",
     "upsample_linear",
-    "upsample_with_windows",
     # spectral
     "LOUDNESS_REFERENCE",
     "a_weighted_loudness_db",
@@ -57,17 +63,19 @@ __all__ = [
     "multiscale_spectral_loss",
     "stft_magnitude",
     # synths
-    "FilteredNoise",
-    "Harmonic",
-    "HarmonicControls",
     "filtered_noise",
     "frequency_impulse_response",
     "harmonic_synth",
     "white_noise",
     # effects
-    "Reverb",
+    "DEFAULT_REVERB",
+    "REVERB_PRESETS",
+    "ROOM_SAMPLE_RATE",
+    "RoomPreset",
     "apply_reverb",
-    "exp_decay_impulse_response",
+    "resample_impulse_response",
+    "reverb_preset",
+    "room_impulse_response",
     # synthesizer
     "DDSPSynthesizer",
     "render_synth_params",

@@ -1,4 +1,5 @@
-"""Pure DSP helpers (torch/numpy only): unit conversions, scaling, upsampling, harmonic helpers.
+"""Pure DSP helpers (torch/numpy only): unit conversions, upsampling, harmonic helpers and
+:func:`get_controls`, the one place where a harmonic distribution becomes what the synth plays.
 
 Conventions (DESIGN §3): float32; frame controls ``[batch, n_frames, channels]`` (f0 and amplitude
 ``[batch, n_frames]``); frame ``i`` is the instant ``i / frame_rate``, i.e. sample ``i * hop_size``.
@@ -10,7 +11,7 @@ kind (tensor in -> tensor out, anything else -> numpy / float).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -25,12 +26,12 @@ __all__ = [
     "hz_to_midi",
     "amplitude_to_db",
     "db_to_amplitude",
-    "exp_sigmoid",
     "upsample_linear",
-    "upsample_with_windows",
     "harmonic_frequencies",
     "remove_above_nyquist",
     "normalize_harmonics",
+    "HarmonicControls",
+    "get_controls",
 ]
 
 MIN_AMPLITUDE = 1e-6
@@ -117,18 +118,6 @@ def db_to_amplitude(db: Any) -> Any:
     return np.power(10.0, np.asarray(db, dtype=np.float64) / 20.0)
 
 
-def exp_sigmoid(x: torch.Tensor, *, exponent: float = 10.0, max_value: float = 2.0,
-                threshold: float = 1e-7) -> torch.Tensor:
-    """ddsp's exponentiated sigmoid: ``max_value * sigmoid(x) ** log(exponent) + threshold``.
-
-    Maps raw network outputs (any real) to positive controls in
-    ``(threshold, max_value + threshold)`` with a log-like response, so small amplitudes get
-    useful gradients.
-    """
-    x = _as_tensor(x, "x")
-    return max_value * torch.sigmoid(x) ** math.log(exponent) + threshold
-
-
 # ---------------------------------------------------------------------------------------------
 # frame -> sample upsampling
 # ---------------------------------------------------------------------------------------------
@@ -160,30 +149,6 @@ def upsample_linear(frames: Any, n_samples: int) -> torch.Tensor:
     out = out.reshape(x.shape[0], n_samples, x.shape[2])
     return out.squeeze(-1) if squeeze else out
 
-
-def upsample_with_windows(frames: Any, n_samples: int) -> torch.Tensor:
-    """ddsp-style upsampling by overlap-adding Hann windows of length ``2 * hop`` (50 % overlap).
-
-    Each frame ``i`` scales a Hann window centred on sample ``i * hop``; overlapping periodic Hann
-    windows sum to 1, so this is a raised-cosine crossfade between neighbouring frames (smoother
-    than linear). Samples after the last frame hold its value.
-
-    Args:
-        frames: controls, shape [batch, n_frames, channels] or [batch, n_frames].
-        n_samples: output length, a multiple of n_frames.
-
-    Returns:
-        shape [batch, n_samples, channels] or [batch, n_samples].
-    """
-    x, squeeze = _frames_3d(frames, "frames")
-    n_samples = _check_positive_int(n_samples, "n_samples")
-    hop = _hop_size(x.shape[1], n_samples)
-    nxt = torch.cat([x[:, 1:], x[:, -1:]], dim=1)
-    n = torch.arange(hop, dtype=x.dtype, device=x.device)
-    rise = (0.5 - 0.5 * torch.cos(math.pi * n / hop))[None, None, :, None]  # first half of Hann
-    out = x[:, :, None, :] * (1.0 - rise) + nxt[:, :, None, :] * rise
-    out = out.reshape(x.shape[0], n_samples, x.shape[2])
-    return out.squeeze(-1) if squeeze else out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,3 +211,45 @@ def normalize_harmonics(harmonic_distribution: Any, f0_hz: Any = None, *,
         dist = remove_above_nyquist(harmonic_frequencies(f0, n_harmonics=dist.shape[-1]), dist,
                                     sample_rate=sample_rate)
     return dist / (dist.sum(dim=-1, keepdim=True) + SAFE_DIVIDE_EPS)
+
+
+class HarmonicControls(NamedTuple):
+    """Harmonic-synth controls as the synth plays them (see :func:`get_controls`)."""
+
+    f0_hz: Any  # Hz, >= 0, [..., n_frames]
+    amplitude: Any  # linear, >= 0, [..., n_frames]
+    harmonic_distribution: Any  # [..., n_frames, n_harmonics], sums to 1 (or 0) per frame
+
+
+def get_controls(f0_hz: Any, amplitude: Any, harmonic_distribution: Any, *,
+                 sample_rate: int = 16000) -> HarmonicControls:
+    """The harmonic controls the synth plays: harmonics at or above ``sample_rate / 2`` removed
+    (per frame, at that frame's f0) and the distribution renormalised to sum 1.
+
+    The model's outputs, the synthesizer and the expression extractor all go through this one
+    function, so a distribution's brightness is the brightness of its audio. ``sample_rate`` is
+    the model's rate (16 kHz), whatever the output rate of a render.
+
+    Args:
+        f0_hz: Hz, >= 0, shape [n_frames] or [batch, n_frames].
+        amplitude: linear amplitude, same shape as ``f0_hz``, or None (passed through).
+        harmonic_distribution: relative harmonic amplitudes, >= 0, shape
+            [n_frames, n_harmonics] or [batch, n_frames, n_harmonics].
+
+    Returns:
+        ``HarmonicControls`` of the same shapes, torch tensors if ``harmonic_distribution`` is a
+        tensor (differentiable), else numpy float32. An all-silent frame stays all-zero.
+    """
+    as_numpy = not isinstance(harmonic_distribution, torch.Tensor)
+    dist = _as_tensor(harmonic_distribution, "harmonic_distribution", ndims=(2, 3))
+    f0 = _as_tensor(f0_hz, "f0_hz", ndims=(1, 2)).to(dist.device)
+    squeeze = dist.ndim == 2
+    if squeeze:
+        dist, f0 = dist[None], f0[None]
+    out = normalize_harmonics(dist, f0, sample_rate=_check_positive_int(sample_rate, "sample_rate"))
+    if squeeze:
+        out = out[0]
+    if as_numpy:
+        amp = None if amplitude is None else np.asarray(amplitude, dtype=np.float32)
+        return HarmonicControls(np.asarray(f0_hz, dtype=np.float32), amp, out.numpy())
+    return HarmonicControls(f0_hz, amplitude, out)

@@ -1,17 +1,35 @@
-"""Effects: FFT convolution reverb with a learned impulse-response bank (one IR per instrument)."""
+"""Effects: FFT convolution reverb and a parametric room (named presets ``dry``, ``room``,
+``hall``).
+
+The rooms are **parametric, not learned**: the training audio is dry, so there is no room to
+learn. A room is exponentially decaying Gaussian noise (decay time RT60), with a short gap
+before it (pre-delay), a spectral tilt and a wet gain; tap 0 is the dry path (gain 1). Rooms are
+drawn at the model rate (16 kHz) and resampled for other rates, so every rate hears the same room
+below 8 kHz.
+"""
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 from typing import Any
 
+import numpy as np
 import torch
-from torch import nn
 
-from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG, SignalConfig
 from midi_ddsp.dsp.core import _as_tensor, _check_positive_int
 from midi_ddsp.errors import ParameterError
 
-__all__ = ["apply_reverb", "exp_decay_impulse_response", "Reverb"]
+__all__ = [
+    "apply_reverb",
+    "RoomPreset",
+    "REVERB_PRESETS",
+    "DEFAULT_REVERB",
+    "ROOM_SAMPLE_RATE",
+    "reverb_preset",
+    "room_impulse_response",
+    "resample_impulse_response",
+]
 
 
 def _next_pow2(n: int) -> int:
@@ -42,7 +60,8 @@ def apply_reverb(audio: Any, impulse_response: Any) -> torch.Tensor:
     """Convolve audio with an impulse response (FFT, overlap-add), trimmed to the input length.
 
     ``out[s] = sum_j ir[j] * audio[s - j]`` for ``s < n_samples`` (the tail after the end is
-    dropped). A unit impulse ``[1, 0, 0, ...]`` returns the input unchanged. Long inputs are
+    dropped). Tap 0 (the dry path) is applied as an exact gain, the other taps by FFT, so a unit
+    impulse ``[1, 0, 0, ...]`` returns the input unchanged. Long inputs are
     processed in blocks of about ``2 * ir_length`` samples, a group of blocks (~2**21 samples) at a
     time, so the FFT size and the temporaries stay bounded.
     Differentiable w.r.t. both inputs.
@@ -67,6 +86,10 @@ def apply_reverb(audio: Any, impulse_response: Any) -> torch.Tensor:
         raise ParameterError(f"apply_reverb: empty input (audio {tuple(x.shape)}, "
                              f"impulse_response {tuple(ir.shape)})")
     ir = ir[:, :n_samples]  # taps beyond the signal length cannot contribute
+    dry = ir[:, :1] * x
+    if ir.shape[-1] == 1:
+        return dry[0] if squeeze else dry
+    ir = torch.nn.functional.pad(ir[:, 1:], (1, 0))  # the wet taps; tap 0 is `dry`
     n_taps = ir.shape[-1]
     n_fft = _next_pow2(n_samples + n_taps - 1)
     if n_fft <= 2 * _next_pow2(2 * n_taps):  # short: one FFT
@@ -86,108 +109,168 @@ def apply_reverb(audio: Any, impulse_response: Any) -> torch.Tensor:
             pieces.append(y[:, :length])
             carry = y[:, length:]
         out = torch.cat(pieces, dim=1)
+    out = dry + out
     return out[0] if squeeze else out
 
 
-def exp_decay_impulse_response(gain: torch.Tensor, decay: torch.Tensor, noise: torch.Tensor, *,
-                               sample_rate: int = 16000) -> torch.Tensor:
-    """Exponentially decaying noise IR: ``gain * 1000 ** (-t / decay) * noise`` (t in seconds).
+# ---------------------------------------------------------------------------------------------
+# parametric rooms
+# ---------------------------------------------------------------------------------------------
+ROOM_SAMPLE_RATE = 16000
+"""Rate (Hz) rooms are drawn at: the model rate. Other rates get the room resampled."""
+
+_ROOM_DURATION_S = 3.0      # default IR length (48 000 taps at 16 kHz, DESIGN §3)
+_TILT_REFERENCE_HZ = 500.0  # the tilt leaves the tail's spectrum flat below this frequency
+_ONSET_S = 0.005            # raised-cosine fade-in of the tail after the pre-delay
+_LN_1000 = math.log(1000.0)  # 60 dB of amplitude decay
+
+
+@dataclasses.dataclass(frozen=True)
+class RoomPreset:
+    """A parametric room (not learned).
+
+    Attributes:
+        name: label.
+        rt60_s: time for the tail to fall by 60 dB, s (0 with ``wet_db=None``: dry).
+        wet_db: energy of the wet tail relative to the dry path, dB (white input); None = dry.
+        tilt_db_per_octave: slope of the tail's spectrum above 500 Hz, dB per octave (< 0:
+            darker, as real rooms absorb highs).
+        predelay_s: gap between the dry sound and the start of the tail, s.
+    """
+
+    name: str
+    rt60_s: float = 0.0
+    wet_db: "float | None" = None
+    tilt_db_per_octave: float = 0.0
+    predelay_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.wet_db is not None and not (self.rt60_s > 0 and self.predelay_s >= 0
+                                            and math.isfinite(self.wet_db)
+                                            and math.isfinite(self.tilt_db_per_octave)):
+            raise ParameterError(f"RoomPreset {self.name!r}: expected rt60_s > 0, predelay_s >= 0 "
+                                 f"and finite wet_db / tilt; got {self}")
+
+
+REVERB_PRESETS: dict[str, RoomPreset] = {
+    "dry": RoomPreset("dry"),
+    "room": RoomPreset("room", rt60_s=0.8, wet_db=-23.0, tilt_db_per_octave=-1.5,
+                       predelay_s=0.008),
+    "hall": RoomPreset("hall", rt60_s=2.2, wet_db=-15.0, tilt_db_per_octave=-3.0,
+                       predelay_s=0.02),
+}
+"""The named rooms. ``room`` (RT60 0.8 s, wet -23 dB) has the wet level of the reverb shipped
+before the presets; ``hall`` is longer and wetter."""
+
+DEFAULT_REVERB = "room"
+"""The preset used when a render asks for reverb without naming one (``reverb=True``)."""
+
+
+def reverb_preset(reverb: Any) -> RoomPreset:
+    """The room a ``reverb=`` argument names: a preset name (``"dry"``, ``"room"``, ``"hall"``),
+    True (``DEFAULT_REVERB``), False or None (``"dry"``), or a ``RoomPreset``.
+
+    Raises:
+        ParameterError: an unknown name or another type.
+    """
+    if isinstance(reverb, RoomPreset):
+        return reverb
+    if reverb is True:
+        return REVERB_PRESETS[DEFAULT_REVERB]
+    if reverb is False or reverb is None:
+        return REVERB_PRESETS["dry"]
+    if isinstance(reverb, str):
+        key = reverb.strip().lower()
+        if key in REVERB_PRESETS:
+            return REVERB_PRESETS[key]
+        raise ParameterError(f"unknown reverb {reverb!r}; choose one of "
+                             f"{', '.join(REVERB_PRESETS)} (or True / False)")
+    raise ParameterError(f"reverb: expected a preset name ({', '.join(REVERB_PRESETS)}), True, "
+                         f"False or a RoomPreset; got {reverb!r}")
+
+
+@functools.lru_cache(maxsize=16)
+def _room_at_model_rate(preset: RoomPreset, n_taps: int, seed: int) -> np.ndarray:
+    rate = ROOM_SAMPLE_RATE
+    noise = np.random.default_rng(seed).standard_normal(n_taps)
+    freqs = np.fft.rfftfreq(n_taps, 1.0 / rate)
+    octaves = np.log2(np.maximum(freqs, _TILT_REFERENCE_HZ) / _TILT_REFERENCE_HZ)
+    noise = np.fft.irfft(np.fft.rfft(noise) * 10.0 ** (preset.tilt_db_per_octave * octaves / 20.0),
+                         n=n_taps)  # stationary noise: circular filtering leaves no seam
+    t = np.arange(n_taps) / rate - preset.predelay_s
+    envelope = np.exp(-_LN_1000 * np.maximum(t, 0.0) / preset.rt60_s)
+    envelope *= np.where(t > 0, 0.5 - 0.5 * np.cos(np.pi * np.clip(t / _ONSET_S, 0.0, 1.0)), 0.0)
+    tail = noise * envelope
+    tail[0] = 0.0
+    tail *= math.sqrt(10.0 ** (preset.wet_db / 10.0) / max(float(np.sum(tail ** 2)), 1e-30))
+    tail[0] = 1.0  # the dry path
+    tail.setflags(write=False)
+    return tail
+
+
+def room_impulse_response(preset: Any = DEFAULT_REVERB, sample_rate: int = ROOM_SAMPLE_RATE, *,
+                          n_taps: "int | None" = None, seed: int = 0) -> np.ndarray:
+    """Full impulse response of a parametric room: tap 0 = 1 (dry path), then the wet tail.
+
+    The form ``render_synth_params(impulse_response=...)`` and ``apply_reverb`` take. Drawn at
+    ``ROOM_SAMPLE_RATE`` and resampled (:func:`resample_impulse_response`) for other rates.
 
     Args:
-        gain: linear wet gain, >= 0, shape [n].
-        decay: RT60-like decay time in seconds (level falls 60 dB in ``decay`` s), > 0, shape [n].
-        noise: fixed noise in [-1, 1], shape [n_taps] or [n, n_taps].
+        preset: a name (``"dry"``, ``"room"``, ``"hall"``), True / False, or a ``RoomPreset``.
+        sample_rate: Hz.
+        n_taps: length; default 3 s of samples (1 tap for ``"dry"``).
+        seed: seed of the room's noise.
 
     Returns:
-        IRs, shape [n, n_taps]; tap 0 is 0 (the dry path is added separately).
+        float32 [n_taps].
     """
-    n_taps = noise.shape[-1]
-    t = torch.arange(n_taps, dtype=noise.dtype, device=noise.device) / sample_rate
-    envelope = torch.exp(-t[None, :] * (math.log(1000.0) / decay[:, None]))
-    ir = gain[:, None] * envelope * noise
-    return torch.nn.functional.pad(ir[:, 1:], (1, 0))
+    room = reverb_preset(preset)
+    sample_rate = _check_positive_int(sample_rate, "sample_rate")
+    if n_taps is None:
+        n_taps = 1 if room.wet_db is None else int(round(_ROOM_DURATION_S * sample_rate))
+    n_taps = _check_positive_int(n_taps, "n_taps")
+    if room.wet_db is None:
+        out = np.zeros(n_taps, np.float32)
+        out[0] = 1.0
+        return out
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ParameterError(f"seed: expected an integer, got {seed!r}")
+    n_model = int(math.ceil(n_taps * ROOM_SAMPLE_RATE / sample_rate))
+    ir = _room_at_model_rate(room, n_model, int(seed))
+    out = resample_impulse_response(ir, ROOM_SAMPLE_RATE, sample_rate)
+    out = np.pad(out, (0, max(0, n_taps - out.shape[0])))[:n_taps]
+    return out.astype(np.float32)
 
 
-class Reverb(nn.Module):
-    """Learned reverb: a bank of impulse responses, one per instrument, blended per batch item.
+def resample_impulse_response(impulse_response: Any, ir_sample_rate: int,
+                              sample_rate: int) -> np.ndarray:
+    """An IR for another sample rate: tap 0 (the dry path) stays an exact gain; only the wet tail
+    (taps 1..) is resampled (band-limited polyphase) and scaled by ``ir_sample_rate /
+    sample_rate``, so the response below both Nyquists is unchanged.
 
-    ``forward(audio) = audio + apply_reverb(audio, wet_ir)`` (dry path + wet tail), where the wet
-    IR of batch item b is ``sum_i instrument_weights[b, i] * bank[i]`` (or
-    ``bank[instrument_ids[b]]``), with tap 0 forced to 0 (the dry path is the unit tap).
+    Args:
+        impulse_response: shape [n_taps], tap 0 = dry gain, at ``ir_sample_rate`` Hz.
 
-    Parameterisations:
-        ``"free"``: every tap is a parameter (ddsp ``Reverb``), initialised to N(0, 1e-6).
-        ``"exp_decay"``: per instrument a gain and a decay time applied to fixed noise (ddsp
-        ``ExpDecayReverb``-like): ``gain = softplus(gain_raw)``, ``decay_s = softplus(decay_raw)
-        + 0.05``; few parameters, always a plausible room.
+    Returns:
+        float32 [round(n_taps * sample_rate / ir_sample_rate)] (at least 1 tap).
     """
+    ir = np.asarray(impulse_response, dtype=np.float64)
+    if ir.ndim != 1 or ir.size == 0:
+        raise ParameterError(f"impulse_response: expected shape [n_taps], got {ir.shape}")
+    ir_sample_rate = _check_positive_int(ir_sample_rate, "ir_sample_rate")
+    sample_rate = _check_positive_int(sample_rate, "sample_rate")
+    if ir_sample_rate == sample_rate:
+        return ir.astype(np.float32)
+    n_out = max(1, int(round(ir.size * sample_rate / ir_sample_rate)))
+    out = np.zeros(n_out)
+    if ir.size > 1:
+        from scipy.signal import resample_poly
 
-    def __init__(self, config: SignalConfig = DEFAULT_SIGNAL_CONFIG, *, n_instruments: int = 1,
-                 parameterization: str = "free", reverb_length: int | None = None,
-                 seed: int = 0) -> None:
-        super().__init__()
-        self.config = config
-        self.n_instruments = _check_positive_int(n_instruments, "n_instruments")
-        self.reverb_length = _check_positive_int(
-            config.reverb_length if reverb_length is None else reverb_length, "reverb_length")
-        if parameterization not in ("free", "exp_decay"):
-            raise ParameterError(f"parameterization: expected 'free' or 'exp_decay', got "
-                                 f"{parameterization!r}")
-        self.parameterization = parameterization
-        gen = torch.Generator().manual_seed(seed)
-        if parameterization == "free":
-            self.impulse_responses = nn.Parameter(
-                1e-6 * torch.randn(self.n_instruments, self.reverb_length, generator=gen))
-        else:
-            self.register_buffer(
-                "noise", torch.rand(self.reverb_length, generator=gen) * 2.0 - 1.0)
-            # softplus(-3) ~ 0.05 wet gain; softplus(0.5) + 0.05 ~ 1.0 s decay
-            self.gain_raw = nn.Parameter(torch.full((self.n_instruments,), -3.0))
-            self.decay_raw = nn.Parameter(torch.full((self.n_instruments,), 0.5))
-
-    def bank(self) -> torch.Tensor:
-        """The wet IRs of all instruments, shape [n_instruments, reverb_length], tap 0 = 0."""
-        if self.parameterization == "free":
-            return torch.nn.functional.pad(self.impulse_responses[:, 1:], (1, 0))
-        gain = torch.nn.functional.softplus(self.gain_raw)
-        decay = torch.nn.functional.softplus(self.decay_raw) + 0.05
-        return exp_decay_impulse_response(gain, decay, self.noise,
-                                          sample_rate=self.config.sample_rate)
-
-    def get_impulse_response(self, *, instrument_ids: Any = None, instrument_weights: Any = None,
-                             batch: int = 1) -> torch.Tensor:
-        """Wet IR per batch item, shape [batch, reverb_length] (tap 0 = 0; add the dry path).
-
-        Args:
-            instrument_ids: integer instrument rows (``Instrument.index``), shape [batch].
-            instrument_weights: blend weights over instruments, shape [batch, n_instruments]
-                (e.g. one-hot, or a mix of two instruments).
-            batch: batch size when neither is given (only with a single-instrument bank).
-        """
-        bank = self.bank()
-        if instrument_ids is not None and instrument_weights is not None:
-            raise ParameterError("give instrument_ids or instrument_weights, not both")
-        if instrument_weights is not None:
-            w = _as_tensor(instrument_weights, "instrument_weights", ndims=(2,))
-            if w.shape[1] != self.n_instruments:
-                raise ParameterError(f"instrument_weights: expected [batch, {self.n_instruments}]"
-                                     f", got {tuple(w.shape)}")
-            return w.to(bank.device) @ bank
-        if instrument_ids is not None:
-            ids = torch.as_tensor(instrument_ids, device=bank.device).long().reshape(-1)
-            if ids.numel() and (ids.min() < 0 or ids.max() >= self.n_instruments):
-                raise ParameterError(f"instrument_ids: expected values in [0, "
-                                     f"{self.n_instruments}), got {ids.tolist()}")
-            return bank[ids]
-        if self.n_instruments != 1:
-            raise ParameterError(f"this reverb has {self.n_instruments} instruments: pass "
-                                 "instrument_ids or instrument_weights")
-        return bank.expand(batch, -1)
-
-    def forward(self, audio: torch.Tensor, *, instrument_ids: Any = None,
-                instrument_weights: Any = None) -> torch.Tensor:
-        """Dry + wet. ``audio``: [batch, n_samples] -> [batch, n_samples]."""
-        x = _as_tensor(audio, "audio", ndims=(2,))
-        ir = self.get_impulse_response(instrument_ids=instrument_ids,
-                                       instrument_weights=instrument_weights, batch=x.shape[0])
-        return x + apply_reverb(x, ir)
+        g = math.gcd(sample_rate, ir_sample_rate)
+        tail = ir.copy()
+        tail[0] = 0.0
+        wet = resample_poly(tail, sample_rate // g, ir_sample_rate // g)
+        wet *= ir_sample_rate / sample_rate
+        out[:min(n_out, wet.size)] = wet[:n_out]
+    out[0] += ir[0]
+    return out.astype(np.float32)

@@ -2,10 +2,18 @@
 
 Long inputs render in chunks of frames (phase carried across chunks in float64, noise drawn
 chunk-invariantly from the seed, filtered-noise tails overlapping), so memory stays flat apart from
-the output itself and a chunked render equals an unchunked one.
+the output itself and a chunked render equals an unchunked one. This is the one place where a long
+part's audio is split.
+
+Other output rates (DESIGN §3): the models run at ``config.sample_rate`` (16 kHz). At any output
+rate the harmonics are synthesised exactly at that rate but masked at the model's Nyquist (as
+trained); the filtered noise is rendered at the model rate (its bands span 0..8 kHz) and resampled
+band-limited; the reverb's dry tap is an exact gain and only its wet tail is resampled. So every
+rate renders the same sound below 8 kHz.
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -14,8 +22,13 @@ import torch
 from torch import nn
 
 from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG, SignalConfig
-from midi_ddsp.dsp.core import _as_tensor, _check_positive_int, normalize_harmonics
-from midi_ddsp.dsp.effects import Reverb, apply_reverb
+from midi_ddsp.dsp.core import _as_tensor, _check_positive_int, get_controls
+from midi_ddsp.dsp.effects import (
+    apply_reverb,
+    resample_impulse_response,
+    reverb_preset,
+    room_impulse_response,
+)
 from midi_ddsp.dsp.synths import (
     _filter_noise,
     _harmonic_intervals,
@@ -31,27 +44,67 @@ __all__ = ["DEFAULT_CHUNK_FRAMES", "DDSPSynthesizer", "render_synth_params"]
 DEFAULT_CHUNK_FRAMES = 2500
 """Frames rendered per chunk (10 s at 250 Hz) when an input is longer than that."""
 
-_NOISE_CONTEXT_FRAMES = 2  # a 128-tap FIR reaches at most one hop before/after its frame
+_FIR_REACH_FRAMES = 1  # a 128-tap noise FIR reaches at most one hop before/after its frame
+
+_RESAMPLE_ATTENUATION_DB = 90.0
+"""Stop-band attenuation of the noise resampler (Kaiser-windowed sinc)."""
+
+_RESAMPLE_TRANSITION = 1.0 / 16.0
+"""Half-width of the resampler's transition band as a fraction of its cut-off (the lower
+Nyquist): 7.5..8.5 kHz around 8 kHz."""
+
+
+@functools.lru_cache(maxsize=8)
+def _resampling_kernel(hop_in: int, hop_out: int) -> tuple[torch.Tensor, int]:
+    """Frame-periodic band-limited resampler from ``hop_in`` to ``hop_out`` samples per frame.
+
+    Output sample j of a frame lies at input position ``j * hop_in / hop_out``; it is a
+    Kaiser-windowed sinc (cut-off at the lower of the two Nyquists) over the frame's input samples
+    and ``reach`` more on each side. Returns (W [hop_out, hop_in + 2 * reach], reach); each row
+    sums to 1.
+    """
+    cutoff = 0.5 * min(1.0, hop_out / hop_in)  # cycles per input sample
+    width = 2.0 * _RESAMPLE_TRANSITION * cutoff
+    attenuation = _RESAMPLE_ATTENUATION_DB
+    beta = 0.1102 * (attenuation - 8.7)
+    reach = int(math.ceil((attenuation - 7.95) / (2.285 * 2.0 * math.pi * width) / 2.0))
+    m = np.arange(-reach, hop_in + reach, dtype=np.float64)
+    tau = (np.arange(hop_out, dtype=np.float64) * hop_in / hop_out)[:, None] - m[None, :]
+    inside = np.abs(tau) <= reach
+    window = np.where(inside, np.i0(beta * np.sqrt(np.clip(1.0 - (tau / reach) ** 2, 0.0, 1.0))),
+                      0.0) / np.i0(beta)
+    kernel = 2.0 * cutoff * np.sinc(2.0 * cutoff * tau) * window
+    kernel /= kernel.sum(axis=1, keepdims=True)
+    return torch.from_numpy(kernel.astype(np.float32)), reach
+
+
+def _resample_frames(x: torch.Tensor, kernel: torch.Tensor, reach: int, hop_in: int
+                     ) -> torch.Tensor:
+    """x [B, n_frames * hop_in + 2 * reach] (``reach`` samples of context on each side) ->
+    [B, n_frames * hop_out]."""
+    windows = x.unfold(1, hop_in + 2 * reach, hop_in)  # [B, n_frames, hop_in + 2 reach]
+    out = windows @ kernel.to(x.device, x.dtype).T  # [B, n_frames, hop_out]
+    return out.reshape(x.shape[0], -1)
 
 
 class DDSPSynthesizer(nn.Module):
     """Harmonic + filtered noise, then reverb. Signal flow is :meth:`forward`.
 
     Args:
-        config: signal conventions (sample rate of training, frame rate, sizes).
-        reverb: optional learned :class:`Reverb` (per-instrument IR bank); used when ``forward``
-            gets no explicit ``impulse_response``.
+        config: signal conventions of the model (its sample rate, frame rate, sizes).
+        reverb: a room preset (``"dry"``, ``"room"``, ``"hall"``, True / False or a
+            ``RoomPreset``, see ``midi_ddsp.dsp.effects``) used when ``forward`` gets no explicit
+            ``impulse_response``; default None (dry).
     """
 
     def __init__(self, config: SignalConfig = DEFAULT_SIGNAL_CONFIG, *,
-                 reverb: Reverb | None = None) -> None:
+                 reverb: Any = None) -> None:
         super().__init__()
         self.config = config
-        self.reverb = reverb
+        self.reverb = reverb_preset(reverb)
 
     def forward(self, f0_hz: Any, amplitude: Any, harmonic_distribution: Any,
                 noise_magnitudes: Any, *, impulse_response: Any = None,
-                instrument_ids: Any = None, instrument_weights: Any = None,
                 seed: int | None = None, sample_rate: int | None = None,
                 chunk_frames: int | None = None) -> torch.Tensor:
         """Render controls to audio.
@@ -59,13 +112,12 @@ class DDSPSynthesizer(nn.Module):
         Args:
             f0_hz: Hz, >= 0, shape [batch, n_frames].
             amplitude: linear harmonic amplitude, >= 0, shape [batch, n_frames].
-            harmonic_distribution: >= 0, shape [batch, n_frames, n_harmonics] (normalised per
-                frame after Nyquist removal).
-            noise_magnitudes: linear band magnitudes 0..Nyquist, >= 0, shape
-                [batch, n_frames, n_bands].
+            harmonic_distribution: >= 0, shape [batch, n_frames, n_harmonics] (``get_controls``
+                at the model rate: harmonics at or above its Nyquist removed, renormalised).
+            noise_magnitudes: linear magnitudes of bands evenly spaced over 0..Nyquist of the
+                model rate, >= 0, shape [batch, n_frames, n_bands].
             impulse_response: full IR (tap 0 = dry gain) [batch, n_taps] or [n_taps], at
-                ``sample_rate``; overrides the reverb module. None: use ``self.reverb`` if any
-                (with ``instrument_ids`` / ``instrument_weights``), else no reverb.
+                ``sample_rate``; overrides ``self.reverb``.
             seed: noise seed (chunk-invariant); None: torch's global generator.
             sample_rate: output sample rate, default ``config.sample_rate``; must be a multiple
                 of the frame rate (hop = sample_rate // frame_rate).
@@ -75,13 +127,15 @@ class DDSPSynthesizer(nn.Module):
         Returns:
             audio, shape [batch, n_frames * hop], float32 (the reverb tail after the end is cut).
         """
-        sample_rate = self.config.sample_rate if sample_rate is None else sample_rate
+        model_rate = self.config.sample_rate
+        sample_rate = model_rate if sample_rate is None else sample_rate
         sample_rate = _check_positive_int(sample_rate, "sample_rate")
         if sample_rate % self.config.frame_rate:
             raise ParameterError(
                 f"sample_rate ({sample_rate}) must be a multiple of the frame rate "
                 f"({self.config.frame_rate} Hz); use render_synth_params for other rates")
         hop = sample_rate // self.config.frame_rate
+        hop_model = self.config.hop_size
         f0, amp, dist = _validate_harmonic_inputs(f0_hz, amplitude, harmonic_distribution)
         mags = _as_tensor(noise_magnitudes, "noise_magnitudes", ndims=(3,))
         if mags.shape[:2] != f0.shape:
@@ -90,54 +144,67 @@ class DDSPSynthesizer(nn.Module):
         chunk = _check_positive_int(DEFAULT_CHUNK_FRAMES if chunk_frames is None else chunk_frames,
                                     "chunk_frames")
         batch, n_frames = f0.shape
-        harm_amps = amp[..., None] * normalize_harmonics(dist, f0, sample_rate=sample_rate)
+        # harmonics as trained: removed at the model's Nyquist (and silent above the output's)
+        controls = get_controls(f0, amp, dist, sample_rate=model_rate)
+        harm_amps = amp[..., None] * controls.harmonic_distribution
+        max_hz = min(model_rate, sample_rate) / 2.0
         f0_ext = torch.cat([f0, f0[:, -1:]], dim=1)
         amps_ext = torch.cat([harm_amps, harm_amps[:, -1:]], dim=1)
         phase = _initial_phase_cycles(None, batch, f0.device)
-        ctx = _NOISE_CONTEXT_FRAMES
+        if hop != hop_model:
+            kernel, reach = _resampling_kernel(hop_model, hop)
+        else:
+            kernel, reach = None, 0
+        ctx = _FIR_REACH_FRAMES + int(math.ceil(reach / hop_model))
         pieces = []
         for a in range(0, n_frames, chunk):
             b = min(a + chunk, n_frames)
             harmonic, phase = _harmonic_intervals(f0_ext[:, a:b + 1], amps_ext[:, a:b + 1], hop=hop,
-                                                  sample_rate=sample_rate, phase0_cycles=phase)
+                                                  sample_rate=sample_rate, phase0_cycles=phase,
+                                                  max_hz=max_hz)
+            # noise at the model rate, exact on [a, b) plus `reach` samples each side
             lo, hi = max(0, a - ctx), min(n_frames, b + ctx)
-            noise = white_noise(batch, (hi - lo) * hop, seed=seed, sample_offset=lo * hop,
-                                device=mags.device)
-            filtered = _filter_noise(noise, mags[:, lo:hi], hop)[:, (a - lo) * hop:(b - lo) * hop]
+            noise = white_noise(batch, (hi - lo) * hop_model, seed=seed,
+                                sample_offset=lo * hop_model, device=mags.device)
+            filtered = _filter_noise(noise, mags[:, lo:hi], hop_model)
+            if kernel is None:
+                filtered = filtered[:, (a - lo) * hop_model:(b - lo) * hop_model]
+            else:
+                filtered = torch.nn.functional.pad(filtered, (reach, reach))
+                start = (a - lo) * hop_model
+                filtered = _resample_frames(
+                    filtered[:, start:start + (b - a) * hop_model + 2 * reach], kernel, reach,
+                    hop_model)
             pieces.append(harmonic + filtered)
         audio = torch.cat(pieces, dim=1) if len(pieces) > 1 else pieces[0]
+        if impulse_response is None and self.reverb.wet_db is not None:
+            impulse_response = torch.from_numpy(
+                room_impulse_response(self.reverb, sample_rate)).to(audio.device)
         if impulse_response is not None:
             return apply_reverb(audio, impulse_response)
-        if self.reverb is not None:
-            return self.reverb(audio, instrument_ids=instrument_ids,
-                               instrument_weights=instrument_weights)
         return audio
-
-
-def _resample_ir(ir: np.ndarray, ir_sample_rate: int, sample_rate: int) -> np.ndarray:
-    if ir_sample_rate == sample_rate:
-        return ir
-    from scipy.signal import resample_poly
-
-    g = math.gcd(sample_rate, ir_sample_rate)
-    # resample_poly keeps amplitude of tones; a unit tap stays a (band-limited) unit tap
-    return resample_poly(ir, sample_rate // g, ir_sample_rate // g).astype(np.float32)
 
 
 def render_synth_params(params: SynthParams, *, sample_rate: int = 16000,
                         impulse_response: Any = None, ir_sample_rate: int = 16000,
-                        seed: int = 0, frame_rate: int = 250) -> np.ndarray:
+                        reverb: Any = None, seed: int = 0, frame_rate: int = 250,
+                        model_sample_rate: int = 16000) -> np.ndarray:
     """Render one part's :class:`SynthParams` to a mono numpy waveform (no gradients).
 
-    Any ``sample_rate`` works: the frame rate stays ``frame_rate``; when ``sample_rate`` is not a
-    multiple of it, the part is rendered at the next multiple and resampled (polyphase).
+    Any ``sample_rate`` works and sounds the same below 8 kHz (module docstring): rates that are
+    a multiple of ``frame_rate`` are synthesised directly; others are rendered at the next
+    multiple and resampled (polyphase).
 
     Args:
-        params: frame controls at ``frame_rate``.
+        params: frame controls at ``frame_rate``, as the model made them at
+            ``model_sample_rate`` (noise bands span 0..model Nyquist).
         sample_rate: output sample rate in Hz.
-        impulse_response: full reverb IR (tap 0 = dry), shape [n_taps], sampled at
-            ``ir_sample_rate`` (resampled if different); None: dry.
+        impulse_response: full reverb IR (tap 0 = dry gain), shape [n_taps], sampled at
+            ``ir_sample_rate`` (its wet tail is resampled if different); None: ``reverb``.
+        reverb: a room preset (``"dry"``, ``"room"``, ``"hall"``, True / False); None: dry.
+            Give this or ``impulse_response``, not both.
         seed: noise seed.
+        model_sample_rate: the rate the model's controls belong to (Hz).
 
     Returns:
         audio, float32, shape [round(n_frames * sample_rate / frame_rate)].
@@ -147,21 +214,27 @@ def render_synth_params(params: SynthParams, *, sample_rate: int = 16000,
     sample_rate = _check_positive_int(sample_rate, "sample_rate")
     frame_rate = _check_positive_int(frame_rate, "frame_rate")
     render_rate = math.ceil(sample_rate / frame_rate) * frame_rate
-    config = SignalConfig(sample_rate=render_rate, frame_rate=frame_rate,
+    config = SignalConfig(sample_rate=_check_positive_int(model_sample_rate, "model_sample_rate"),
+                          frame_rate=frame_rate,
                           n_harmonics=params.harmonic_distribution.shape[1],
                           n_noise_bands=params.noise_magnitudes.shape[1])
-    if params.n_frames == 0:
-        return np.zeros(0, dtype=np.float32)
+    if impulse_response is not None and reverb is not None:
+        raise ParameterError("give impulse_response or reverb, not both")
     ir = None
     if impulse_response is not None:
         ir = np.asarray(impulse_response, dtype=np.float32)
         if ir.ndim != 1 or ir.size == 0:
             raise ParameterError(f"impulse_response: expected shape [n_taps], got {ir.shape}")
-        ir = torch.from_numpy(_resample_ir(ir, ir_sample_rate, render_rate).copy())
+        ir = resample_impulse_response(ir, ir_sample_rate, render_rate)
+    elif reverb_preset(reverb).wet_db is not None:
+        ir = room_impulse_response(reverb, render_rate)
+    if params.n_frames == 0:
+        return np.zeros(0, dtype=np.float32)
     with torch.no_grad():
         audio = DDSPSynthesizer(config)(
             params.f0_hz[None], params.amplitude[None], params.harmonic_distribution[None],
-            params.noise_magnitudes[None], impulse_response=ir, seed=seed)[0].numpy()
+            params.noise_magnitudes[None], impulse_response=None if ir is None else
+            torch.from_numpy(ir.copy()), seed=seed, sample_rate=render_rate)[0].numpy()
     if render_rate != sample_rate:
         from scipy.signal import resample_poly
 

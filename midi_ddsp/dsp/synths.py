@@ -1,4 +1,4 @@
-"""Synthesisers: additive harmonic synth and filtered noise (functional + thin nn.Module wrappers).
+"""Synthesisers: additive harmonic synth and filtered noise (pure functions).
 
 Frame ``i`` of a control is the instant ``i * hop`` samples, ``hop = sample_rate // frame_rate``;
 ``n_samples = n_frames * hop``. Between frames, f0 and amplitudes are interpolated linearly; after
@@ -18,19 +18,12 @@ Harmonic synthesis (fast and phase-accurate):
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
-from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG, SignalConfig
-from midi_ddsp.dsp.core import (
-    _as_tensor,
-    _check_positive_int,
-    exp_sigmoid,
-    normalize_harmonics,
-)
+from midi_ddsp.dsp.core import _as_tensor, _check_positive_int, get_controls
 from midi_ddsp.errors import ParameterError
 
 __all__ = [
@@ -38,9 +31,6 @@ __all__ = [
     "filtered_noise",
     "frequency_impulse_response",
     "white_noise",
-    "HarmonicControls",
-    "Harmonic",
-    "FilteredNoise",
 ]
 
 _SYNTH_CHUNK_ELEMENTS = 1 << 19
@@ -72,8 +62,8 @@ def _resolve_n_samples(n_frames: int, n_samples: int | None, sample_rate: int,
 # harmonic synth
 # ---------------------------------------------------------------------------------------------
 def _harmonic_intervals(f0_hz: torch.Tensor, harmonic_amplitudes: torch.Tensor, *, hop: int,
-                        sample_rate: int, phase0_cycles: torch.Tensor
-                        ) -> tuple[torch.Tensor, torch.Tensor]:
+                        sample_rate: int, phase0_cycles: torch.Tensor,
+                        max_hz: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Core of the harmonic synth over ``n = n_points - 1`` frame intervals.
 
     Args:
@@ -81,6 +71,7 @@ def _harmonic_intervals(f0_hz: torch.Tensor, harmonic_amplitudes: torch.Tensor, 
         harmonic_amplitudes: [batch, n_points, n_harmonics] linear amplitude of every harmonic
             (amplitude * normalised distribution) at the end points.
         phase0_cycles: [batch] float64 phase (cycles) at the first point.
+        max_hz: harmonics reaching this frequency are silent; default ``sample_rate / 2``.
 
     Returns:
         audio [batch, (n_points - 1) * hop] and the phase (cycles, float64, [batch]) at the last
@@ -95,10 +86,11 @@ def _harmonic_intervals(f0_hz: torch.Tensor, harmonic_amplitudes: torch.Tensor, 
     cum = torch.cumsum(inc, dim=1)
     starts = torch.remainder(phase0_cycles[:, None] + cum - inc, 1.0).to(dtype)  # [B, n_int]
     final_phase = torch.remainder(phase0_cycles + cum[:, -1], 1.0).detach()
-    # harmonics above Nyquist anywhere in an interval are silent in that interval
+    # harmonics reaching max_hz (Nyquist) anywhere in an interval are silent in that interval
+    max_hz = sample_rate / 2.0 if max_hz is None else min(float(max_hz), sample_rate / 2.0)
     k = torch.arange(1, n_harm + 1, dtype=dtype, device=device)
     f_max = torch.maximum(f_a, f_b)
-    audible = (f_max[..., None] * k < sample_rate / 2.0).to(dtype)  # [B, n_int, K]
+    audible = (f_max[..., None] * k < max_hz).to(dtype)  # [B, n_int, K]
     coeff = torch.stack([harmonic_amplitudes[:, :-1] * audible,
                          harmonic_amplitudes[:, 1:] * audible], dim=-1)  # [B, n_int, K, 2]
     n = torch.arange(hop, dtype=dtype, device=device)
@@ -164,10 +156,10 @@ def harmonic_synth(f0_hz: Any, amplitude: Any, harmonic_distribution: Any, *,
     interpolated linearly between frames.
 
     Nyquist: the distribution is renormalised **per frame**: harmonics with ``k * f0 >=
-    sample_rate / 2`` at that frame are removed and the rest rescaled to sum 1 (see
-    :func:`normalize_harmonics`). In addition, within each frame interval a harmonic is silenced if
-    it reaches Nyquist at either end of the interval (no renormalisation for this edge case), so no
-    component ever lies at or above Nyquist.
+    sample_rate / 2`` at that frame are removed and the rest rescaled to sum 1
+    (:func:`midi_ddsp.dsp.core.get_controls`). In addition, within each frame interval a harmonic
+    is silenced if it reaches Nyquist at either end of the interval (no renormalisation for this
+    edge case), so no component ever lies at or above Nyquist.
 
     Args:
         f0_hz: fundamental frequency in Hz, >= 0, shape [batch, n_frames].
@@ -187,7 +179,8 @@ def harmonic_synth(f0_hz: Any, amplitude: Any, harmonic_distribution: Any, *,
     """
     f0, amp, dist = _validate_harmonic_inputs(f0_hz, amplitude, harmonic_distribution)
     n_samples, hop = _resolve_n_samples(f0.shape[1], n_samples, sample_rate, frame_rate)
-    harm_amps = amp[..., None] * normalize_harmonics(dist, f0, sample_rate=sample_rate)
+    controls = get_controls(f0, amp, dist, sample_rate=sample_rate)
+    harm_amps = amp[..., None] * controls.harmonic_distribution
     # hold the last frame for the final interval
     f0_ext = torch.cat([f0, f0[:, -1:]], dim=1)
     amps_ext = torch.cat([harm_amps, harm_amps[:, -1:]], dim=1)
@@ -300,80 +293,3 @@ def filtered_noise(noise_magnitudes: Any, *, n_samples: int | None = None,
     noise = white_noise(mags.shape[0], n_samples, seed=seed, generator=generator,
                         device=mags.device)
     return _filter_noise(noise, mags, hop)
-
-
-# ---------------------------------------------------------------------------------------------
-# modules (ddsp Processor split: get_controls -> get_signal)
-# ---------------------------------------------------------------------------------------------
-class HarmonicControls(NamedTuple):
-    """Scaled harmonic-synth controls (see :meth:`Harmonic.get_controls`)."""
-
-    f0_hz: torch.Tensor  # [batch, n_frames], Hz
-    amplitude: torch.Tensor  # [batch, n_frames], linear
-    harmonic_distribution: torch.Tensor  # [batch, n_frames, n_harmonics], sums to 1 per frame
-
-
-class Harmonic(nn.Module):
-    """Harmonic synthesiser: raw network outputs -> controls -> audio.
-
-    ``get_controls`` applies exp_sigmoid to amplitude and distribution, removes harmonics above
-    Nyquist and normalises; ``get_signal`` calls :func:`harmonic_synth`.
-    """
-
-    def __init__(self, config: SignalConfig = DEFAULT_SIGNAL_CONFIG) -> None:
-        super().__init__()
-        self.config = config
-
-    def get_controls(self, amplitude_raw: torch.Tensor, harmonic_distribution_raw: torch.Tensor,
-                     f0_hz: torch.Tensor) -> HarmonicControls:
-        """Scale raw outputs.
-
-        Args:
-            amplitude_raw: any real, shape [batch, n_frames] or [batch, n_frames, 1].
-            harmonic_distribution_raw: any real, shape [batch, n_frames, n_harmonics].
-            f0_hz: Hz, shape [batch, n_frames].
-        """
-        amp = _as_tensor(amplitude_raw, "amplitude_raw", ndims=(2, 3))
-        if amp.ndim == 3:
-            amp = amp[..., 0]
-        f0 = _as_tensor(f0_hz, "f0_hz", ndims=(2,))
-        dist = normalize_harmonics(exp_sigmoid(harmonic_distribution_raw), f0,
-                                   sample_rate=self.config.sample_rate)
-        return HarmonicControls(f0, exp_sigmoid(amp), dist)
-
-    def get_signal(self, controls: HarmonicControls, *, sample_rate: int | None = None,
-                   initial_phase: Any = None) -> torch.Tensor:
-        """Render controls to audio [batch, n_frames * hop] at ``sample_rate`` (default: config)."""
-        sample_rate = self.config.sample_rate if sample_rate is None else sample_rate
-        return harmonic_synth(controls.f0_hz, controls.amplitude, controls.harmonic_distribution,
-                              sample_rate=sample_rate, frame_rate=self.config.frame_rate,
-                              initial_phase=initial_phase)
-
-    def forward(self, amplitude_raw: torch.Tensor, harmonic_distribution_raw: torch.Tensor,
-                f0_hz: torch.Tensor) -> torch.Tensor:
-        return self.get_signal(self.get_controls(amplitude_raw, harmonic_distribution_raw, f0_hz))
-
-
-class FilteredNoise(nn.Module):
-    """Filtered-noise synthesiser: raw magnitudes -> exp_sigmoid(raw + initial_bias) -> audio."""
-
-    def __init__(self, config: SignalConfig = DEFAULT_SIGNAL_CONFIG, *,
-                 initial_bias: float = -5.0) -> None:
-        super().__init__()
-        self.config = config
-        self.initial_bias = initial_bias
-
-    def get_controls(self, magnitudes_raw: torch.Tensor) -> torch.Tensor:
-        """Raw outputs [batch, n_frames, n_bands] -> linear magnitudes (ddsp: bias -5 => quiet)."""
-        raw = _as_tensor(magnitudes_raw, "magnitudes_raw", ndims=(3,))
-        return exp_sigmoid(raw + self.initial_bias)
-
-    def get_signal(self, noise_magnitudes: torch.Tensor, *, sample_rate: int | None = None,
-                   seed: int | None = None) -> torch.Tensor:
-        """Render magnitudes [batch, n_frames, n_bands] to audio [batch, n_frames * hop]."""
-        sample_rate = self.config.sample_rate if sample_rate is None else sample_rate
-        return filtered_noise(noise_magnitudes, sample_rate=sample_rate,
-                              frame_rate=self.config.frame_rate, seed=seed)
-
-    def forward(self, magnitudes_raw: torch.Tensor, *, seed: int | None = None) -> torch.Tensor:
-        return self.get_signal(self.get_controls(magnitudes_raw), seed=seed)

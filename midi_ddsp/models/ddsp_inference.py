@@ -3,8 +3,9 @@
 Inputs per frame: a log-mel spectrogram of the audio (``midi_ddsp.dsp.log_mel``, 64 bands,
 FFT 1024, at the frame rate), f0 as (MIDI - 60) / 24 with a voiced flag, loudness in dB / 60 and
 the instrument embedding. A conditioned dilated convolution stack predicts the harmonic amplitude
-(dB), harmonic distribution (softmax) and noise-band magnitudes (dB); f0 passes through. The
-model also holds a per-instrument reverb bank (``impulse_response``).
+(dB), harmonic distribution (softmax, then ``midi_ddsp.dsp.get_controls``: harmonics at or above
+the model's Nyquist removed, renormalised) and noise-band magnitudes (dB); f0 passes through.
+``impulse_response`` gives a parametric room (no reverb is learned).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import torch
 from torch import nn
 
 from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG, SignalConfig
+from midi_ddsp.dsp.effects import DEFAULT_REVERB
 from midi_ddsp.dsp.spectral import log_mel
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.models.checkpoint import CheckpointMixin
@@ -23,8 +25,10 @@ from midi_ddsp.models.layers import (
     ConditionedDilatedStack,
     InstrumentEmbedding,
     InstrumentSpec,
-    ReverbBank,
     amp_db_from_logits,
+    harmonic_distribution_from_logits,
+    ignore_legacy_reverb_state,
+    instrument_impulse_response,
     instrument_weights,
     noise_db_from_logits,
 )
@@ -84,8 +88,7 @@ class DDSPInference(CheckpointMixin, nn.Module):
                                              dilations=tuple(c.dilations))
         k, b = signal_config.n_harmonics, signal_config.n_noise_bands
         self.head = nn.Conv1d(c.channels, 1 + k + b, 1)
-        self.reverb = ReverbBank(n_taps=signal_config.reverb_length,
-                                 sample_rate=signal_config.sample_rate)
+        ignore_legacy_reverb_state(self)  # older checkpoints hold an (untrained) reverb bank
 
     def audio_features(self, audio: torch.Tensor, n_frames: int) -> torch.Tensor:
         """Scaled log-mel frames [batch, n_frames, n_mels] of audio [batch, n_samples]."""
@@ -123,7 +126,8 @@ class DDSPInference(CheckpointMixin, nn.Module):
         k = self.signal_config.n_harmonics
         logits = out[..., 1:1 + k]
         return {"amp_db": amp_db_from_logits(out[..., 0]), "harmonic_logits": logits,
-                "harmonic_distribution": torch.softmax(logits, dim=-1),
+                "harmonic_distribution": harmonic_distribution_from_logits(
+                    logits, f0_hz, sample_rate=self.signal_config.sample_rate),
                 "noise_db": noise_db_from_logits(out[..., 1 + k:])}
 
     def infer(self, audio: np.ndarray, f0_hz: np.ndarray, loudness_db: np.ndarray,
@@ -158,9 +162,14 @@ class DDSPInference(CheckpointMixin, nn.Module):
         noise = np.power(10.0, out["noise_db"][0].numpy() / 20.0)
         return SynthParams(np.maximum(f0, 0.0), amp, out["harmonic_distribution"][0].numpy(), noise)
 
-    def impulse_response(self, instrument: InstrumentSpec) -> np.ndarray:
-        """The instrument's full reverb impulse response, float32 [reverb_length], tap 0 = 1 (dry)."""
-        return self.reverb.impulse_response(instrument_weights(instrument))
+    def impulse_response(self, instrument: InstrumentSpec, *,
+                         reverb: object = DEFAULT_REVERB) -> np.ndarray:
+        """Full reverb IR at the model rate, float32 [reverb_length], tap 0 = 1 (dry): the
+        parametric room ``reverb``, the same for every instrument."""
+        return instrument_impulse_response(instrument,
+                                           sample_rate=self.signal_config.sample_rate,
+                                           n_taps=self.signal_config.reverb_length,
+                                           reverb=reverb)
 
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

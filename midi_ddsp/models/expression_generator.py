@@ -11,6 +11,7 @@ frames, so the Python loop over notes is cheap.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Sequence
 
 import numpy as np
@@ -20,21 +21,52 @@ from torch import nn
 
 from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG, SignalConfig
 from midi_ddsp.errors import ParameterError
-from midi_ddsp.expression import EXPRESSIONS, EXPRESSION_NAMES, NOTE_TABLE_COLUMNS, validate_note_table
+from midi_ddsp.expression import (
+    EXPRESSION_NAMES,
+    EXPRESSIONS,
+    NOTE_TABLE_COLUMNS,
+    check_temperature,
+    validate_note_table,
+)
 from midi_ddsp.models.checkpoint import CheckpointMixin
 from midi_ddsp.models.features import N_NOTE_FEATURES, note_sequence_features
 from midi_ddsp.models.layers import InstrumentEmbedding, InstrumentSpec, instrument_weights
 from midi_ddsp.models.synthesis_generator import _from_dict
 from midi_ddsp.score import Note
 
-__all__ = ["ExpressionGeneratorConfig", "ExpressionGenerator"]
+__all__ = ["DEFAULT_WINDOW_S", "ExpressionGeneratorConfig", "ExpressionGenerator", "note_windows"]
 
 _N_EXPR = len(EXPRESSION_NAMES)
 _LOG_STD_RANGE = (-6.0, 1.0)
 _OVERLAP_TOLERANCE_S = 1e-6  # same tolerance as midi_ddsp.expression.validate_note_table
-# Generated values are clipped to these (the extractor's reachable ranges, 0..1 positions).
-_CLIP_LOW = np.array([e.valid_low for e in EXPRESSIONS], np.float32)
-_CLIP_HIGH = np.array([e.valid_high for e in EXPRESSIONS], np.float32)
+# Generated values are clipped to the corpus's span (ExpressionRange.generated_low/high).
+_CLIP_LOW = np.array([e.generated_low for e in EXPRESSIONS], np.float32)
+_CLIP_HIGH = np.array([e.generated_high for e in EXPRESSIONS], np.float32)
+DEFAULT_WINDOW_S = 24.0
+"""Window of the windowed generation (s): about the length of the training sequences."""
+_WINDOW_OVERLAP = 0.5   # share of a window replayed from the previous one (carried state)
+
+
+def note_windows(onsets_s: Sequence[float], window_s: float) -> list[tuple[int, int]]:
+    """Overlapping windows of notes, ``[(start, stop), ...]`` covering every note in order.
+
+    A window holds the notes whose onsets lie within ``window_s`` of its first onset (at least
+    two notes); the next window starts at the first note past ``_WINDOW_OVERLAP`` of the window,
+    so consecutive windows share about half their notes.
+    """
+    onsets = np.asarray(onsets_s, np.float64)
+    n = len(onsets)
+    windows: list[tuple[int, int]] = []
+    start = 0
+    while start < n:
+        stop = int(np.searchsorted(onsets, onsets[start] + window_s, side="left"))
+        stop = min(max(stop, start + 2), n)
+        windows.append((start, stop))
+        if stop >= n:
+            break
+        nxt = int(np.searchsorted(onsets, onsets[start] + _WINDOW_OVERLAP * window_s, side="left"))
+        start = min(max(nxt, start + 1), stop - 1)
+    return windows
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,7 +114,7 @@ class ExpressionGenerator(CheckpointMixin, nn.Module):
                                   nn.GELU(), nn.Linear(c.decoder_hidden, 2 * _N_EXPR))
 
     def encode(self, note_features: torch.Tensor, instrument_weights: torch.Tensor) -> torch.Tensor:
-        """[batch, n_notes, 8], [batch, 13] -> context [batch, n_notes, 2 * encoder_hidden]."""
+        """[batch, n_notes, N_NOTE_FEATURES], [batch, 13] -> context [batch, n_notes, 2 * encoder_hidden]."""
         emb = self.embedding(instrument_weights)[:, None, :].expand(-1, note_features.shape[1], -1)
         context, _ = self.encoder(torch.cat([note_features, emb], dim=-1))
         return context
@@ -98,7 +130,7 @@ class ExpressionGenerator(CheckpointMixin, nn.Module):
         """Teacher-forced pass.
 
         Args:
-            note_features: [batch, n_notes, 8] from ``note_sequence_features``.
+            note_features: [batch, n_notes, N_NOTE_FEATURES] from ``note_sequence_features``.
             instrument_weights: [batch, 13].
             previous_expressions: [batch, n_notes, 6]: the expressions of the note before each
                 note (zeros for the first note).
@@ -112,18 +144,27 @@ class ExpressionGenerator(CheckpointMixin, nn.Module):
         return mean, log_std
 
     def generate(self, notes: Sequence[Note], instrument: InstrumentSpec, *,
-                 seed: "int | None" = None) -> pd.DataFrame:
+                 seed: "int | None" = None, temperature: float = 1.0,
+                 window_s: float = DEFAULT_WINDOW_S) -> pd.DataFrame:
         """The NoteTable of ``notes`` (one monophonic part, sorted by onset).
+
+        Parts of any length are generated in overlapping windows of ``window_s`` (the length
+        the model was trained on), so nothing depends on the part's absolute length: each
+        window is encoded on its own, the notes it shares with the previous window are replayed
+        through the decoder with their generated values (carried state), then its new notes are
+        generated.
 
         Args:
             notes: ``Note`` objects (pitch, onset_s, offset_s, velocity).
             instrument: a name/alias, an ``Instrument`` or a blend ``{name: weight}``.
-            seed: None = deterministic (each note's predicted mean); an int = sample each note
-                from the predicted Gaussian with a generator seeded by ``seed``.
+            seed: sampling seed; None = deterministic (same as ``temperature=0``).
+            temperature: scale of the sampled deviation from the predicted mean: 0 = the means,
+                1 = the model's predicted spread.
+            window_s: window length in seconds (> 0).
 
         Returns:
-            NoteTable DataFrame (``NOTE_TABLE_COLUMNS``), expressions clipped to their valid
-            ranges.
+            NoteTable DataFrame (``NOTE_TABLE_COLUMNS``); expressions clipped to their generated
+            ranges (``ExpressionRange.generated_low`` .. ``generated_high``).
         """
         notes = list(notes)
         for i, note in enumerate(notes):
@@ -136,24 +177,33 @@ class ExpressionGenerator(CheckpointMixin, nn.Module):
                     f"{notes[i].onset_s:g} s, before notes[{i - 1}] ends ({notes[i - 1].offset_s:g} s)")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
             raise ParameterError(f"seed must be None or an int; got {seed!r}")
+        temperature = check_temperature(temperature)
+        if not (isinstance(window_s, (int, float)) and math.isfinite(window_s) and window_s > 0):
+            raise ParameterError(f"window_s must be a positive number of seconds; got {window_s!r}")
         weights = torch.from_numpy(instrument_weights(instrument))[None]
         values = np.zeros((len(notes), _N_EXPR), np.float32)
-        if notes:
-            feats = torch.from_numpy(note_sequence_features(notes))[None]
-            gen = torch.Generator().manual_seed(int(seed)) if seed is not None else None
-            with torch.no_grad():
+        gen = (torch.Generator().manual_seed(int(seed))
+               if seed is not None and temperature > 0 else None)
+        all_feats = torch.from_numpy(note_sequence_features(notes))[None]
+        with torch.no_grad():
+            emb = self.embedding(weights)[:, None, :]
+            done = 0
+            for start, stop in note_windows([n.onset_s for n in notes], window_s):
+                feats = all_feats[:, start:stop]
                 context = self.encode(feats, weights)
-                emb = self.embedding(weights)[:, None, :]
                 previous = torch.zeros(1, 1, _N_EXPR)
                 hidden = None
-                for i in range(len(notes)):
-                    mean, log_std, hidden = self._step(context[:, i:i + 1], previous, emb, hidden)
-                    value = mean
-                    if gen is not None:
-                        value = mean + torch.exp(log_std) * torch.randn(mean.shape, generator=gen)
-                    value = torch.from_numpy(np.clip(value.numpy(), _CLIP_LOW, _CLIP_HIGH))
-                    values[i] = value[0, 0].numpy()
-                    previous = value
+                for i in range(start, stop):
+                    mean, log_std, hidden = self._step(context[:, i - start:i - start + 1],
+                                                       previous, emb, hidden)
+                    if i >= done:
+                        value = mean
+                        if gen is not None:
+                            noise = torch.randn(mean.shape, generator=gen)
+                            value = mean + temperature * torch.exp(log_std) * noise
+                        values[i] = np.clip(value[0, 0].numpy(), _CLIP_LOW, _CLIP_HIGH)
+                    previous = torch.from_numpy(values[i])[None, None]
+                done = stop
         table = pd.DataFrame({
             "pitch": [n.pitch for n in notes], "onset_s": [n.onset_s for n in notes],
             "offset_s": [n.offset_s for n in notes], "velocity": [n.velocity for n in notes],

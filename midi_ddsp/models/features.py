@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from midi_ddsp.frames import part_to_frames
+from midi_ddsp.phrasing import metrical_weights, phrase_positions
 from midi_ddsp.score import Note, Part, note_frame_span
 
 __all__ = [
@@ -35,7 +36,7 @@ _MAX_TIME_FEATURE_S = 2.0   # time-since-onset / time-to-offset features saturat
 _LOG_TIME_OFFSET_S = 0.05   # log(duration + 50 ms): finite for the shortest notes
 _VIBRATO_FEATURE_RATES_HZ = (4.0, 5.5, 7.0)  # sin/cos of time since onset at these rates
 N_NOTE_FRAME_FEATURES = 8 + 2 * len(_VIBRATO_FEATURE_RATES_HZ)
-N_NOTE_FEATURES = 8
+N_NOTE_FEATURES = 10
 
 # Extractor constants (same values as midi_ddsp.expression; DESIGN §4).
 _VIBRATO_RATE_HZ = (3.0, 9.0)
@@ -123,15 +124,22 @@ def note_frame_features(notes: Sequence[Note], *, n_frames: int,
 
 
 def note_sequence_features(notes: Sequence[Note]) -> np.ndarray:
-    """Per-note inputs of the Expression Generator, float32 [n_notes, 8].
+    """Per-note inputs of the Expression Generator, float32 [n_notes, 10].
 
     Columns: (pitch - 60) / 24, log(duration s + 0.05), log(inter-onset gap from the previous
     note + 0.05) (0 for the first), log(rest before the note + 0.05) (0 for the first),
-    log(gap to the next onset + 0.05) (0 for the last), position in the phrase (0..1),
-    velocity / 127, first-note flag.
+    log(gap to the next onset + 0.05) (0 for the last), position in its phrase (0..1,
+    ``midi_ddsp.phrasing``), velocity / 127, first note of a phrase, last note of a phrase,
+    metrical weight (1 strong beat, 0.5 beat, 0 off-beat). Nothing depends on the length of the
+    part, so a window of a part gets the same features as the whole part.
     """
     n = len(notes)
     out = np.zeros((n, N_NOTE_FEATURES), np.float32)
+    if n == 0:
+        return out
+    onsets = np.array([note.onset_s for note in notes], np.float64)
+    offsets = np.array([note.offset_s for note in notes], np.float64)
+    ids, position, final = phrase_positions(onsets, offsets)
     for i, note in enumerate(notes):
         out[i, 0] = (note.pitch - PITCH_CENTER) / PITCH_SCALE
         out[i, 1] = math.log(max(note.offset_s - note.onset_s, 0.0) + _LOG_TIME_OFFSET_S)
@@ -139,12 +147,13 @@ def note_sequence_features(notes: Sequence[Note]) -> np.ndarray:
             prev = notes[i - 1]
             out[i, 2] = math.log(max(note.onset_s - prev.onset_s, 0.0) + _LOG_TIME_OFFSET_S)
             out[i, 3] = math.log(max(note.onset_s - prev.offset_s, 0.0) + _LOG_TIME_OFFSET_S)
-        else:
-            out[i, 7] = 1.0
         if i + 1 < n:
             out[i, 4] = math.log(max(notes[i + 1].onset_s - note.onset_s, 0.0) + _LOG_TIME_OFFSET_S)
-        out[i, 5] = i / max(n - 1, 1)
         out[i, 6] = note.velocity / 127.0
+    out[:, 5] = position
+    out[:, 7] = np.concatenate([[1.0], (np.diff(ids) > 0).astype(np.float64)])
+    out[:, 8] = final
+    out[:, 9] = metrical_weights(onsets)
     return out
 
 

@@ -1,11 +1,13 @@
-"""Building blocks shared by the three models: instrument specs and embeddings, the reverb bank,
-dilated convolution stacks and the conversions between network outputs and synth controls.
+"""Building blocks shared by the three models: instrument specs and embeddings, dilated
+convolution stacks and the conversions between network outputs and synth controls.
 
 Conversions between network space and physical units live here, in one place (STYLE 5):
 
 - amplitude: ``amp_db = AMP_DB_MIN + (AMP_DB_MAX - AMP_DB_MIN) * sigmoid(x)``, linear = 10^(dB/20);
 - noise magnitudes: ``noise_db = NOISE_DB_MIN + (NOISE_DB_MAX - NOISE_DB_MIN) * sigmoid(x)``;
-- harmonic distribution: ``softmax(x)`` over the harmonics (each frame sums to 1);
+- harmonic distribution: ``softmax(x)`` over the harmonics, then
+  ``midi_ddsp.dsp.get_controls`` (harmonics at or above the model's Nyquist removed, renormalised),
+  see ``harmonic_distribution_from_logits``;
 - f0 deviation from the written pitch, in semitones: ``F0_DEV_MAX * tanh(x / F0_DEV_MAX)``.
 """
 from __future__ import annotations
@@ -17,6 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from midi_ddsp.dsp.core import get_controls
+from midi_ddsp.dsp.effects import DEFAULT_REVERB, room_impulse_response
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.instruments import INSTRUMENTS, Instrument, get_instrument
 
@@ -25,7 +29,8 @@ __all__ = [
     "N_INSTRUMENTS",
     "instrument_weights",
     "InstrumentEmbedding",
-    "ReverbBank",
+    "instrument_impulse_response",
+    "ignore_legacy_reverb_state",
     "ConditionedDilatedStack",
     "AMP_DB_MIN",
     "AMP_DB_MAX",
@@ -35,6 +40,7 @@ __all__ = [
     "amp_db_from_logits",
     "noise_db_from_logits",
     "f0_dev_from_logits",
+    "harmonic_distribution_from_logits",
 ]
 
 InstrumentSpec = Union[str, Instrument, Mapping[str, float]]
@@ -93,57 +99,26 @@ class InstrumentEmbedding(nn.Module):
         return weights @ self.table
 
 
-class ReverbBank(nn.Module):
-    """A parametric reverb impulse response per instrument: exponentially decaying noise.
+def instrument_impulse_response(instrument: InstrumentSpec, *, sample_rate: int, n_taps: int,
+                                reverb: object = DEFAULT_REVERB) -> np.ndarray:
+    """The reverb IR the models' ``impulse_response`` methods return, float32 [n_taps]: tap 0 = 1
+    (dry), then the wet tail of a parametric room (``midi_ddsp.dsp.room_impulse_response``;
+    ``reverb`` names the preset). No room is learned (the training audio is dry), so every
+    instrument gets the same room; ``instrument`` is only validated."""
+    instrument_weights(instrument)
+    return room_impulse_response(reverb, sample_rate, n_taps=n_taps)
 
-    Each instrument has three learnable numbers: the log decay time (RT60 in seconds), the wet
-    gain in dB and a spectral tilt (a one-pole low-pass coefficient applied to the noise). The
-    noise itself is a fixed seeded buffer, regenerated from the seed, so a checkpoint stores only
-    3 x 13 numbers. ``forward`` returns the wet tail only (``ir[0] == 0``);
-    ``impulse_response`` returns the full IR with the dry path as tap 0 (= 1).
-    Blends mix the IRs with the blend weights.
-    """
 
-    def __init__(self, *, n_taps: int, sample_rate: int, seed: int = 1234,
-                 rt60_s: float = 0.8, gain_db: float = -24.0):
-        super().__init__()
-        self.n_taps = int(n_taps)
-        self.sample_rate = int(sample_rate)
-        self.seed = int(seed)
-        self.log_rt60 = nn.Parameter(torch.full((N_INSTRUMENTS,), math.log(rt60_s)))
-        self.gain_db = nn.Parameter(torch.full((N_INSTRUMENTS,), float(gain_db)))
-        self.tilt = nn.Parameter(torch.zeros(N_INSTRUMENTS))
-        self._noise: torch.Tensor | None = None
+def _drop_legacy_reverb_keys(_module, state_dict, prefix, *_args) -> None:
+    for key in [k for k in state_dict if k.startswith(prefix + "reverb.")]:
+        del state_dict[key]
 
-    def _noise_buffer(self) -> torch.Tensor:
-        if self._noise is None or self._noise.shape[0] != self.n_taps:
-            gen = torch.Generator().manual_seed(self.seed)
-            self._noise = torch.randn(self.n_taps, generator=gen)
-        return self._noise
 
-    def forward(self, weights: torch.Tensor) -> torch.Tensor:
-        """Impulse responses for blend weights [batch, 13] -> [batch, n_taps] (differentiable)."""
-        noise = self._noise_buffer()
-        t_s = torch.arange(self.n_taps, dtype=torch.float32) / self.sample_rate
-        rt60 = torch.exp(self.log_rt60).clamp(0.05, 10.0)                   # [13]
-        envelope = torch.exp(-6.907755 * t_s[None, :] / rt60[:, None])      # ln(1000): -60 dB
-        gain = torch.pow(10.0, self.gain_db / 20.0)[:, None]
-        # spectral tilt: mix of white noise and its first difference (bright) or running mean
-        alpha = torch.tanh(self.tilt)[:, None]
-        shifted = torch.cat([noise[:1], noise[:-1]])
-        coloured = noise[None, :] + alpha * shifted[None, :]
-        irs = gain * envelope * coloured / math.sqrt(self.sample_rate * 0.05)
-        irs = torch.cat([torch.zeros(N_INSTRUMENTS, 1), irs[:, 1:]], dim=1)
-        return weights @ irs
-
-    def impulse_response(self, weights: np.ndarray) -> np.ndarray:
-        """Full numpy IR [n_taps] for blend weights [13]: tap 0 = 1 (the dry path) + the wet tail,
-        the form ``midi_ddsp.dsp.render_synth_params(impulse_response=...)`` takes."""
-        with torch.no_grad():
-            ir = self.forward(torch.as_tensor(weights, dtype=torch.float32)[None])[0]
-        ir = ir.numpy().astype(np.float32)
-        ir[0] = 1.0
-        return ir
+def ignore_legacy_reverb_state(module: nn.Module) -> None:
+    """Let ``module`` load checkpoints that still hold the old per-instrument reverb bank
+    (``reverb.log_rt60``, ``reverb.gain_db``, ``reverb.tilt``: untrained defaults): those
+    entries are dropped on load (a module-level hook, so the model still pickles)."""
+    module.register_load_state_dict_pre_hook(_drop_legacy_reverb_keys)
 
 
 class _FrameNorm(nn.Module):
@@ -205,3 +180,19 @@ def noise_db_from_logits(x: torch.Tensor) -> torch.Tensor:
 def f0_dev_from_logits(x: torch.Tensor) -> torch.Tensor:
     """f0 deviation from the written pitch in semitones, in (-F0_DEV_MAX, F0_DEV_MAX)."""
     return F0_DEV_MAX * torch.tanh(x / F0_DEV_MAX)
+
+
+def harmonic_distribution_from_logits(logits: torch.Tensor, f0_hz: torch.Tensor, *,
+                                      sample_rate: int) -> torch.Tensor:
+    """The harmonic distribution a model outputs: ``softmax(logits)`` through ``get_controls``
+    (harmonics at or above ``sample_rate / 2`` at that frame's f0 removed, renormalised).
+
+    Args:
+        logits: [batch, n_frames, n_harmonics].
+        f0_hz: Hz, [batch, n_frames].
+
+    Returns:
+        [batch, n_frames, n_harmonics], each frame sums to 1 (0 if no harmonic is below Nyquist).
+    """
+    dist = torch.softmax(logits, dim=-1)
+    return get_controls(f0_hz, None, dist, sample_rate=sample_rate).harmonic_distribution

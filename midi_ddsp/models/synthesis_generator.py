@@ -7,8 +7,10 @@ input, so a seed reproduces a render. Inputs per frame: the note conditioning of
 to offset), the six expressions broadcast over each note (``expressions_to_frames``, rests 0),
 the instrument embedding (a blend is the weighted mix of rows) and the noise. Outputs per frame:
 f0 deviation from the written pitch (semitones, |dev| < 4), harmonic amplitude (dB), harmonic
-distribution (softmax over 60) and noise-band magnitudes (dB); see ``layers`` for the ranges.
-The checkpoint also holds the per-instrument reverb bank (``impulse_response``).
+distribution (softmax over 60, then harmonics at or above the 8 kHz Nyquist removed and the rest
+renormalised: ``midi_ddsp.dsp.get_controls``, so the distribution is what the synth plays) and
+noise-band magnitudes (dB); see ``layers`` for the ranges. ``impulse_response`` gives a parametric
+room (``midi_ddsp.dsp.room_impulse_response``); no reverb is learned.
 """
 from __future__ import annotations
 
@@ -28,14 +30,19 @@ from midi_ddsp.errors import ParameterError
 from midi_ddsp.expression import (EXPRESSION_NAMES, frames_of_valid_table, notes_of_valid_table,
                                   validate_note_table)
 from midi_ddsp.models.checkpoint import CheckpointMixin
-from midi_ddsp.models.features import N_NOTE_FRAME_FEATURES, note_frame_features
+from midi_ddsp.dsp.core import midi_to_hz
+from midi_ddsp.dsp.effects import DEFAULT_REVERB
+from midi_ddsp.models.features import (N_NOTE_FRAME_FEATURES, PITCH_CENTER, PITCH_SCALE,
+                                       note_frame_features)
 from midi_ddsp.models.layers import (
     ConditionedDilatedStack,
     InstrumentEmbedding,
     InstrumentSpec,
-    ReverbBank,
     amp_db_from_logits,
     f0_dev_from_logits,
+    harmonic_distribution_from_logits,
+    ignore_legacy_reverb_state,
+    instrument_impulse_response,
     instrument_weights,
     noise_db_from_logits,
 )
@@ -154,8 +161,7 @@ class SynthesisGenerator(CheckpointMixin, nn.Module):
         for _ in range(c.head_layers - 1):
             head += [nn.Conv1d(head_channels, head_channels, 1), nn.GELU()]
         self.head = nn.Sequential(*head, nn.Conv1d(head_channels, self.n_outputs, 1))
-        self.reverb = ReverbBank(n_taps=signal_config.reverb_length,
-                                 sample_rate=signal_config.sample_rate)
+        ignore_legacy_reverb_state(self)  # older checkpoints hold an (untrained) reverb bank
 
     # ------------------------------------------------------------------------------------------
     def forward(self, note_features: torch.Tensor, expressions: torch.Tensor,
@@ -169,9 +175,11 @@ class SynthesisGenerator(CheckpointMixin, nn.Module):
             noise: [batch, n_frames, n_noise] standard Gaussian.
 
         Returns:
-            dict of ``f0_dev`` (semitones, [batch, n_frames]), ``amp_db`` ([batch, n_frames]),
-            ``harmonic_distribution`` ([batch, n_frames, 60], rows sum to 1),
-            ``harmonic_logits`` (same shape) and ``noise_db`` ([batch, n_frames, 65]).
+            dict of ``f0_dev`` (semitones, [batch, n_frames]), ``f0_hz`` (held pitch of
+            ``note_features`` + f0_dev, Hz, [batch, n_frames]), ``amp_db`` ([batch, n_frames]),
+            ``harmonic_distribution`` ([batch, n_frames, 60]: ``get_controls`` at the model
+            rate, rows sum to 1), ``harmonic_logits`` (same shape, before softmax) and
+            ``noise_db`` ([batch, n_frames, 65]).
         """
         n_frames = note_features.shape[1]
         emb = self.embedding(instrument_weights)[:, :, None].expand(-1, -1, n_frames)
@@ -192,11 +200,15 @@ class SynthesisGenerator(CheckpointMixin, nn.Module):
         out = self.head(torch.cat([h, cond], dim=1)).transpose(1, 2)   # [B, T, n_outputs]
         k = self.signal_config.n_harmonics
         logits = out[..., 2:2 + k]
+        f0_dev = f0_dev_from_logits(out[..., 0])
+        f0_hz = midi_to_hz(PITCH_CENTER + PITCH_SCALE * note_features[..., 0] + f0_dev)
         return {
-            "f0_dev": f0_dev_from_logits(out[..., 0]),
+            "f0_dev": f0_dev,
+            "f0_hz": f0_hz,
             "amp_db": amp_db_from_logits(out[..., 1]),
             "harmonic_logits": logits,
-            "harmonic_distribution": torch.softmax(logits, dim=-1),
+            "harmonic_distribution": harmonic_distribution_from_logits(
+                logits, f0_hz, sample_rate=self.signal_config.sample_rate),
             "noise_db": noise_db_from_logits(out[..., 2 + k:]),
         }
 
@@ -268,11 +280,15 @@ class SynthesisGenerator(CheckpointMixin, nn.Module):
         out = {key: torch.cat(values, dim=1) for key, values in pieces.items()}
         return controls_to_synth_params(out, held)
 
-    def impulse_response(self, instrument: InstrumentSpec) -> np.ndarray:
-        """The instrument's full reverb impulse response, float32 [reverb_length]: tap 0 = 1 (dry
-        path) + the learned wet tail (``render_synth_params(impulse_response=...)`` form); a blend
-        mixes the wet tails with its weights."""
-        return self.reverb.impulse_response(instrument_weights(instrument))
+    def impulse_response(self, instrument: InstrumentSpec, *,
+                         reverb: object = DEFAULT_REVERB) -> np.ndarray:
+        """Full reverb IR at the model rate, float32 [reverb_length] (tap 0 = 1, the dry path,
+        then the wet tail; ``render_synth_params(impulse_response=...)`` form): the parametric
+        room ``reverb`` (``"room"``, ``"hall"``, ``"dry"``), the same for every instrument."""
+        return instrument_impulse_response(instrument,
+                                           sample_rate=self.signal_config.sample_rate,
+                                           n_taps=self.signal_config.reverb_length,
+                                           reverb=reverb)
 
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

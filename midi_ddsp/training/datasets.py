@@ -28,6 +28,7 @@ from midi_ddsp.errors import InputFileError
 from midi_ddsp.expression import EXPRESSION_NAMES, expressions_to_frames, extract_note_expressions
 from midi_ddsp.instruments import get_instrument
 from midi_ddsp.models.features import (
+    N_NOTE_FEATURES,
     clip_notes,
     note_frame_features,
     note_sequence_features,
@@ -195,6 +196,28 @@ def _pad(x: np.ndarray, n: int, value: float = 0.0) -> np.ndarray:
     return np.pad(x, pad, constant_values=value)
 
 
+def _onset_transient(noise_db: np.ndarray, rng: np.random.Generator, *,
+                     frame_rate: int) -> np.ndarray:
+    """Attack augmentation of one note's noise bands ([n_frames, n_bands] dB): a burst (or a
+    cut) of U(-15, 30) dB at the onset with a random spectral tilt, decaying with a time
+    constant of U(10, 30) ms, so the sustain (from ~120 ms) moves by under 1 dB."""
+    t = np.arange(noise_db.shape[0]) / frame_rate
+    gain = rng.uniform(-15.0, 30.0) * np.exp(-t / rng.uniform(0.010, 0.030))
+    bands = np.linspace(-0.5, 0.5, noise_db.shape[1])
+    tilt = 1.0 + rng.uniform(-1.0, 1.0) * bands
+    return np.clip(noise_db + gain[:, None] * tilt[None, :], NOISE_DB_MIN, NOISE_DB_MAX)
+
+
+def _reachable_high(expression_index: int, pitch: int, sample_rate: int = 16000) -> float:
+    """Upper end of a perturbed control for a note: 1, except brightness, which cannot exceed
+    the centroid of the highest harmonic below Nyquist (5 K / 60, K harmonics below it)."""
+    if EXPRESSION_NAMES[expression_index] != "brightness":
+        return 1.0
+    f0 = 440.0 * 2.0 ** ((pitch - 69) / 12.0)
+    n_below = max(1, int(np.ceil(sample_rate / 2 / f0)) - 1)
+    return float(min(1.0, 0.8 * 5.0 * n_below / 60.0))
+
+
 def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batch_size: int,
                     crop_frames: int, frame_rate: int = 250, n_noise: int = 4,
                     perturb_prob: float = 0.3, augment_prob: float = 0.5,
@@ -234,9 +257,9 @@ def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
             if s1 > s0 and rng.random() < augment_prob:
                 gamma = rng.uniform(-1.0, 1.0)
                 tilted = hd[s0:s1] * k[None, :] ** gamma
-                hd[s0:s1] = tilted / tilted.sum(1, keepdims=True)
-                noise_db[s0:s1] = np.clip(noise_db[s0:s1] + rng.uniform(-15.0, 15.0),
-                                          NOISE_DB_MIN, NOISE_DB_MAX)
+                hd[s0:s1] = tilted / np.maximum(tilted.sum(1, keepdims=True), 1e-12)
+            if s1 > s0 and rng.random() < augment_prob:
+                noise_db[s0:s1] = _onset_transient(noise_db[s0:s1], rng, frame_rate=frame_rate)
         aug = SynthParams(params.f0_hz, np.power(10.0, amp_db / 20.0), hd,
                           np.power(10.0, noise_db / 20.0))
         feats, held = note_frame_features(notes, n_frames=n, frame_rate=frame_rate)
@@ -247,7 +270,8 @@ def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
             perturbed = np.zeros(len(notes), np.float32)
             for i, (s0, s1) in enumerate(spans):
                 if s1 > s0 and rng.random() < perturb_prob:
-                    values[i, int(rng.integers(_N_EXPR))] = rng.uniform(0.0, 1.0)
+                    j = int(rng.integers(_N_EXPR))
+                    values[i, j] = rng.uniform(0.0, _reachable_high(j, notes[i].pitch))
                     perturbed[i] = 1.0
                     regress[s0:s1] = 0.0
             table[list(EXPRESSION_NAMES)] = values
@@ -297,23 +321,38 @@ def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
 # --------------------------------------------------------------------------------------------
 
 def expression_batch(records: Sequence[Record], rng: np.random.Generator, *, batch_size: int,
-                     indices: "Sequence[int] | None" = None) -> dict:
-    """A batch of whole examples (note sequences) for the Expression Generator.
+                     indices: "Sequence[int] | None" = None, crop_prob: float = 0.0,
+                     min_crop_notes: int = 8) -> dict:
+    """A batch of note sequences for the Expression Generator.
 
-    Returns ``note_features`` [B, N, 8], ``instrument_weights`` [B, 13], ``targets`` [B, N, 6],
-    ``previous`` [B, N, 6] (targets shifted by one note, zeros first) and ``mask`` [B, N].
+    Each example is a whole record or, with probability ``crop_prob``, a random run of at least
+    ``min_crop_notes`` consecutive notes of it (so the model also learns to start mid-phrase, as
+    in windowed generation). Features are computed on the whole record, then cut.
+
+    Returns ``note_features`` [B, N, N_NOTE_FEATURES], ``instrument_weights`` [B, 13],
+    ``targets`` [B, N, 6], ``previous`` [B, N, 6] (targets shifted by one note, zeros first) and
+    ``mask`` [B, N].
     """
     chosen = [records[i if indices is None else i] for i in
               (indices if indices is not None else rng.integers(len(records), size=batch_size))]
-    n_max = max(len(r.notes) for r in chosen)
-    feats = np.zeros((len(chosen), n_max, 8), np.float32)
+    spans = []
+    for rec in chosen:
+        n = len(rec.notes)
+        if crop_prob > 0 and n > min_crop_notes and rng.random() < crop_prob:
+            length = int(rng.integers(min_crop_notes, n + 1))
+            start = int(rng.integers(0, n - length + 1))
+            spans.append((start, start + length))
+        else:
+            spans.append((0, n))
+    n_max = max(b - a for a, b in spans)
+    feats = np.zeros((len(chosen), n_max, N_NOTE_FEATURES), np.float32)
     targets = np.zeros((len(chosen), n_max, _N_EXPR), np.float32)
     mask = np.zeros((len(chosen), n_max), np.float32)
     weights = np.zeros((len(chosen), N_INSTRUMENTS), np.float32)
-    for b, rec in enumerate(chosen):
-        n = len(rec.notes)
-        feats[b, :n] = note_sequence_features(rec.notes)
-        targets[b, :n] = rec.note_table
+    for b, (rec, (start, stop)) in enumerate(zip(chosen, spans)):
+        n = stop - start
+        feats[b, :n] = note_sequence_features(rec.notes)[start:stop]
+        targets[b, :n] = rec.note_table[start:stop]
         mask[b, :n] = 1.0
         weights[b, rec.instrument_index] = 1.0
     previous = np.concatenate([np.zeros_like(targets[:, :1]), targets[:, :-1]], axis=1)

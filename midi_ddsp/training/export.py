@@ -19,24 +19,31 @@ from midi_ddsp.models.checkpoint import load_model
 __all__ = ["export_run", "main"]
 
 _METRIC_KEYS = {
-    "synthesis_generator": ("sg_expression_rmse", "control_fidelity", "pitch", "speed"),
-    "expression_generator": ("eg_teacher_forced_rmse", "pitch", "speed"),
+    "synthesis_generator": ("audio", "sg_expression_rmse", "control_fidelity", "pitch", "speed"),
+    "expression_generator": ("audio", "eg_teacher_forced_rmse", "pitch", "speed"),
     "ddsp_inference": ("resynthesis",),
 }
 
 _DESCRIPTIONS = {
     "synthesis_generator": (
         "Frame-parallel Synthesis Generator: NoteTable (notes + 6 expressions) + instrument -> "
-        "f0 deviation, amplitude, harmonic distribution, noise magnitudes at 250 Hz; also holds "
-        "the per-instrument parametric reverb (decay, gain, tilt per instrument, untrained "
-        "defaults unless a spectral fine-tune ran). Trained by regression to analysed params "
-        "plus a differentiable expression-consistency loss; augmentation: for 50% of notes the "
-        "harmonic distribution is tilted by k^g (g ~ U(-1, 1)) and the noise shifted by "
-        "U(-15, 15) dB before expression extraction; for 30% of notes one control of the "
-        "conditioning is replaced by U(0, 1) with only the expression-consistency loss."),
+        "f0 deviation, amplitude, harmonic distribution (harmonics at or above the 8 kHz "
+        "Nyquist removed, get_controls), noise magnitudes at 250 Hz. Trained by regression to "
+        "analysed params plus a differentiable expression-consistency loss; parameter-space "
+        "augmentation: for 50% of notes the harmonic distribution is tilted by k^g "
+        "(g ~ U(-1, 1)), and for 50% the noise bands get an onset transient of U(-15, 30) dB "
+        "decaying with a 10-30 ms time constant (random spectral tilt; the sustain moves < 1 dB), "
+        "before expression extraction; for 30% of notes one control of the conditioning is "
+        "replaced by U(0, top) (top = 1, for brightness the bound the note's harmonics below "
+        "Nyquist allow) with only the expression-consistency loss. The reverb is a parametric "
+        "room (midi_ddsp.dsp.effects presets), not part of the model."),
     "expression_generator": (
         "Expression Generator: bidirectional GRU note encoder + autoregressive GRU decoder over "
-        "notes -> mean and log-std of the 6 expressions; teacher-forced MSE + Gaussian NLL."),
+        "notes -> mean and log-std of the 6 expressions; teacher-forced MSE + Gaussian NLL. "
+        "Inputs per note: pitch, duration, gaps, velocity, phrase position, phrase start/end, "
+        "metrical weight (midi_ddsp.phrasing; nothing depends on the part's length); trained on "
+        "whole pieces and random runs of notes; generates long parts in 24-s windows with "
+        "carried state; sampling temperature (0 = means)."),
     "ddsp_inference": (
         "DDSP Inference: log-mel (64) + f0 + loudness + instrument -> amplitude, harmonic "
         "distribution, noise magnitudes; regression to analysed params (no spectral-loss "
@@ -46,10 +53,16 @@ _DESCRIPTIONS = {
 
 def _markdown(card: dict) -> str:
     lines = [f"# Model card: {card['kind']}", "", card.get("description", ""), ""]
-    for key in ("n_parameters", "steps", "wall_time_s", "data", "n_train_examples", "valid_loss",
-                "file_size_bytes"):
+    for key in ("command", "n_parameters", "steps", "wall_time_s", "data", "data_version",
+                "n_train_examples", "valid_loss", "file_size_bytes"):
         if key in card:
             lines.append(f"- **{key}**: {card[key]}")
+    audio = (card.get("metrics") or {}).get("audio")
+    if audio:
+        from midi_ddsp.audio_report import summary_lines
+
+        lines += ["", "## Measured on audio (reports/audio_evaluation.md, whole test pieces, "
+                  "default pipeline, beside FluidSynth)", "", *summary_lines(audio)]
     if card.get("metrics"):
         lines += ["", "## Measured metrics (test split)", "", "```json",
                   json.dumps(card["metrics"], indent=1, sort_keys=True), "```"]
@@ -63,7 +76,8 @@ def _markdown(card: dict) -> str:
 
 def export_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.PathLike[str]", *,
                which: str = "best", metrics: "dict | None" = None,
-               notes: "list[str] | None" = None) -> tuple[Path, Path, Path]:
+               notes: "list[str] | None" = None, command: "str | None" = None
+               ) -> tuple[Path, Path, Path]:
     """Export ``run_dir/<which>.pt`` to ``out_dir/<kind>.pt`` + ``.json`` + ``.md`` cards."""
     import dataclasses
     model = load_model(Path(run_dir) / f"{which}.pt")
@@ -78,6 +92,12 @@ def export_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.PathLike[st
         card["metrics_data"] = metrics.get("data")
     if notes:
         card["notes"] = list(notes)
+    if command:
+        card["command"] = command
+    data_build = Path(str(card.get("data", ""))) / "build.json"
+    if data_build.is_file():
+        build = json.loads(data_build.read_text())
+        card["data_version"] = f"corpus v{build.get('corpus_version', 1)} (seed {build.get('seed')})"
     out_dir = Path(out_dir)
     pt = model.save_checkpoint(out_dir / f"{model.kind}.pt", model_card=card)
     card["file_size_bytes"] = pt.stat().st_size
@@ -97,9 +117,11 @@ def main(argv=None) -> int:
     p.add_argument("--which", default="best", choices=["best", "model"])
     p.add_argument("--metrics", help="metrics.json written by midi_ddsp_evaluate")
     p.add_argument("--note", action="append", default=[], help="a line for the card (repeatable)")
+    p.add_argument("--command", help="the command that trained the run (recorded in the card)")
     args = p.parse_args(argv)
     metrics = json.loads(Path(args.metrics).read_text()) if args.metrics else None
-    for path in export_run(args.run, args.out, which=args.which, metrics=metrics, notes=args.note):
+    for path in export_run(args.run, args.out, which=args.which, metrics=metrics, notes=args.note,
+                           command=args.command):
         print(path)
     return 0
 

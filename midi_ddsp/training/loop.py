@@ -70,6 +70,8 @@ class TrainConfig:
         num_threads: torch intra-op threads.
         perturb_prob: Synthesis Generator: fraction of notes with one perturbed control.
         augment_prob: Synthesis Generator: fraction of notes with tilted brightness/noise targets.
+        crop_prob: Expression Generator: fraction of training sequences cut to a random run of
+            notes (the rest are whole pieces).
         grad_clip: gradient-norm clip.
         tiny: use the model's ``tiny()`` config (tests).
         max_examples: load at most this many training examples (None = all).
@@ -89,6 +91,7 @@ class TrainConfig:
     num_threads: int = 1
     perturb_prob: float = 0.3
     augment_prob: float = 0.5
+    crop_prob: float = 0.5
     grad_clip: float = 1.0
     tiny: bool = False
     max_examples: "int | None" = None
@@ -129,7 +132,8 @@ def _make_batch(name, model, records, rng, config: TrainConfig, *, indices=None,
                                perturb_prob=config.perturb_prob, augment_prob=config.augment_prob,
                                indices=indices)
     if name == "expression":
-        return expression_batch(records, rng, batch_size=bs, indices=indices)
+        return expression_batch(records, rng, batch_size=bs, indices=indices,
+                                crop_prob=config.crop_prob if indices is None else 0.0)
     return inference_batch(records, rng, batch_size=bs, crop_frames=config.crop_frames,
                            hop_size=signal.hop_size, indices=indices)
 
@@ -181,7 +185,8 @@ def _plot(csv_path: Path, png_path: Path) -> None:
 
 def train(name: str, data_dir: "str | os.PathLike[str]", out_dir: "str | os.PathLike[str]", *,
           config: TrainConfig = TrainConfig(), resume: bool = False, model_config=None,
-          progress: bool = True, model_card: "dict | None" = None) -> TrainResult:
+          progress: bool = True, model_card: "dict | None" = None,
+          init_from: "str | os.PathLike[str] | None" = None) -> TrainResult:
     """Train model ``name`` on the shards under ``data_dir``, writing into ``out_dir``.
 
     Args:
@@ -195,6 +200,8 @@ def train(name: str, data_dir: "str | os.PathLike[str]", out_dir: "str | os.Path
         model_config: model config dataclass (default: the model's default or ``tiny()``).
         progress: show a tqdm progress bar.
         model_card: extra entries for the model cards of ``model.pt``/``best.pt``.
+        init_from: a model checkpoint of the same kind whose weights (and config) a new run
+            starts from (fine-tuning); ignored when resuming.
 
     Returns:
         TrainResult (the trained model, final step, losses, wall time).
@@ -240,8 +247,17 @@ def train(name: str, data_dir: "str | os.PathLike[str]", out_dir: "str | os.Path
         if state.get("kind") != cls.kind:
             raise CheckpointError(state_path, f"is a {state.get('kind')} state, expected {cls.kind}")
         model_config = cfg_cls.from_dict(state["config"])
+    init = None
+    if state is None and init_from is not None:
+        from midi_ddsp.models.checkpoint import load_model
+
+        init = load_model(init_from, kind=_MODELS[name][0].kind)
+        model_config = init.config
     torch.manual_seed(config.seed + rank)
     model = build_model(name, tiny=config.tiny, model_config=model_config)
+    if init is not None:
+        model.load_state_dict(init.state_dict())
+        logger.info("initialised %s from %s", name, init_from)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     rng = np.random.default_rng(config.seed + 1000 * rank)
     step = 0

@@ -1,0 +1,70 @@
+"""The shipped checkpoints, listened to: default renders of whole constant-velocity pieces keep
+their level, sound every note at the right pitch, and keep the parts of an ensemble balanced
+(measured from the audio with ``midi_ddsp.audio_evaluation``)."""
+import numpy as np
+import pretty_midi
+import pytest
+
+from midi_ddsp.audio_evaluation import activity_metrics, dynamics_metrics, pitch_metrics
+from midi_ddsp.score import Note
+from midi_ddsp.synthesis import load_pretrained_model, synthesize_midi
+
+
+def _walk(rng, low, high, seconds, beat=0.42, start=0.5):
+    """Random-walk line in [low, high] of quarter and half notes, velocity 90."""
+    pitch, t, notes = (low + high) // 2, start, []
+    while t < seconds:
+        pitch = int(np.clip(pitch + rng.choice([-2, -1, 1, 2, 3, -3]), low, high))
+        dur = beat * rng.choice([1, 1, 1, 2])
+        notes.append(pretty_midi.Note(velocity=90, pitch=pitch, start=t, end=t + 0.95 * dur))
+        t += dur
+    return notes
+
+
+def _write(path, parts):
+    pm = pretty_midi.PrettyMIDI(initial_tempo=120)
+    for program, name, notes in parts:
+        inst = pretty_midi.Instrument(program=program, name=name)
+        inst.notes = notes
+        pm.instruments.append(inst)
+    pm.write(str(path))
+    return str(path)
+
+
+def _notes(table):
+    return [Note(int(r.pitch), float(r.onset_s), float(r.offset_s), int(r.velocity))
+            for r in table.itertuples()]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_pretrained_model()
+
+
+def test_long_solo_keeps_its_level_and_pitch(model, tmp_path):
+    rng = np.random.default_rng(3)
+    path = _write(tmp_path / "solo.mid", [(68, "oboe", _walk(rng, 62, 84, 60.0))])
+    result = synthesize_midi(path, model=model)
+    (name, table), = result.note_tables.items()
+    notes = _notes(table)
+    stem = result.stems[name]
+    dyn = dynamics_metrics({name: stem}, {name: notes}, sample_rate=result.sample_rate)
+    drift = dyn["parts"][name]["last_minus_first_fifth_db"]
+    assert abs(drift) <= 4.0, dyn["parts"][name]["fifths_db"]
+    activity = activity_metrics(stem, notes, sample_rate=result.sample_rate)
+    assert activity["in_note_active"] >= 0.95
+    pitch = pitch_metrics(stem, notes, sample_rate=result.sample_rate)
+    assert pitch["raw_pitch_accuracy"] >= 0.90
+
+
+def test_chorale_parts_stay_balanced(model, tmp_path):
+    rng = np.random.default_rng(4)
+    ranges = [(40, "violin", 67, 79), (40, "violin2", 62, 74), (41, "viola", 55, 67),
+              (42, "cello", 43, 57)]
+    path = _write(tmp_path / "chorale.mid",
+                  [(prog, name, _walk(rng, lo, hi, 30.0, beat=0.6)) for prog, name, lo, hi in ranges])
+    result = synthesize_midi(path, model=model)
+    notes = {name: _notes(t) for name, t in result.note_tables.items()}
+    assert len(notes) == 4
+    dyn = dynamics_metrics(result.stems, notes, sample_rate=result.sample_rate)
+    assert dyn["part_spread_db"] <= 6.0, {k: v["mean_db"] for k, v in dyn["parts"].items()}
