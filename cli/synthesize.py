@@ -26,6 +26,7 @@ import os
 import sys
 from typing import Sequence
 
+from midi_ddsp.dsp.effects import DEFAULT_REVERB, REVERB_PRESETS
 from midi_ddsp.expression import DEFAULT_TEMPERATURE
 
 __all__ = ["main", "build_parser", "parse_instrument_option"]
@@ -137,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     music.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE, metavar="T",
                        help="spread of the expression sampling: 0 = the most likely expressions "
                             f"(deterministic), 1 = the model's full spread (default {DEFAULT_TEMPERATURE})")
+    music.add_argument("--reverb", choices=tuple(REVERB_PRESETS), default=DEFAULT_REVERB,
+                       help=f"room of the model parts: parametric presets (default {DEFAULT_REVERB})")
     fluid = parser.add_argument_group("FluidSynth (tracks without a model, drums)")
     fluid.add_argument("--use_fluidsynth", action="store_true",
                        help="render tracks whose program has no model, and drum tracks, with "
@@ -244,7 +247,7 @@ def main(argv: "Sequence[str] | None" = None) -> int:
             instruments=instruments or None, pitch_offset=args.pitch_offset,
             speed_rate=args.speed_rate, seed=args.seed, sample_rate=args.sample_rate,
             use_fluidsynth=args.use_fluidsynth, sf2_path=args.sf2_path, normalize=args.normalize,
-            expression_seed=args.expression_seed, temperature=args.temperature)
+            expression_seed=args.expression_seed, temperature=args.temperature, reverb=args.reverb)
     except MidiDDSPError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2

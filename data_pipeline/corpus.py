@@ -278,7 +278,7 @@ def _record(job: Job, examples: Sequence[Example], shard_rel: str) -> dict:
     }
 
 
-def run_job(job: Job, out_dir: "str | os.PathLike[str]", *, window_s: float = 4.0) -> dict:
+def run_job(job: Job, out_dir: "str | os.PathLike[str]", *, window_s: float = 0.0) -> dict:
     """Render, analyse and write the shard of one job; returns its manifest record."""
     out_dir = Path(out_dir)
     shard_rel = f"shards/{job.job_id}.npz"

@@ -83,9 +83,14 @@ def _fidelity_table(sweeps: dict) -> dict:
     for control in EXPRESSION_NAMES:
         rows = [reg[control] for inst in sweeps.values() for reg in inst.values()
                 if reg[control]["unreachable"] is None]
-        out[control] = {k: float(np.nanmean([r["fidelity"][src] for r in rows]))
+        def stat(fn, src):
+            values = _finite(r["fidelity"][src] for r in rows)
+            return float(fn(values)) if values else float("nan")
+
+        out[control] = {k: stat(np.mean, src)
                         for k, src in (("r", "r"), ("slope", "slope"), ("rmse", "rmse_identity"))}
-        out[control]["worst_slope"] = float(np.nanmin([r["fidelity"]["slope"] for r in rows]))
+        out[control]["worst_slope"] = stat(np.min, "slope")
+        out[control]["n_cells"] = len(rows)
     return out
 
 

@@ -512,7 +512,8 @@ dB between phrases; 0.5 keeps the variety of the performance with a steady level
 
 def check_temperature(temperature) -> float:
     """``temperature`` as a float >= 0, or ParameterError."""
-    ok = not isinstance(temperature, bool) and isinstance(temperature, (int, float, np.floating))
+    ok = not isinstance(temperature, bool) and isinstance(temperature, (int, float, np.floating,
+                                                                        np.integer))
     if not ok or not math.isfinite(float(temperature)) or temperature < 0:
         raise ParameterError(f"temperature must be a number >= 0; got {temperature!r}")
     return float(temperature)

@@ -38,6 +38,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from midi_ddsp.dsp.effects import DEFAULT_REVERB, reverb_preset
 from midi_ddsp.errors import InputFileError, MidiDDSPError, ParameterError
 from midi_ddsp.expression import DEFAULT_TEMPERATURE, check_temperature
 from midi_ddsp.instruments import Instrument, get_instrument
@@ -418,7 +419,8 @@ def synthesize_midi(source: Any, *, model: "MidiDDSP | None" = None,
                     gains_db: "Mapping[str, float] | None" = None,
                     normalize: "str | bool" = "loudness", progress: bool = False,
                     expression_seed: "int | None" = None,
-                    temperature: float = DEFAULT_TEMPERATURE) -> SynthesisResult:
+                    temperature: float = DEFAULT_TEMPERATURE,
+                    reverb: str = DEFAULT_REVERB) -> SynthesisResult:
     """Render a score with the models: every pitched part a stem, plus the mix.
 
     Args:
@@ -438,6 +440,9 @@ def synthesize_midi(source: Any, *, model: "MidiDDSP | None" = None,
         temperature: spread of the expression sampling, >= 0: 0 = the most likely expressions
             (deterministic), 1 = the model's full predicted spread; default
             ``DEFAULT_TEMPERATURE``.
+        reverb: the room every model part is played in: ``"dry"``, ``"room"`` (default) or
+            ``"hall"``, parametric presets (``midi_ddsp.dsp.effects.REVERB_PRESETS``; no room
+            is learned, the training audio is dry).
         use_fluidsynth: render parts without a model (other programs, drums) with FluidSynth;
             otherwise they are skipped with a warning.
         sf2_path: soundfont for FluidSynth (default FluidR3_GM, see ``midi_ddsp.fluidsynth_render``).
@@ -472,6 +477,7 @@ def synthesize_midi(source: Any, *, model: "MidiDDSP | None" = None,
         raise ParameterError(f"sample_rate must be a positive number of Hz, got {sample_rate!r}")
     normalize = normalize_mode(normalize)
     temperature = check_temperature(temperature)
+    reverb = reverb_preset(reverb).name
     if expression_seed is not None and (isinstance(expression_seed, bool)
                                         or not isinstance(expression_seed, (int, np.integer))):
         raise ParameterError(f"expression_seed must be None or an int, got {expression_seed!r}")
@@ -515,7 +521,8 @@ def synthesize_midi(source: Any, *, model: "MidiDDSP | None" = None,
         t1 = time.perf_counter()
         params = generate_synth_params(table, spec, model=model, seed=part_seed, n_frames=n_frames)
         t2 = time.perf_counter()
-        audio = render_params(params, spec, model=model, sample_rate=int(sample_rate), seed=part_seed)
+        audio = render_params(params, spec, model=model, sample_rate=int(sample_rate), seed=part_seed,
+                              reverb=reverb)
         t3 = time.perf_counter()
         timings["expression_s"] += t1 - t0
         timings["synthesis_s"] += t2 - t1
@@ -573,7 +580,8 @@ def synthesize_midi(source: Any, *, model: "MidiDDSP | None" = None,
         "frame_rate": frame_rate,
         "duration_s": mixed.mix.shape[0] / int(sample_rate),
         "settings": {"seed": int(seed), "expression_seed": expression_base,
-                     "temperature": temperature, "pitch_offset": int(pitch_offset),
+                     "temperature": temperature, "reverb": reverb,
+                     "pitch_offset": int(pitch_offset),
                      "speed_rate": float(speed_rate), "use_fluidsynth": bool(use_fluidsynth),
                      "sf2_path": None if sf2_path is None else os.fspath(sf2_path),
                      "normalize": normalize},
@@ -735,7 +743,8 @@ def rerender(result: SynthesisResult, *, note_tables: "Mapping[str, pd.DataFrame
             new_tables[name] = table
             params = generate_synth_params(table, spec, model=model, seed=seed, n_frames=n_frames)
         new_params[name] = params
-        raw[name] = render_params(params, spec, model=model, sample_rate=result.sample_rate, seed=seed)
+        raw[name] = render_params(params, spec, model=model, sample_rate=result.sample_rate, seed=seed,
+                                  reverb=settings.get("reverb", DEFAULT_REVERB))
         entry["instrument"] = spec
         entry["edited"] = True
     mixed = mix_stems(raw, gains_db=gains, normalize=mode, sample_rate=result.sample_rate,

@@ -99,7 +99,7 @@ def test_segments_cut_at_long_rests():
 
 def test_build_writes_shards_manifest_and_no_source_in_two_splits(tmp_path, fake_lines):
     out = tmp_path / "corpus"
-    summary = _build(out)
+    summary = _build(out, window_s=4.0)
     records = read_manifest(out / "manifest.jsonl")
     assert summary.n_jobs == len(records) > 0 and summary.n_rendered == len(records)
     assert {r["split"] for r in records} == {"train", "valid", "test"}
@@ -126,6 +126,8 @@ def test_build_writes_shards_manifest_and_no_source_in_two_splits(tmp_path, fake
 def test_kill_and_resume_gives_the_same_corpus(tmp_path, fake_lines, monkeypatch):
     reference = tmp_path / "reference"
     _build(reference)
+    # the default (corpus v2) stores every training segment whole: one example per job
+    assert {r["n_examples"] for r in read_manifest(reference / "manifest.jsonl")} == {1}
 
     out = tmp_path / "killed"
     real_run_job = corpus.run_job
@@ -190,7 +192,7 @@ def test_other_settings_in_the_same_folder_are_refused(tmp_path, fake_lines):
 
 @pytest.mark.parametrize("kwargs", [{"minutes_per_instrument": {"training": 1}},
                                     {"minutes_per_instrument": {"train": -1}},
-                                    {"jobs": 0}, {"window_s": 0}, {"instruments": ["banjo"]}])
+                                    {"jobs": 0}, {"window_s": -1}, {"instruments": ["banjo"]}])
 def test_bad_settings_are_rejected(tmp_path, kwargs):
     with pytest.raises(ParameterError):
         _build(tmp_path, **kwargs)

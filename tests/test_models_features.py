@@ -6,6 +6,7 @@ import torch
 from midi_ddsp.dsp.core import get_controls
 from midi_ddsp.expression import extract_note_expressions
 from midi_ddsp.models.features import (
+    N_NOTE_FEATURES,
     clip_notes,
     note_expressions_torch,
     note_frame_features,
@@ -49,10 +50,24 @@ def test_clip_notes_and_spans():
 
 def test_note_sequence_features():
     f = note_sequence_features(NOTES)
-    assert f.shape == (3, 8)
-    assert f[0, 7] == 1 and f[1, 7] == 0
-    np.testing.assert_allclose(f[:, 5], [0, 0.5, 1])
+    assert f.shape == (3, N_NOTE_FEATURES)
+    assert f[0, 7] == 1 and f[1, 7] == 0            # first note of a phrase
+    assert f[2, 8] == 1 and f[0, 8] == 0            # last note of a phrase
+    np.testing.assert_allclose(f[:, 5], [0, 0.4 / 0.6, 1], atol=1e-6)  # onset time in the phrase
     np.testing.assert_allclose(f[2, 3], np.log(0.1 + 0.05), rtol=1e-5)  # 100 ms rest
+
+
+def test_note_sequence_features_do_not_depend_on_part_length():
+    """A note's features are the same in a part of 40 notes and in the same part repeated
+    (no absolute-position feature): the windowed Expression Generator relies on it."""
+    phrase = [Note(60 + i % 5, 0.5 * i, 0.5 * i + 0.45, 90) for i in range(8)]
+    def repeat(k):
+        return [Note(n.pitch, n.onset_s + 5.0 * r, n.offset_s + 5.0 * r, n.velocity)
+                for r in range(k) for n in phrase]
+    short, long_ = note_sequence_features(repeat(2)), note_sequence_features(repeat(10))
+    # the second repetition (its last note has no next note in the short part: left out)
+    np.testing.assert_allclose(long_[8:15], short[8:15], atol=1e-6)
+    np.testing.assert_allclose(long_[72:79], short[8:15], atol=1e-6)
 
 
 def test_torch_extractor_matches_numpy(rng):
