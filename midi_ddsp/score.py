@@ -23,6 +23,7 @@ import numpy as np
 
 from midi_ddsp.errors import InputFileError, ParameterError
 from midi_ddsp.instruments import Instrument, get_instrument, instrument_for_program
+from midi_ddsp.midi_controls import ChannelEvents, MidiControls, sustain_offsets
 
 __all__ = [
     "Note",
@@ -75,6 +76,8 @@ class Part:
         is_drum: whether the source track is a percussion track (channel 10).
         track: index of the source track in the file.
         voice: index of the voice within the track (0 for a monophonic track).
+        controls: MIDI performance controls of the source channel (pitch bend, CC7, CC11,
+            CC1; ``midi_ddsp.midi_controls``), shared by the voices of a track; None if none.
     """
 
     notes: list[Note]
@@ -84,6 +87,7 @@ class Part:
     is_drum: bool = False
     track: int = 0
     voice: int = 0
+    controls: "MidiControls | None" = None
 
     @property
     def end_s(self) -> float:
@@ -164,6 +168,7 @@ class _RawTrack:
     program: int
     is_drum: bool
     notes: list  # of [pitch, onset_s, offset_s, velocity]
+    controls: "MidiControls | None" = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -394,10 +399,12 @@ def _raw_tracks_from_mido(midi) -> list[_RawTrack]:
     # per group (track, channel, program): lists of pitch / on tick / off tick / velocity
     groups: dict[tuple[int, int, int], list] = collections.OrderedDict()
     track_names: dict[int, str] = {}
+    channel_controls: dict[tuple[int, int], ChannelEvents] = {}
     n_unclosed = 0
     for ti, track in enumerate(midi.tracks):
         tick = 0
         programs = [0] * 16
+        events: dict[int, ChannelEvents] = collections.defaultdict(ChannelEvents)
         sounding: dict[tuple[int, int], collections.deque] = collections.defaultdict(collections.deque)
         for msg in track:
             tick += msg.time
@@ -412,6 +419,10 @@ def _raw_tracks_from_mido(midi) -> list[_RawTrack]:
                     groups.setdefault(key, []).append((msg.note, on_tick, tick, velocity))
             elif kind == "program_change":
                 programs[msg.channel] = msg.program
+            elif kind == "control_change":
+                events[msg.channel].control_change(tick, msg.control, msg.value)
+            elif kind == "pitchwheel":
+                events[msg.channel].bends.append((tick, msg.pitch))
             elif kind == "set_tempo":
                 tempo_events.append((tick, msg.tempo))
             elif kind == "track_name" and ti not in track_names and msg.name.strip():
@@ -420,6 +431,11 @@ def _raw_tracks_from_mido(midi) -> list[_RawTrack]:
             for on_tick, velocity, program in queue:
                 n_unclosed += 1
                 groups.setdefault((ti, channel, program), []).append((pitch, on_tick, tick, velocity))
+        for channel, channel_events in events.items():
+            channel_controls[(ti, channel)] = channel_events
+            pedal = channel_events.cc.get(64, [])
+            for key in [k for k in groups if k[0] == ti and k[1] == channel]:
+                groups[key] = sustain_offsets(groups[key], pedal)
     if n_unclosed:
         logger.warning("%d note(s) never released; ended at the end of their track", n_unclosed)
     to_seconds = _tick_converter(midi.ticks_per_beat, tempo_events)
@@ -437,8 +453,10 @@ def _raw_tracks_from_mido(midi) -> list[_RawTrack]:
         offsets = to_seconds(arr[:, 2])
         notes = [[int(p), float(a), float(b), int(v)]
                  for p, a, b, v in zip(arr[:, 0], onsets, offsets, arr[:, 3])]
+        channel_events = channel_controls.get((ti, channel))
+        controls = channel_events.to_controls(to_seconds) if channel_events else None
         raw.append(_RawTrack(track=ti, name=name, program=program,
-                             is_drum=channel == _DRUM_CHANNEL, notes=notes))
+                             is_drum=channel == _DRUM_CHANNEL, notes=notes, controls=controls))
     return raw
 
 
@@ -568,7 +586,7 @@ def _build_score(raw: list[_RawTrack], label: str, overrides) -> Score:
         for v, voice_notes in enumerate(voices):
             parts.append(Part(notes=voice_notes, instrument=inst, program=r.program,
                               name=base if len(voices) == 1 else f"{base} v{v + 1}",
-                              is_drum=False, track=r.track, voice=v))
+                              is_drum=False, track=r.track, voice=v, controls=r.controls))
     if not parts:
         raise InputFileError(label, "contains no notes")
     _make_names_unique(parts)

@@ -243,6 +243,8 @@ class SynthesisResult:
             loudness, peak and true peak, whether the limiter acted).
         limiter_gain: the limiter's gain per sample, float32 [n_samples], already applied to
             ``mix`` and ``stems``; None when the limiter did not act.
+        controls: part name -> the part's MIDI performance controls (pitch bend, CC7/CC11,
+            CC1; ``midi_ddsp.midi_controls``), applied again when ``rerender`` regenerates it.
     """
 
     sample_rate: int
@@ -252,6 +254,7 @@ class SynthesisResult:
     synth_params: dict[str, SynthParams]
     metadata: dict
     limiter_gain: "np.ndarray | None" = None
+    controls: dict = dataclasses.field(default_factory=dict)
 
     @property
     def part_names(self) -> list[str]:
@@ -386,7 +389,8 @@ def _shift_part(part: Part, *, semitones: int, speed_rate: float, label: str) ->
             raise ParameterError(f"{label}: pitch_offset {semitones:+d} moves note {n.pitch} of part "
                                  f"{part.name!r} outside MIDI 0..127")
         notes.append(Note(pitch, n.onset_s / speed_rate, n.offset_s / speed_rate, n.velocity))
-    return dataclasses.replace(part, notes=notes)
+    controls = part.controls.scaled(speed_rate) if part.controls is not None else None
+    return dataclasses.replace(part, notes=notes, controls=controls)
 
 
 def _prepare_score(source: Any, instruments: dict, *, pitch_offset: int, speed_rate: float
@@ -498,6 +502,7 @@ def synthesize_midi(source: Any, *, model: "MidiDDSP | None" = None,
     n_samples = int(round(n_frames * int(sample_rate) / frame_rate))
 
     stems: dict[str, np.ndarray] = {}
+    controls: dict = {}
     note_tables: dict[str, pd.DataFrame] = {}
     params_by_part: dict[str, SynthParams] = {}
     info: dict[str, dict] = {}
@@ -518,8 +523,14 @@ def synthesize_midi(source: Any, *, model: "MidiDDSP | None" = None,
         t0 = time.perf_counter()
         table = model.expression_generator.generate(
             fitted.notes, spec, seed=expression_base + index, temperature=temperature)
+        if part.controls is not None and part.controls.modulation:  # CC1 adds vibrato
+            table["vibrato"] = (table["vibrato"] + part.controls.note_vibrato(
+                table["onset_s"].to_numpy(), table["offset_s"].to_numpy())).astype(np.float32)
         t1 = time.perf_counter()
         params = generate_synth_params(table, spec, model=model, seed=part_seed, n_frames=n_frames)
+        if part.controls is not None:
+            params = part.controls.apply(params, frame_rate=frame_rate)
+            controls[part.name] = part.controls
         t2 = time.perf_counter()
         audio = render_params(params, spec, model=model, sample_rate=int(sample_rate), seed=part_seed,
                               reverb=reverb)
@@ -594,7 +605,7 @@ def synthesize_midi(source: Any, *, model: "MidiDDSP | None" = None,
     }
     return SynthesisResult(sample_rate=int(sample_rate), mix=mixed.mix, stems=mixed.stems,
                            note_tables=note_tables, synth_params=params_by_part, metadata=metadata,
-                           limiter_gain=mixed.limiter_gain)
+                           limiter_gain=mixed.limiter_gain, controls=controls)
 
 
 def _fluidsynth_groups(parts: Sequence[Part], *, taken: set) -> list:
@@ -742,6 +753,8 @@ def rerender(result: SynthesisResult, *, note_tables: "Mapping[str, pd.DataFrame
             table = validate_note_table(table, source=f"note table of part {name!r}")
             new_tables[name] = table
             params = generate_synth_params(table, spec, model=model, seed=seed, n_frames=n_frames)
+            if name in result.controls:
+                params = result.controls[name].apply(params, frame_rate=model.frame_rate)
         new_params[name] = params
         raw[name] = render_params(params, spec, model=model, sample_rate=result.sample_rate, seed=seed,
                                   reverb=settings.get("reverb", DEFAULT_REVERB))
@@ -760,7 +773,7 @@ def rerender(result: SynthesisResult, *, note_tables: "Mapping[str, pd.DataFrame
         metadata["checkpoints"] = dict(model.checkpoints)
     return SynthesisResult(sample_rate=result.sample_rate, mix=mixed.mix, stems=mixed.stems,
                            note_tables=new_tables, synth_params=new_params, metadata=metadata,
-                           limiter_gain=mixed.limiter_gain)
+                           limiter_gain=mixed.limiter_gain, controls=dict(result.controls))
 
 
 def synthesize_bach(work: "str | os.PathLike[str]" = "bwv66.6", *, ensemble: str = "string_quartet",
