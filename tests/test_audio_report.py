@@ -4,27 +4,15 @@ import json
 
 import pretty_midi
 import pytest
-import torch
 
 from midi_ddsp.audio_evaluation import PieceSpec, control_sweep, evaluate_piece
 from midi_ddsp.audio_report import run_audio_evaluation, summary_lines
 from midi_ddsp.expression import EXPRESSION_NAMES
-from midi_ddsp.models import (
-    ExpressionGenerator,
-    ExpressionGeneratorConfig,
-    SynthesisGenerator,
-    SynthesisGeneratorConfig,
-)
-from midi_ddsp.synthesis import load_pretrained_model
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("ckpt")
-    eg = ExpressionGenerator(ExpressionGeneratorConfig.tiny()).save_checkpoint(folder / "eg.pt")
-    sg = SynthesisGenerator(SynthesisGeneratorConfig.tiny()).save_checkpoint(folder / "sg.pt")
-    return load_pretrained_model(expression_generator_path=eg, synthesis_generator_path=sg)
+def model(tiny_model):
+    return tiny_model
 
 
 def _piece(path, parts):

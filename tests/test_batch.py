@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pretty_midi
 import pytest
-import torch
 
 from midi_ddsp import mixing
 from midi_ddsp.batch import (
@@ -17,22 +16,11 @@ from midi_ddsp.batch import (
     render_dataset,
 )
 from midi_ddsp.errors import InputFileError, ParameterError
-from midi_ddsp.models import (
-    ExpressionGenerator,
-    ExpressionGeneratorConfig,
-    SynthesisGenerator,
-    SynthesisGeneratorConfig,
-)
-from midi_ddsp.synthesis import load_pretrained_model
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("ckpt")
-    eg = ExpressionGenerator(ExpressionGeneratorConfig.tiny()).save_checkpoint(folder / "eg.pt")
-    sg = SynthesisGenerator(SynthesisGeneratorConfig.tiny()).save_checkpoint(folder / "sg.pt")
-    return load_pretrained_model(expression_generator_path=eg, synthesis_generator_path=sg)
+def model(tiny_model):
+    return tiny_model
 
 
 def write_midi(path: Path, pitches=(67, 69), program=40) -> Path:

@@ -68,3 +68,16 @@ def test_chorale_parts_stay_balanced(model, tmp_path):
     assert len(notes) == 4
     dyn = dynamics_metrics(result.stems, notes, sample_rate=result.sample_rate)
     assert dyn["part_spread_db"] <= 6.0, {k: v["mean_db"] for k, v in dyn["parts"].items()}
+
+
+def test_expression_generator_holds_its_level_over_a_long_part(model):
+    """The same 8-bar phrase repeated 16 times (~8 minutes): the repetitions get the same volume
+    (no drift with the part's length), sampled at the default temperature."""
+    phrase = [Note(60 + p, 0.6 * i, 0.6 * i + 0.55, 90)
+              for i, p in enumerate([0, 2, 4, 5, 7, 5, 4, 2, 0, 4, 7, 12, 7, 4, 2, 0])]
+    length = 0.6 * len(phrase) + 1.0
+    notes = [Note(n.pitch, n.onset_s + k * length, n.offset_s + k * length, 90)
+             for k in range(16) for n in phrase]
+    table = model.expression_generator.generate(notes, "violin", seed=0, temperature=0.5)
+    per_repeat = table["volume"].to_numpy().reshape(16, -1).mean(1)
+    assert abs(per_repeat[-3:].mean() - per_repeat[:3].mean()) * 60 <= 3.0, per_repeat

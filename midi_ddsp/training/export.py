@@ -42,8 +42,8 @@ _DESCRIPTIONS = {
         "notes -> mean and log-std of the 6 expressions; teacher-forced MSE + Gaussian NLL. "
         "Inputs per note: pitch, duration, gaps, velocity, phrase position, phrase start/end, "
         "metrical weight (midi_ddsp.phrasing; nothing depends on the part's length); trained on "
-        "whole pieces and random runs of notes; generates long parts in 24-s windows with "
-        "carried state; sampling temperature (0 = means)."),
+        "whole pieces and random runs of notes; generates a whole part at once (the level holds over "
+        "parts of any length); sampling temperature (0 = means)."),
     "ddsp_inference": (
         "DDSP Inference: log-mel (64) + f0 + loudness + instrument -> amplitude, harmonic "
         "distribution, noise magnitudes; regression to analysed params (no spectral-loss "
