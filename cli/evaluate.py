@@ -72,7 +72,8 @@ def main(argv=None) -> int:
             registers=("middle",) if args.quick else ("low", "middle", "high"),
             fluidsynth=not args.quick, extra={"command": command})
         metrics = {"audio": {k: audio[k] for k in ("checkpoints", "summary", "control_fidelity",
-                                                   "cross_effects", "targets", "command")},
+                                                   "cross_effects", "probes", "targets",
+                                                   "command")},
                    "data": args.cache}
         if args.data:
             from midi_ddsp.evaluation import evaluate

@@ -17,7 +17,8 @@ Every number here is measured on rendered audio, never on the parameters that pr
 * **onsets** (``onset_f1``): onsets detected in each stem (librosa's spectral-flux detector)
   against the score, F1 with a 50 ms tolerance and one-to-one matching;
 * **control fidelity from audio** (``control_sweep``): one control swept 0 -> 1 on test notes
-  of each instrument and register (low / middle / high third of the range), rendered dry by the
+  (0.4, 0.8 and 1.6 s long, ``SWEEP_NOTE_S``) of each instrument and register (low / middle /
+  high third of the range), rendered dry by the
   Synthesis Generator and the synth, re-analysed from the audio with the known f0
   (``midi_ddsp.analysis.analyse_audio``) and re-extracted: Pearson r, slope and intercept of the
   fit and RMSE against the identity; the same sweep gives the cross-effect matrix (change of
@@ -47,9 +48,11 @@ __all__ = [
     "onset_f1",
     "evaluate_render",
     "evaluate_piece",
+    "SWEEP_NOTE_S",
     "sweep_notes",
     "control_sweep",
     "summarize_sweep",
+    "expression_probes",
 ]
 
 logger = logging.getLogger(__name__)
@@ -319,15 +322,22 @@ def register_pitches(instrument: str, register: str, n: int = 3) -> list[int]:
     return [int(round(a + (b - a) * (i + 0.5) / n)) for i in range(n)]
 
 
+SWEEP_NOTE_S = (0.4, 0.8, 1.6)
+"""Lengths of the sweep's notes (s): the i-th pitch of a register gets the i-th length, so the
+sweep covers short, middle and long notes."""
+
+
 def sweep_notes(pitches: Sequence[int], *, values: Sequence[float] = _SWEEP_VALUES,
-                note_s: float = 0.8, gap_s: float = 0.4) -> list[tuple[int, int, Note]]:
-    """Notes of a sweep: for every value, one note per pitch. Returns ``(value index, pitch
-    index, Note)`` in time order."""
+                note_s: Sequence[float] = SWEEP_NOTE_S, gap_s: float = 0.4
+                ) -> list[tuple[int, int, Note]]:
+    """Notes of a sweep: for every value, one note per pitch (pitch i lasts ``note_s[i]``).
+    Returns ``(value index, pitch index, Note)`` in time order."""
     out, t = [], 0.3
     for vi in range(len(values)):
         for pi, pitch in enumerate(pitches):
-            out.append((vi, pi, Note(int(pitch), t, t + note_s, 90)))
-            t += note_s + gap_s
+            length = note_s[pi % len(note_s)]
+            out.append((vi, pi, Note(int(pitch), t, t + length, 90)))
+            t += length + gap_s
     return out
 
 
@@ -436,3 +446,51 @@ def reachable(control: str, instrument: str, register: str, sample_rate: int = 1
     return None
 
 
+
+
+# --------------------------------------------------------------------------------------------
+# probes of the performance prior
+# --------------------------------------------------------------------------------------------
+def expression_probes(model, instrument: str = "violin", *, seed: int = 0) -> dict:
+    """What the Expression Generator does with phrasing, rendered and measured.
+
+    A line of four 8-note phrases (rests between them, the last note of each held twice as
+    long) at constant velocity, rendered with the default pipeline at temperature 0:
+
+    * ``final_minus_peak_db``: A-weighted loudness of each phrase's last note minus its loudest
+      note, mean over phrases (< 0: phrase ends are softer);
+    * ``vibrato_long``, ``vibrato_short``: mean NoteTable vibrato of notes over 0.6 s and under
+      0.2 s in a line that alternates them.
+    """
+    from midi_ddsp.score import score_from_notes
+    from midi_ddsp.synthesis import synthesize_midi
+
+    inst = get_instrument(instrument)
+    base = (inst.lowest_midi + inst.highest_midi) // 2
+    steps = [0, 2, 4, 5, 7, 5, 4, 2]
+    notes, t, phrases = [], 0.3, []
+    for k in range(4):
+        idx = []
+        for j, s in enumerate(steps):
+            dur = 0.8 if j == len(steps) - 1 else 0.4
+            idx.append(len(notes))
+            notes.append(Note(base + s + (k % 2) * 2, t, t + dur * 0.95, 90))
+            t += dur
+        phrases.append(idx)
+        t += 0.6
+    result = synthesize_midi(score_from_notes({instrument: notes}), model=model, seed=seed,
+                             temperature=0.0, normalize="none", instruments={"*": instrument})
+    name = result.part_names[0]
+    loud = note_loudness_db(result.stems[name], notes, sample_rate=result.sample_rate)
+    final = float(np.mean([loud[p[-1]] - np.max(loud[p]) for p in phrases]))
+    mixed, t = [], 0.3
+    for k in range(24):
+        dur = 0.9 if k % 2 else 0.15
+        mixed.append(Note(base + (k % 5), t, t + dur, 90))
+        t += dur + 0.05
+    table = model.expression_generator.generate(mixed, instrument, seed=None, temperature=0.0)
+    durations = (table["offset_s"] - table["onset_s"]).to_numpy()
+    vib = table["vibrato"].to_numpy()
+    return {"instrument": instrument, "final_minus_peak_db": final,
+            "vibrato_long": float(vib[durations > 0.6].mean()),
+            "vibrato_short": float(vib[durations < 0.2].mean())}

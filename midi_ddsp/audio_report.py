@@ -22,6 +22,7 @@ from midi_ddsp.audio_evaluation import (
     PieceSpec,
     control_sweep,
     evaluate_piece,
+    expression_probes,
     reachable,
     summarize_sweep,
 )
@@ -147,11 +148,13 @@ def run_audio_evaluation(pieces: Sequence[PieceSpec], *, model, out_dir, instrum
         instruments = [p.name.removeprefix("solo_") for p in pieces if p.kind == "solo"]
     logger.info("control sweeps")
     sweeps = _sweeps(model, instruments, registers, seed)
+    probes = [expression_probes(model, name, seed=seed) for name in instruments[:4]]
     metrics = {
         "checkpoints": dict(getattr(model, "checkpoints", {}) or {}),
         "targets": TARGETS, "pieces": results, "summary": _piece_summary(results),
         "control_fidelity": _fidelity_table(sweeps), "sweeps": sweeps,
-        "cross_effects": _cross_matrix(sweeps), "wall_time_s": round(time.time() - t0, 1),
+        "cross_effects": _cross_matrix(sweeps), "probes": probes,
+        "wall_time_s": round(time.time() - t0, 1),
         **(extra or {}),
     }
     (out_dir / "audio_metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True))
@@ -247,6 +250,15 @@ def _markdown(metrics: dict, renders: dict) -> str:
             lines.append(f"| {control} | " + " | ".join(
                 "—" if c == control else f"{cells.get(c, float('nan')):+.2f}" for c in cols)
                 + f" | {worst} {off.get(worst, float('nan')):+.2f} |")
+    if metrics.get("probes"):
+        lines += ["", "## Probes of the performance prior", "",
+                  "Four 8-note phrases at constant velocity, temperature 0 (`expression_probes`): "
+                  "loudness of each phrase's last note minus its loudest note, from the audio; "
+                  "NoteTable vibrato of notes over 0.6 s and under 0.2 s.", "",
+                  "| instrument | phrase end - peak dB | vibrato, long notes | vibrato, short notes |",
+                  "|---|---|---|---|"]
+        lines += [f"| {p['instrument']} | {p['final_minus_peak_db']:+.1f} | {p['vibrato_long']:.2f} | "
+                  f"{p['vibrato_short']:.2f} |" for p in metrics["probes"]]
     if renders:
         lines += ["", "## Plots", ""]
         lines += [f"![{name}]({path})" for name, path in renders.items()]

@@ -287,12 +287,15 @@ def test_register_pitches(instrument):
 
 def test_sweep_notes():
     values = [0.0, 0.5, 1.0]
-    planned = sweep_notes([60, 67], values=values, note_s=0.5, gap_s=0.25)
+    planned = sweep_notes([60, 67], values=values, note_s=(0.5,), gap_s=0.25)
     assert [(vi, pi) for vi, pi, _ in planned] == [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1)]
     notes = [n for _, _, n in planned]
     assert [n.pitch for n in notes] == [60, 67] * 3
     np.testing.assert_allclose([n.offset_s - n.onset_s for n in notes], 0.5)
     np.testing.assert_allclose(np.diff([n.onset_s for n in notes]), 0.75)
+    # the default gives the pitches of a register short, middle and long notes
+    lengths = [round(n.offset_s - n.onset_s, 3) for _, _, n in sweep_notes([60, 64, 67], values=[0.0])]
+    assert lengths == [0.4, 0.8, 1.6]
 
 
 def test_reachable():

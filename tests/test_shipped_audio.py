@@ -81,3 +81,4 @@ def test_expression_generator_holds_its_level_over_a_long_part(model):
     table = model.expression_generator.generate(notes, "violin", seed=0, temperature=0.5)
     per_repeat = table["volume"].to_numpy().reshape(16, -1).mean(1)
     assert abs(per_repeat[-3:].mean() - per_repeat[:3].mean()) * 60 <= 3.0, per_repeat
+

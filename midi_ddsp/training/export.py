@@ -114,7 +114,9 @@ def main(argv=None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", required=True, help="run folder written by midi_ddsp_train")
     p.add_argument("--out", required=True, help="checkpoint folder (e.g. checkpoints/)")
-    p.add_argument("--which", default="best", choices=["best", "model"])
+    p.add_argument("--which", default="best",
+                   help="checkpoint stem in --run: best (default), model, or e.g. ddsp_inference "
+                        "with --run checkpoints to re-card a shipped checkpoint")
     p.add_argument("--metrics", help="metrics.json written by midi_ddsp_evaluate")
     p.add_argument("--note", action="append", default=[], help="a line for the card (repeatable)")
     p.add_argument("--command", help="the command that trained the run (recorded in the card)")
