@@ -19,7 +19,8 @@ class SynthParams:
         amplitude: overall linear amplitude of the harmonic part, >= 0, shape [n_frames].
         harmonic_distribution: relative harmonic amplitudes, >= 0, each frame sums to 1,
             shape [n_frames, n_harmonics].
-        noise_magnitudes: linear magnitudes of the filtered-noise bands (0..Nyquist), >= 0,
+        noise_magnitudes: linear magnitudes of the filtered-noise bands, linearly spaced over
+            0..8 kHz (the model rate's Nyquist, at every output rate), >= 0,
             shape [n_frames, n_noise_bands].
     """
 

@@ -46,6 +46,7 @@ if [[ $STAGE == all || $STAGE == train ]]; then
   mkdir -p "$RUNS"
   [[ -f "$RUNS/sg_base.pt" ]] || git show "$SG_BASE:checkpoints/synthesis_generator.pt" > "$RUNS/sg_base.pt"
   train expression "$STEPS_EG" --batch-size 16 --learning-rate 0.002 --lr-half-life-steps 1500 \
+      --previous-noise 0.1 --previous-dropout 0.1 \
       --save-every 250 --num-threads 1 &
   train synthesis "$STEPS_SG" --init "$RUNS/sg_base.pt" --batch-size 16 --crop-frames 500 \
       --learning-rate 0.0005 --warmup-steps 100 --lr-half-life-steps 3000 --save-every 250 \
@@ -60,7 +61,8 @@ if [[ $STAGE == all || $STAGE == export ]]; then
   $PY -m midi_ddsp.cli.evaluate --out reports --cache "$CACHE" --data "$CORPUS" --threads 2 -v
   $PY -m midi_ddsp.training.export --run "$RUNS/expression" --which best --out checkpoints \
       --metrics reports/metrics.json --command "$0 (STEPS_EG=$STEPS_EG)" \
-      --note "Trained from scratch on corpus v2: $STEPS_EG steps, batch 16, lr 2e-3 halving every 1500 steps; whole pieces, half of the batches cut to random runs of >= 8 notes; ships the step of lowest validation loss (best.pt)." \
+      --note "Trained from scratch on corpus v2: $STEPS_EG steps, batch 16, lr 2e-3 halving every 1500 steps; whole pieces, half of them cut to random runs of >= 8 notes; the previous note's expressions (decoder input) get N(0, 0.1) noise and are zeroed for 10 % of notes (exposure bias); ships the step of lowest validation loss (best.pt)." \
+      --note "Exposure-bias training measured on the 21 parts of the 15 test pieces x 2 seeds (temperature 0.5, NoteTable volume, last fifth minus first fifth): without it +2.1 dB on average (worst 7.5 dB), with it +1.5 dB (worst 5.6 dB); validation loss -0.0052 vs -0.0046." \
       --note "Generates whole parts at once: over a phrase repeated 16 times (8 minutes) the volume of the last repetitions is within 2.5 dB of the first (tests/test_shipped_audio.py). Windowed generation with carried state was tried and drifted +3.5 dB over four repetitions of a chorale; it was removed." \
       --note "Default sampling temperature of the rendering API and CLI: 0.5 (midi_ddsp.expression.DEFAULT_TEMPERATURE); outputs clipped to the corpus span (ExpressionRange.generated_low/high)."
   $PY -m midi_ddsp.training.export --run "$RUNS/synthesis" --which model --out checkpoints \

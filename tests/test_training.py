@@ -38,6 +38,18 @@ def test_pool_and_batches(corpus):
     assert e["note_features"].shape[0] == 3 and e["targets"].shape[-1] == 6
     assert torch.all(e["previous"][:, 0] == 0)
     torch.testing.assert_close(e["previous"][:, 1:], e["targets"][:, :-1])
+    # exposure-bias training: noisy previous expressions, or zeroed ones
+    idx = [0, 1, 2]
+    noisy = expression_batch(pool.records, rng, batch_size=3, indices=idx, previous_noise=0.1)
+    clean = expression_batch(pool.records, rng, batch_size=3, indices=idx)
+    diff = (noisy["previous"] - clean["previous"])[clean["mask"] > 0]
+    assert 0.07 < float(diff.std()) < 0.13
+    dropped = expression_batch(pool.records, rng, batch_size=3, indices=idx, previous_dropout=1.0)
+    assert torch.all(dropped["previous"] == 0)
+    # crops: runs of at least 8 notes cut from the records, features sliced from the whole
+    cropped = expression_batch(pool.records, rng, batch_size=3, indices=idx, crop_prob=1.0,
+                               min_crop_notes=2)
+    assert cropped["mask"].sum(1).min() >= 2
     a = inference_batch(pool.records, rng, batch_size=2, crop_frames=50)
     assert a["audio"].shape == (2, 3200) and a["f0_hz"].shape == (2, 50)
 

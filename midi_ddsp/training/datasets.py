@@ -322,12 +322,16 @@ def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
 
 def expression_batch(records: Sequence[Record], rng: np.random.Generator, *, batch_size: int,
                      indices: "Sequence[int] | None" = None, crop_prob: float = 0.0,
-                     min_crop_notes: int = 8) -> dict:
+                     min_crop_notes: int = 8, previous_noise: float = 0.0,
+                     previous_dropout: float = 0.0) -> dict:
     """A batch of note sequences for the Expression Generator.
 
     Each example is a whole record or, with probability ``crop_prob``, a random run of at least
     ``min_crop_notes`` consecutive notes of it (so the model also learns to start mid-phrase, as
-    in windowed generation). Features are computed on the whole record, then cut.
+    in windowed generation). Features are computed on the whole record, then cut. Against
+    exposure bias (at generation time the decoder reads its own outputs, not the data) the
+    previous note's expressions get Gaussian noise of sd ``previous_noise`` and are zeroed with
+    probability ``previous_dropout`` per note.
 
     Returns ``note_features`` [B, N, N_NOTE_FEATURES], ``instrument_weights`` [B, 13],
     ``targets`` [B, N, 6], ``previous`` [B, N, 6] (targets shifted by one note, zeros first) and
@@ -356,6 +360,11 @@ def expression_batch(records: Sequence[Record], rng: np.random.Generator, *, bat
         mask[b, :n] = 1.0
         weights[b, rec.instrument_index] = 1.0
     previous = np.concatenate([np.zeros_like(targets[:, :1]), targets[:, :-1]], axis=1)
+    if previous_noise > 0:
+        previous = previous + rng.normal(0.0, previous_noise, previous.shape).astype(np.float32)
+    if previous_dropout > 0:
+        previous = previous * (rng.random(previous.shape[:2]) >= previous_dropout)[..., None]
+    previous = previous.astype(np.float32)
     return {"note_features": torch.from_numpy(feats), "instrument_weights": torch.from_numpy(weights),
             "targets": torch.from_numpy(targets), "previous": torch.from_numpy(previous),
             "mask": torch.from_numpy(mask)}

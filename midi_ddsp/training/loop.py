@@ -72,6 +72,8 @@ class TrainConfig:
         augment_prob: Synthesis Generator: fraction of notes with tilted brightness/noise targets.
         crop_prob: Expression Generator: fraction of training sequences cut to a random run of
             notes (the rest are whole pieces).
+        previous_noise, previous_dropout: Expression Generator: sd of the noise added to the
+            previous note's expressions, and the probability of zeroing them (exposure bias).
         grad_clip: gradient-norm clip.
         tiny: use the model's ``tiny()`` config (tests).
         max_examples: load at most this many training examples (None = all).
@@ -92,6 +94,8 @@ class TrainConfig:
     perturb_prob: float = 0.3
     augment_prob: float = 0.5
     crop_prob: float = 0.5
+    previous_noise: float = 0.0
+    previous_dropout: float = 0.0
     grad_clip: float = 1.0
     tiny: bool = False
     max_examples: "int | None" = None
@@ -132,8 +136,11 @@ def _make_batch(name, model, records, rng, config: TrainConfig, *, indices=None,
                                perturb_prob=config.perturb_prob, augment_prob=config.augment_prob,
                                indices=indices)
     if name == "expression":
+        train = indices is None
         return expression_batch(records, rng, batch_size=bs, indices=indices,
-                                crop_prob=config.crop_prob if indices is None else 0.0)
+                                crop_prob=config.crop_prob if train else 0.0,
+                                previous_noise=config.previous_noise if train else 0.0,
+                                previous_dropout=config.previous_dropout if train else 0.0)
     return inference_batch(records, rng, batch_size=bs, crop_frames=config.crop_frames,
                            hop_size=signal.hop_size, indices=indices)
 
