@@ -223,42 +223,78 @@ def true_peak(audio) -> float:
     return float(np.max(_true_peak_envelope(x))) if x.size else 0.0
 
 
+def _block_powers(x: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Mean square of the K-weighted signal in BS.1770's 400 ms gating blocks (75 % overlap),
+    float64 [n_blocks]; the K-weighting filters are pyloudnorm's, the blocks those of its
+    ``integrated_loudness``, computed at once from a cumulative sum."""
+    import pyloudnorm
+
+    meter = pyloudnorm.Meter(sample_rate)
+    z = np.asarray(x, np.float64)
+    for stage in meter._filters.values():
+        z = stage.apply_filter(z)
+    block = _LOUDNESS_BLOCK_S
+    n_blocks = int(np.round((z.shape[0] / sample_rate - block) / (block * 0.25))) + 1
+    j = np.arange(max(n_blocks, 0))
+    lo = (block * (j * 0.25) * sample_rate).astype(np.int64)
+    hi = np.minimum((block * (j * 0.25 + 1) * sample_rate).astype(np.int64), z.shape[0])
+    c = np.concatenate([[0.0], np.cumsum(z * z)])
+    return (c[hi] - c[lo]) / (block * sample_rate)
+
+
+def _gated_loudness(powers: np.ndarray, gain: float = 1.0) -> float:
+    """BS.1770 integrated loudness (LUFS) from block powers, for the signal scaled by ``gain``:
+    absolute gate -70 LUFS, relative gate 10 LU below the mean of the blocks that pass it."""
+    p = powers * (gain * gain)
+    with np.errstate(divide="ignore"):
+        level = -0.691 + 10.0 * np.log10(p)
+    above = level >= -70.0
+    if not above.any():
+        return -math.inf
+    relative = -0.691 + 10.0 * math.log10(float(np.mean(p[above]))) - 10.0
+    gated = above & (level > relative)
+    return -0.691 + 10.0 * math.log10(float(np.mean(p[gated]))) if gated.any() else -math.inf
+
+
 def integrated_loudness(audio, *, sample_rate: int) -> float:
-    """Integrated loudness of mono ``audio`` [n_samples] in LUFS (ITU-R BS.1770-4, pyloudnorm).
+    """Integrated loudness of mono ``audio`` [n_samples] in LUFS (ITU-R BS.1770-4: pyloudnorm's
+    K-weighting and gating, block powers computed at once).
 
     Audio shorter than one 400 ms gating block is padded with silence to one block. Returns
     ``-inf`` when every block is below the -70 LUFS absolute gate (silence).
     """
-    import pyloudnorm
-
     x = _as_audio(audio, "audio").astype(np.float64)
     rate = _check_sample_rate(sample_rate)
     block = int(math.ceil(_LOUDNESS_BLOCK_S * rate)) + 1
     if x.shape[0] < block:
         x = np.pad(x, (0, block - x.shape[0]))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        lufs = float(pyloudnorm.Meter(rate).integrated_loudness(x))
-    return lufs if math.isfinite(lufs) else -math.inf
+    return _gated_loudness(_block_powers(x, rate))
 
 
 def _loudness_gain(x: np.ndarray, *, sample_rate: int, target_lufs: float, ceiling: float
-                   ) -> tuple[float, bool]:
+                   ) -> tuple[float, bool, "float | None", "np.ndarray | None"]:
     """The gain that brings ``x`` to ``target_lufs``, at most the gain that puts its true peak at
-    ``ceiling``; and whether that cap set it. 1.0 for silence."""
-    lufs = integrated_loudness(x, sample_rate=sample_rate)
+    ``ceiling``; whether that cap set it; the true peak of ``x``; its block powers (so the
+    loudness at any gain needs no second pass). ``(1.0, False, None, None)`` for silence."""
+    block = int(math.ceil(_LOUDNESS_BLOCK_S * sample_rate)) + 1
+    padded = np.pad(x, (0, max(0, block - x.shape[0])))
+    powers = _block_powers(padded, sample_rate)
+    lufs = _gated_loudness(powers)
     if not math.isfinite(lufs):
-        return 1.0, False
+        return 1.0, False, None, None
     gain_db = target_lufs - lufs
     # BS.1770's absolute gate (-70 LUFS) is not scale-free: blocks of a quiet tail pass it or
-    # not depending on the level, so measure again at the new level and correct.
+    # not depending on the level, so measure again at the new level and correct (the filters
+    # are linear: the block powers just scale).
     for _ in range(_LOUDNESS_PASSES):
-        lufs = integrated_loudness(x * np.float32(db_to_gain(gain_db)), sample_rate=sample_rate)
+        lufs = _gated_loudness(powers, db_to_gain(gain_db))
         if not math.isfinite(lufs) or abs(target_lufs - lufs) < _LOUDNESS_TOLERANCE_LU:
             break
         gain_db += target_lufs - lufs
     gain = db_to_gain(gain_db)
-    cap = ceiling / true_peak(x)
-    return (cap, True) if cap < gain else (gain, False)
+    peak = true_peak(x)
+    cap = ceiling / peak
+    return (cap, True, peak, powers) if cap < gain else (gain, False, peak, powers)
 
 
 def _limiter_gain(x: np.ndarray, *, ceiling: float, sample_rate: int
@@ -404,21 +440,24 @@ def mix_stems(stems: Mapping[str, "np.ndarray"], *, gains_db: "Mapping[str, floa
 
     peak = float(np.max(np.abs(total))) if n_samples else 0.0
     gain, peak_bound = 1.0, False
+    source_tp, powers = None, None   # true peak and block powers of the unscaled sum
     if mode == "peak" and peak >= _SILENCE_PEAK:
         gain = db_to_gain(peak_dbfs) / peak
     elif mode == "loudness":
         if fixed_gain_db is not None:
             gain = db_to_gain(fixed_gain_db)
         elif peak >= _SILENCE_PEAK:
-            gain, peak_bound = _loudness_gain(total, sample_rate=sample_rate,
-                                              target_lufs=float(target_lufs),
-                                              ceiling=db_to_gain(true_peak_dbtp))
+            gain, peak_bound, source_tp, powers = _loudness_gain(
+                total, sample_rate=sample_rate, target_lufs=float(target_lufs),
+                ceiling=db_to_gain(true_peak_dbtp))
     if gain != 1.0:
         _scale(total, scaled, np.float32(gain))
 
     limiter, tp = None, None
     tp_ceiling = db_to_gain(true_peak_dbtp)
-    if mode == "loudness" or (mode == "none" and n_samples and float(np.max(np.abs(total))) > 1.0):
+    if source_tp is not None and source_tp * gain <= tp_ceiling:
+        tp = source_tp * gain   # the gain kept the true peak under the ceiling: no limiter
+    elif mode == "loudness" or (mode == "none" and n_samples and float(np.max(np.abs(total))) > 1.0):
         limiter, tp = _limiter_gain(total, ceiling=tp_ceiling, sample_rate=sample_rate)
         if limiter is not None:
             _scale(total, scaled, limiter)
@@ -440,7 +479,8 @@ def mix_stems(stems: Mapping[str, "np.ndarray"], *, gains_db: "Mapping[str, floa
         tp = true_peak(total) if n_samples else 0.0
     loudness = None
     if sample_rate is not None and final_peak >= _SILENCE_PEAK:
-        lufs = integrated_loudness(total, sample_rate=sample_rate)
+        lufs = (_gated_loudness(powers, gain) if powers is not None and limiter is None
+                else integrated_loudness(total, sample_rate=sample_rate))
         loudness = lufs if math.isfinite(lufs) else None
     return Mix(mix=total, stems=scaled, gain=float(gain), peak=final_peak,
                limited=limiter is not None, normalize=mode, peak_bound=peak_bound,
