@@ -501,6 +501,12 @@ def _raw_tracks_from_music21(path: str, fmt: str) -> list[_RawTrack]:
         if len(scores) > 1:
             logger.warning("%s holds %d pieces; using the first", path, len(scores))
         parsed = scores[0]
+    from midi_ddsp.score_marks import apply_marks
+
+    try:
+        apply_marks(parsed, music21)
+    except Exception as exc:  # a mark music21 parsed but we cannot place: play the notes as written
+        logger.warning("%s: score markings ignored (%s)", path, _reason(exc))
     try:
         data = music21.midi.translate.streamToMidiFile(parsed).writestr()
     except Exception as exc:

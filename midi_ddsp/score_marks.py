@@ -1,0 +1,154 @@
+"""Score markings of MusicXML / kern / abc, turned into what the notes play.
+
+Applied to the music21 score before it is written as MIDI (``midi_ddsp.score`` reads MusicXML,
+kern and abc that way), so every later layer sees their effect in the notes:
+
+=================================  ==============================================================
+mark                               effect
+=================================  ==============================================================
+dynamics ppp pp p mp mf f ff fff   velocity 30 36 50 64 78 96 112 124 from the mark on (per
+                                   part); the Expression Generator plays velocity as loudness
+sfz, sf, sffz, rfz                 that note's velocity +24 (at most 127)
+fp                                 that note forte (96), the following notes piano (50)
+crescendo / diminuendo wedge       velocity ramps over the wedge's notes to the next dynamic
+                                   (or +-2 steps of the table when none follows)
+accent, strong accent (marcato)    velocity +12, +18
+staccato, staccatissimo            sounds for 50 %, 35 % of the written length
+tenuto                             full written length (no articulation gap)
+slur                               legato: each note but the last lasts until the next one starts
+fermata                            the tempo halves over the note (all parts stay together)
+=================================  ==============================================================
+
+Notes without any dynamic mark keep music21's velocity.
+"""
+from __future__ import annotations
+
+import logging
+
+__all__ = ["DYNAMIC_VELOCITY", "apply_marks"]
+
+logger = logging.getLogger(__name__)
+
+DYNAMIC_VELOCITY = {"ppp": 30, "pp": 36, "p": 50, "mp": 64, "mf": 78, "f": 96, "ff": 112,
+                    "fff": 124}
+_SFORZANDO = {"sfz", "sf", "sffz", "rfz", "sfp", "rf"}
+_SFORZANDO_BOOST = 24
+_ACCENT_BOOST = {"Accent": 12, "StrongAccent": 18}
+_SHORTEN = {"Staccato": 0.5, "Staccatissimo": 0.35, "Spiccato": 0.5}
+_FERMATA_TEMPO = 0.5
+_LEVELS = list(DYNAMIC_VELOCITY.values())
+
+
+def _step(velocity: float, steps: int) -> int:
+    """The velocity ``steps`` levels of ``DYNAMIC_VELOCITY`` away from the nearest level."""
+    nearest = min(range(len(_LEVELS)), key=lambda i: abs(_LEVELS[i] - velocity))
+    return _LEVELS[max(0, min(len(_LEVELS) - 1, nearest + steps))]
+
+
+def _part_velocities(part, music21) -> dict:
+    """id(note) -> velocity from dynamics, sforzandi, fp and wedges of one part."""
+    notes = [n for n in part.recurse().notes if not n.duration.isGrace]
+    position = {id(n): i for i, n in enumerate(notes)}   # by identity: equal notes are common
+    events = sorted(((d.getOffsetInHierarchy(part), d.value) for d in
+                     part.recurse().getElementsByClass(music21.dynamics.Dynamic)),
+                    key=lambda e: e[0])
+    out, current, k = {}, None, 0
+    pending_fp = None
+    for note in notes:
+        t = note.getOffsetInHierarchy(part)
+        accent = 0
+        while k < len(events) and events[k][0] <= t + 1e-9:
+            value = events[k][1]
+            if value in DYNAMIC_VELOCITY:
+                current = DYNAMIC_VELOCITY[value]
+            elif value in _SFORZANDO and abs(events[k][0] - t) < 1e-9:
+                accent = _SFORZANDO_BOOST
+            elif value == "fp":
+                current, pending_fp = DYNAMIC_VELOCITY["f"], t
+            k += 1
+        if pending_fp is not None and t > pending_fp + 1e-9:
+            current, pending_fp = DYNAMIC_VELOCITY["p"], None
+        if current is not None:
+            out[id(note)] = min(127, current + accent)
+    for wedge in part.recurse().getElementsByClass(music21.dynamics.DynamicWedge):
+        spanned = [n for n in wedge.getSpannedElements() if id(n) in position]
+        if len(spanned) < 2:
+            continue
+        start = out.get(id(spanned[0]), spanned[0].volume.velocity or DYNAMIC_VELOCITY["mf"])
+        end_t = spanned[-1].getOffsetInHierarchy(part)
+        following = [v for t, v in events if t > end_t + 1e-9 and v in DYNAMIC_VELOCITY]
+        rising = isinstance(wedge, music21.dynamics.Crescendo)
+        target = (DYNAMIC_VELOCITY[following[0]] if following
+                  else _step(start, 2 if rising else -2))
+        first, last = position[id(spanned[0])], position[id(spanned[-1])]
+        if last <= first:
+            continue
+        for i in range(first, last + 1):
+            out[id(notes[i])] = int(round(start + (target - start) * (i - first) / (last - first)))
+    return out
+
+
+def apply_marks(score, music21) -> int:
+    """Apply the markings (module docstring) to a parsed music21 ``Score`` in place; returns the
+    number of marks applied."""
+    n_marks = 0
+    for part in score.parts:
+        velocities = _part_velocities(part, music21)
+        n_marks += len(velocities)
+        notes = [n for n in part.recurse().notes if not n.duration.isGrace]
+        position = {id(n): i for i, n in enumerate(notes)}
+        for note in notes:
+            velocity = velocities.get(id(note))
+            for art in note.articulations:
+                name = type(art).__name__
+                if name in _ACCENT_BOOST:
+                    base = velocity if velocity is not None else (note.volume.velocity or 80)
+                    velocity = min(127, base + _ACCENT_BOOST[name])
+                    n_marks += 1
+                elif name in _SHORTEN:
+                    note.duration.quarterLength = note.duration.quarterLength * _SHORTEN[name]
+                    n_marks += 1
+            if velocity is not None:
+                note.volume.velocityIsRelative = False   # the velocity, not music21's scaling
+                note.volume.velocity = int(velocity)
+        for slur in part.recurse().getElementsByClass(music21.spanner.Slur):
+            # MusicXML keeps only a slur's first and last note: it covers every note between
+            ends = [position[id(n)] for n in slur.getSpannedElements() if id(n) in position]
+            if len(ends) < 2:
+                continue
+            spanned = notes[min(ends):max(ends) + 1]
+            for a, b in zip(spanned[:-1], spanned[1:]):
+                gap = b.getOffsetInHierarchy(part) - a.getOffsetInHierarchy(part)
+                if gap > 0:
+                    a.duration.quarterLength = gap
+                    n_marks += 1
+    n_marks += _apply_fermatas(score, music21)
+    return n_marks
+
+
+def _apply_fermatas(score, music21) -> int:
+    """Halve the tempo over every fermata note (a metronome mark before it, the old tempo back
+    after it), once per time position."""
+    spots = {}
+    for part in score.parts:
+        for note in part.recurse().notes:
+            if any(isinstance(e, music21.expressions.Fermata) for e in note.expressions):
+                start = float(note.getOffsetInHierarchy(score))
+                spots[round(start, 6)] = max(spots.get(round(start, 6), 0.0),
+                                            float(note.duration.quarterLength))
+    if not spots:
+        return 0
+    boundaries = score.metronomeMarkBoundaries()
+    first = score.parts[0]
+
+    def tempo_at(offset):
+        for start, end, mark in boundaries:
+            if start <= offset < end:
+                return mark.getQuarterBPM()
+        return boundaries[-1][2].getQuarterBPM() if boundaries else 120.0
+
+    for start, length in sorted(spots.items()):
+        bpm = tempo_at(start)
+        first.insert(start, music21.tempo.MetronomeMark(number=bpm * _FERMATA_TEMPO))
+        first.insert(start + length, music21.tempo.MetronomeMark(number=bpm))
+    return len(spots)
