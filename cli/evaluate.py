@@ -58,6 +58,10 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(max(1, args.threads))
     out = Path(args.out)
+    if args.ddsp_inference and not args.data:
+        print("midi_ddsp_evaluate: error: --ddsp_inference is evaluated by the diagnostics: give "
+              "--data too", file=sys.stderr)
+        return 2
     try:
         instruments = ([get_instrument(n.strip()).name for n in args.instruments.split(",")]
                        if args.instruments else list(INSTRUMENT_NAMES))
@@ -79,17 +83,23 @@ def main(argv=None) -> int:
             from midi_ddsp.evaluation import evaluate
             from midi_ddsp.models import load_model, shipped_checkpoint_path
 
-            models = {}
-            for kind in ("synthesis_generator", "expression_generator", "ddsp_inference"):
-                path = getattr(args, kind) or shipped_checkpoint_path(kind)
-                models[kind] = load_model(path, kind=kind)
-            diag = evaluate(args.data, out / "diagnostics", **models,
-                            checkpoint_names=dict(model.checkpoints))
+            inference_path = args.ddsp_inference or shipped_checkpoint_path("ddsp_inference")
+            names = {kind: info["path"] for kind, info in model.checkpoints.items()}
+            names["ddsp_inference"] = str(inference_path)
+            diag = evaluate(args.data, out / "diagnostics",
+                            synthesis_generator=model.synthesis_generator,
+                            expression_generator=model.expression_generator,
+                            ddsp_inference=load_model(inference_path, kind="ddsp_inference"),
+                            checkpoint_names=names)
             metrics.update(diag.metrics)
             metrics["data"] = args.data
         (out / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True))
     except MidiDDSPError as exc:
         print(f"midi_ddsp_evaluate: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"midi_ddsp_evaluate: error: {exc.filename or out}: {exc.strerror or exc}",
+              file=sys.stderr)
         return 2
     print(f"wrote {out / 'audio_evaluation.md'}")
     return 0

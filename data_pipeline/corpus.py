@@ -48,8 +48,9 @@ __all__ = ["FORMAT_VERSION", "CORPUS_VERSION", "DEFAULT_MINUTES", "Job", "segmen
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-CORPUS_VERSION = 2
-"""2: expression drawn by the rule-based performance model (``data_pipeline.performance``) for
+CORPUS_VERSION = 3
+"""3: as 2, with the written rests of phrased lines kept (2 held phrased notes to the next onset).
+2: expression drawn by the rule-based performance model (``data_pipeline.performance``) for
 ``render.PHRASED_SHARE`` of the lines, the rest independently per note (version 1: all
 independent, with a level random walk that drifted to the clip); ``window_s <= 0`` stores
 training segments whole."""

@@ -303,7 +303,8 @@ def _performance_lines(build: dict) -> list:
     doc = performance.__doc__
     rules = doc[doc.index("====="):doc.index("Note envelopes")]
     return [
-        f"**Expression (version 2)**: {share:.0%} of the lines are performed by a rule-based model "
+        f"**Expression (version {build.get('corpus_version')})**: {share:.0%} of the lines are "
+        "performed by a rule-based model "
         "in the spirit of the KTH rule system (`midi_ddsp.data_pipeline.performance`), with every "
         "rule's strength drawn per line, so the corpus holds a family of performances of each line; "
         f"the other {1 - share:.0%} draw every note's expression independently (coverage of the "
@@ -311,7 +312,8 @@ def _performance_lines(build: dict) -> list:
         "clip of version 1). The rules and the ranges their strengths are drawn from:",
         "", "```", rules.strip(), "```", "",
         "Phrases and metre are read from note timing (`midi_ddsp.phrasing`), the same functions the "
-        "Expression Generator's inputs use.",
+        "Expression Generator's inputs use. Version 3 keeps the written rests of the phrased "
+        "lines (version 2 held their notes to the next onset).",
     ]
 
 

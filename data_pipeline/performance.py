@@ -73,7 +73,7 @@ class PhrasedExpression:
     Attributes:
         ioi_scale: factor on each note's inter-onset interval (timing rules).
         length_scale: factor on the last note's written length (final ritardando).
-        fraction: sounding fraction of each note's slot (articulation, punctuation).
+        fraction: sounding fraction of each note's written length (articulation, punctuation).
         legato: whether notes inside phrases are tied (note-off at the next onset).
         level_db: peak CC11 level of each note (dB, <= 0).
         shape: envelope shape name per note (``"flat"``, ``"crescendo"``, ``"decrescendo"``,
@@ -168,8 +168,7 @@ def phrased_expression(pitch: np.ndarray, onset_s: np.ndarray, offset_s: np.ndar
     fraction = fraction + (0.0 if k["legato"] else 1.0) * rng.uniform(-0.04, 0.04, n)
     fraction *= np.where(dur < med, 1.0 - 0.05 * k["duration_contrast_db"], 1.0)
     ends = final > 0
-    slot = np.append(np.diff(on), dur[-1])
-    fraction[ends] = np.minimum(fraction[ends], 1.0 - k["punctuation_s"] / np.maximum(slot[ends], 0.05))
+    fraction[ends] = np.minimum(fraction[ends], 1.0 - k["punctuation_s"] / np.maximum(dur[ends], 0.05))
     fraction = np.clip(fraction, 0.4, 1.0)
 
     # envelopes

@@ -220,11 +220,13 @@ def draw_performance(line_notes, instrument: "Instrument | str", *, seed: "int |
     rules = (phrased_expression(pitch, written_on, written_end, instrument=inst.name,
                                 family=inst.family, rng=rng) if phrased else None)
     onset, slot_end = written_on, written_end
-    if rules is not None:  # timing rules stretch the inter-onset intervals
+    if rules is not None:  # timing rules stretch the inter-onset intervals and written lengths
         ioi = np.diff(np.append(written_on, written_end[-1])) * rules.ioi_scale
         onset = written_on[0] + np.concatenate([[0.0], np.cumsum(ioi[:-1])])
-        slot_end = np.append(onset[1:], onset[-1] + (written_end[-1] - written_on[-1])
-                             * rules.length_scale)
+        stretch = rules.ioi_scale.copy()
+        stretch[-1] = rules.length_scale
+        slot_end = onset + (written_end - written_on) * stretch   # written rests stay rests
+        slot_end[:-1] = np.minimum(slot_end[:-1], onset[1:])
     jitter = np.clip(rng.normal(0.0, 0.006, n), -0.015, 0.015)
     onset = np.maximum(onset + jitter, 0.05)
     if rules is None:

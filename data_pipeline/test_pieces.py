@@ -9,7 +9,8 @@ piece is the renderer's:
   range (the whole-octave shift that puts the line's middle nearest the range's middle, then
   notes still outside folded by octaves);
 * **ensemble**: test-split Bach chorales with four voices, played as a string quartet and as a
-  woodwind/brass quartet, repeated (da capo) until at least ``min_ensemble_s`` long.
+  wind quartet (flute, oboe, clarinet, bassoon), repeated (da capo) until at least
+  ``min_ensemble_s`` long.
 
 ``write_test_pieces`` writes ``<out_dir>/<name>.mid`` and returns ``PieceSpec`` objects for
 ``midi_ddsp.audio_evaluation``.
@@ -23,6 +24,7 @@ import numpy as np
 
 from midi_ddsp.audio_evaluation import PieceSpec
 from midi_ddsp.data_pipeline.melodies import export_melodies, lines_by_split
+from midi_ddsp.errors import InputFileError
 from midi_ddsp.instruments import INSTRUMENT_NAMES, get_instrument
 
 __all__ = ["VELOCITY", "ENSEMBLES", "write_test_pieces"]
@@ -90,6 +92,9 @@ def write_test_pieces(out_dir: "str | os.PathLike[str]", *, cache_dir: "str | os
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     test = lines_by_split(export_melodies(cache_dir, budget=melody_budget, seed=seed, jobs=1))["test"]
+    if not test:
+        raise InputFileError(cache_dir, "the melody export has no test-split lines to build "
+                                        "test pieces from")
     rng = np.random.default_rng(seed)
     specs = []
     for k, instrument in enumerate(instruments):

@@ -35,7 +35,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from midi_ddsp.expression import EXPRESSION_NAMES, extract_note_expressions
+from midi_ddsp.expression import EXPRESSION_NAMES, brightness_ceiling, extract_note_expressions
 from midi_ddsp.instruments import get_instrument
 from midi_ddsp.score import Note, Part, load_score
 
@@ -403,7 +403,8 @@ def control_sweep(model, instrument: str, register: str, control: str, *,
     n_frames = audio.shape[0] // hop
     analysed = analyse_audio(audio[:n_frames * hop], params.f0_hz[:n_frames], sample_rate=sample_rate,
                              frame_rate=model.frame_rate)
-    measured = extract_note_expressions(analysed, notes, frame_rate=model.frame_rate)
+    measured = extract_note_expressions(analysed, notes, frame_rate=model.frame_rate,
+                                        sample_rate=sample_rate)
     extras = _extras(audio, analysed, notes, sample_rate=sample_rate, frame_rate=model.frame_rate)
     return {"requested": requested.tolist(),
             "measured": {name: measured[name].to_numpy(np.float64).tolist() for name in EXPRESSION_NAMES},
@@ -437,15 +438,12 @@ def reachable(control: str, instrument: str, register: str, sample_rate: int = 1
     if control != "brightness":
         return None
     top = max(register_pitches(instrument, register))
-    f0 = 440.0 * 2 ** ((top - 69) / 12)
-    n_below = max(1, int(np.ceil(sample_rate / 2 / f0)) - 1)
-    limit = 5.0 * n_below / 60.0
+    limit = brightness_ceiling(top, sample_rate=sample_rate)
     if limit < 1.0:
-        return (f"brightness is bounded by {limit:.2f} here: only {n_below} harmonics of "
-                f"{f0:.0f} Hz lie below the {sample_rate // 2} Hz Nyquist")
+        f0 = 440.0 * 2 ** ((top - 69) / 12)
+        return (f"brightness is bounded by {limit:.2f} here: only {round(limit * 12)} harmonics "
+                f"of {f0:.0f} Hz lie below the {sample_rate // 2} Hz Nyquist")
     return None
-
-
 
 
 # --------------------------------------------------------------------------------------------
@@ -457,8 +455,8 @@ def expression_probes(model, instrument: str = "violin", *, seed: int = 0) -> di
     A line of four 8-note phrases (rests between them, the last note of each held twice as
     long) at constant velocity, rendered with the default pipeline at temperature 0:
 
-    * ``final_minus_peak_db``: A-weighted loudness of each phrase's last note minus its loudest
-      note, mean over phrases (< 0: phrase ends are softer);
+    * ``final_minus_peak_db``: A-weighted loudness of each phrase's last note minus the loudest
+      of its other notes, mean over phrases (< 0: phrase ends are softer);
     * ``vibrato_long``, ``vibrato_short``: mean NoteTable vibrato of notes over 0.6 s and under
       0.2 s in a line that alternates them.
     """
@@ -482,7 +480,7 @@ def expression_probes(model, instrument: str = "violin", *, seed: int = 0) -> di
                              temperature=0.0, normalize="none", instruments={"*": instrument})
     name = result.part_names[0]
     loud = note_loudness_db(result.stems[name], notes, sample_rate=result.sample_rate)
-    final = float(np.mean([loud[p[-1]] - np.max(loud[p]) for p in phrases]))
+    final = float(np.mean([loud[p[-1]] - np.max(loud[p[:-1]]) for p in phrases]))
     mixed, t = [], 0.3
     for k in range(24):
         dur = 0.9 if k % 2 else 0.15

@@ -237,8 +237,8 @@ def _markdown(metrics: dict, renders: dict) -> str:
                 f"{cs[c]['fidelity']['slope']:.2f}" for c in EXPRESSION_NAMES) + " |")
     lines += ["", "## Cross-effects", "",
               "Slope of each measured quantity per unit of the swept control (rows), pooled over "
-              "the instruments and registers of a family; the diagonal is the fidelity slope "
-              "above. Extras: sustain noise and loudness in dB, centroid in harmonic numbers, "
+              "the instruments and registers of a family; the diagonal (—) is the fidelity "
+              "slope of the table above. Extras: sustain noise and loudness in dB, centroid in harmonic numbers, "
               "sounding length in s, median pitch in cents."]
     cols = list(EXPRESSION_NAMES) + list(EXTRA_MEASURES)
     for family, rows in metrics["cross_effects"].items():

@@ -28,7 +28,9 @@ import traceback
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from midi_ddsp.dsp.effects import reverb_preset
 from midi_ddsp.errors import InputFileError, MidiDDSPError, ParameterError
+from midi_ddsp.expression import check_temperature
 from midi_ddsp.mixing import normalize_mode
 from midi_ddsp.score import SCORE_EXTENSIONS
 
@@ -295,8 +297,13 @@ def render_dataset(inputs: "Iterable[str | os.PathLike[str]]", output_root: "str
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ParameterError(f"jobs must be an integer >= 1, got {jobs!r}")
-    if "normalize" in synthesis_options:  # a bad mode fails once here, not once per file
+    # bad options fail once here, not once per file
+    if "normalize" in synthesis_options:
         synthesis_options["normalize"] = normalize_mode(synthesis_options["normalize"])
+    if "temperature" in synthesis_options:
+        synthesis_options["temperature"] = check_temperature(synthesis_options["temperature"])
+    if "reverb" in synthesis_options:
+        synthesis_options["reverb"] = reverb_preset(synthesis_options["reverb"]).name
     root = check_output_root(output_root)
     items = plan_outputs(find_score_files(inputs), root)
     seed = synthesis_options.get("seed", 0)

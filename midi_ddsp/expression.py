@@ -56,10 +56,11 @@ from midi_ddsp.score import Note, note_frame_span
 from midi_ddsp.synth_params import SynthParams
 
 from midi_ddsp.dsp.core import MIN_AMPLITUDE as _MIN_AMPLITUDE
-from midi_ddsp.dsp.core import get_controls
+from midi_ddsp.dsp.core import get_controls, midi_to_hz
 
 __all__ = [
     "DEFAULT_TEMPERATURE",
+    "brightness_ceiling",
     "check_temperature",
     "ExpressionRange",
     "EXPRESSIONS",
@@ -502,6 +503,14 @@ def note_table_from_notes(notes: Sequence[Note], *,
     data.update({name: [values[name]] * len(notes) for name in EXPRESSION_NAMES})
     return validate_note_table(pd.DataFrame(data, columns=list(NOTE_TABLE_COLUMNS)),
                                source="notes")
+
+
+def brightness_ceiling(pitch: float, *, sample_rate: int = 16000) -> float:
+    """The largest brightness a note can show: all harmonic energy in the highest harmonic
+    below Nyquist, ``5 K / 60`` (K harmonics of the pitch's f0 lie below ``sample_rate / 2``)."""
+    f0 = float(midi_to_hz(float(pitch)))
+    n_below = max(1, int(math.ceil(sample_rate / 2.0 / f0)) - 1)
+    return 5.0 * n_below / 60.0
 
 
 DEFAULT_TEMPERATURE = 0.5

@@ -11,7 +11,8 @@ Generator):
 * **CC1** adds vibrato: each note's vibrato expression grows by the mean mod-wheel position
   over the note (127 = +1.0, about +-40 cents; ``MOD_WHEEL_VIBRATO``);
 * **CC64** (>= 64 = down) holds notes released while the pedal is down until the pedal is
-  lifted (applied to the notes when the file is read, ``sustain_offsets``).
+  lifted or the next note of the channel starts (the instruments are monophonic; applied to
+  the notes when the file is read, ``sustain_offsets``).
 
 Times are seconds; curves are step functions (a value holds until the next event).
 """
@@ -77,7 +78,7 @@ class ChannelEvents:
 
 def sustain_offsets(rows: list, pedal_events: Sequence[tuple[int, int]]) -> list:
     """Notes ``[pitch, on_tick, off_tick, velocity]`` with each note released while the sustain
-    pedal (CC64 >= 64) is down held until the pedal goes up (or the next onset of its pitch)."""
+    pedal (CC64 >= 64) is down held until the pedal goes up or the next note starts."""
     if not pedal_events:
         return rows
     downs, state, start = [], False, 0
@@ -92,15 +93,14 @@ def sustain_offsets(rows: list, pedal_events: Sequence[tuple[int, int]]) -> list
         downs.append((start, max(r[2] for r in rows) if rows else start))
     if not downs:
         return rows
-    next_same = {}
+    onsets = sorted(r[1] for r in rows)
     out = []
-    for row in sorted(rows, key=lambda r: r[1], reverse=True):
-        pitch, on, off, vel = row
+    for pitch, on, off, vel in rows:
         for a, b in downs:
             if a <= off < b:
-                off = min(b, next_same.get(pitch, b))
+                later = [t for t in onsets if t > on]
+                off = min(b, later[0]) if later else b
                 break
-        next_same[pitch] = on
         out.append([pitch, on, off, vel])
     return sorted(out, key=lambda r: r[1])
 

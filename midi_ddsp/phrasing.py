@@ -2,8 +2,9 @@
 
 Both the corpus's performance model (``midi_ddsp.data_pipeline.performance``) and the Expression
 Generator's note features use these functions, so the model sees the same phrases the data was
-performed with. Everything here is local: a note's phrase and metrical weight depend on its
-neighbourhood, never on the length of the part.
+performed with. Nothing here depends on the length of the part as such: a note's phrase and
+metrical weight depend on its neighbourhood and on the line's typical inter-onset interval and
+note length (medians), so the same music gets the same phrases in a longer part.
 
 Rules (times in seconds at the played tempo):
 

@@ -5,7 +5,7 @@ Per pitched part::
     load_score -> pitch_offset / speed_rate -> fit_part_to_range
       -> ExpressionGenerator.generate        (NoteTable: the six expressions per note)
       -> SynthesisGenerator.generate         (SynthParams at 250 Hz)
-      -> render_synth_params(..., impulse_response=the instrument's reverb)  -> stem
+      -> render_synth_params(..., reverb=the room preset)  -> stem
 
 Parts without a model (other GM programs) and drum parts are rendered with FluidSynth when
 ``use_fluidsynth=True``, else skipped with a one-line warning. The stems are mixed with
@@ -38,7 +38,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from midi_ddsp.dsp.effects import DEFAULT_REVERB, reverb_preset
+from midi_ddsp.dsp.effects import DEFAULT_REVERB, REVERB_PRESETS, reverb_preset
 from midi_ddsp.errors import InputFileError, MidiDDSPError, ParameterError
 from midi_ddsp.expression import DEFAULT_TEMPERATURE, check_temperature
 from midi_ddsp.instruments import Instrument, get_instrument
@@ -481,6 +481,9 @@ def synthesize_midi(source: Any, *, model: "MidiDDSP | None" = None,
         raise ParameterError(f"sample_rate must be a positive number of Hz, got {sample_rate!r}")
     normalize = normalize_mode(normalize)
     temperature = check_temperature(temperature)
+    if not isinstance(reverb, (str, bool)):
+        raise ParameterError(f"reverb must be a preset name ({', '.join(REVERB_PRESETS)}) or "
+                             f"True / False, got {reverb!r}")
     reverb = reverb_preset(reverb).name
     if expression_seed is not None and (isinstance(expression_seed, bool)
                                         or not isinstance(expression_seed, (int, np.integer))):
@@ -521,11 +524,9 @@ def synthesize_midi(source: Any, *, model: "MidiDDSP | None" = None,
         part_seed = int(seed) + index
         fitted, semitones = fit_part_to_range(part, _dominant(spec))
         t0 = time.perf_counter()
-        table = model.expression_generator.generate(
-            fitted.notes, spec, seed=expression_base + index, temperature=temperature)
-        if part.controls is not None and part.controls.modulation:  # CC1 adds vibrato
-            table["vibrato"] = (table["vibrato"] + part.controls.note_vibrato(
-                table["onset_s"].to_numpy(), table["offset_s"].to_numpy())).astype(np.float32)
+        table = _with_mod_wheel(model.expression_generator.generate(
+            fitted.notes, spec, seed=expression_base + index, temperature=temperature),
+            part.controls)
         t1 = time.perf_counter()
         params = generate_synth_params(table, spec, model=model, seed=part_seed, n_frames=n_frames)
         if part.controls is not None:
@@ -608,6 +609,15 @@ def synthesize_midi(source: Any, *, model: "MidiDDSP | None" = None,
                            limiter_gain=mixed.limiter_gain, controls=controls)
 
 
+def _with_mod_wheel(table: pd.DataFrame, controls) -> pd.DataFrame:
+    """``table`` with each note's vibrato raised by the part's CC1 (``MidiControls.note_vibrato``)."""
+    if controls is None or not controls.modulation:
+        return table
+    table["vibrato"] = (table["vibrato"] + controls.note_vibrato(
+        table["onset_s"].to_numpy(), table["offset_s"].to_numpy())).astype(np.float32)
+    return table
+
+
 def _fluidsynth_groups(parts: Sequence[Part], *, taken: set) -> list:
     """FluidSynth needs no voice splitting: the voices of one track (same program) become one
     stem named after the track. Returns ``(stem name, merged Part, member parts)`` in order."""
@@ -659,7 +669,7 @@ def rerender(result: SynthesisResult, *, note_tables: "Mapping[str, pd.DataFrame
         note_tables: part name -> edited NoteTable; the part goes through the Synthesis
             Generator and the DDSP layers again (same seed as before).
         synth_params: part name -> edited ``SynthParams``; the part goes through the DDSP
-            layers and the instrument's reverb again.
+            layers and the room reverb again.
         instruments: part name -> new instrument or blend for a model-rendered part (with
             neither table nor parameters given, its NoteTable is re-synthesised).
         model: the models (default ``load_pretrained_model()``).
@@ -687,8 +697,13 @@ def rerender(result: SynthesisResult, *, note_tables: "Mapping[str, pd.DataFrame
     model_names = [p["name"] for p in result.metadata["parts"] if p["renderer"] == _RENDERER_MODEL]
     if regenerate_expressions is True:
         regenerate = [n for n in model_names if n not in note_tables and n not in synth_params]
+    elif isinstance(regenerate_expressions, str):
+        regenerate = [regenerate_expressions]
     else:
         regenerate = list(regenerate_expressions or [])
+    if not regenerate and (temperature is not None or expression_seed is not None):
+        raise ParameterError("temperature / expression_seed apply to regenerated expressions: "
+                             "name the parts with regenerate_expressions= (True = all)")
     if regenerate:
         temperature = check_temperature(settings.get("temperature", DEFAULT_TEMPERATURE)
                                         if temperature is None else temperature)
@@ -702,10 +717,11 @@ def rerender(result: SynthesisResult, *, note_tables: "Mapping[str, pd.DataFrame
                                      "cannot be regenerated")
             from midi_ddsp.expression import notes_from_note_table
 
-            note_tables[name] = model.expression_generator.generate(
+            note_tables[name] = _with_mod_wheel(model.expression_generator.generate(
                 notes_from_note_table(result.note_tables[name]),
                 instruments.get(name, entry["instrument"]),
-                seed=int(expression_seed) + int(entry["index"]), temperature=temperature)
+                seed=int(expression_seed) + int(entry["index"]), temperature=temperature),
+                result.controls.get(name))
     for name in [*note_tables, *synth_params, *instruments]:
         entry = result.part_info(name)
         if entry["renderer"] != _RENDERER_MODEL:
@@ -761,7 +777,7 @@ def rerender(result: SynthesisResult, *, note_tables: "Mapping[str, pd.DataFrame
         entry["instrument"] = spec
         entry["edited"] = True
     mixed = mix_stems(raw, gains_db=gains, normalize=mode, sample_rate=result.sample_rate,
-                      fixed_gain_db=fixed_gain_db)
+                      fixed_gain_db=fixed_gain_db, in_place=True)
     for entry in parts_meta:
         entry["gain_db"] = float(gains.get(entry["name"], 0.0))
     metadata = dict(result.metadata, parts=parts_meta, mix=mixed.describe(),

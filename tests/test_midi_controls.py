@@ -110,10 +110,10 @@ def test_mod_wheel_adds_vibrato(model, tmp_path):
     assert vb == pytest.approx(va + 1.0, abs=1e-5)
 
 
-def test_sustain_offsets_stops_at_the_next_onset_of_the_same_pitch():
-    rows = [[60, 0, 100, 90], [60, 300, 400, 90]]
+def test_sustain_holds_until_the_next_note_so_a_line_stays_one_part():
+    rows = [[60, 0, 100, 90], [62, 300, 400, 90], [64, 600, 700, 90]]
     out = sustain_offsets(rows, [(50, 127), (1000, 0)])
-    assert out[0][2] == 300 and out[1][2] == 1000
+    assert [r[2] for r in out] == [300, 600, 1000]
 
 
 def test_controls_apply_gain_and_bend():

@@ -16,7 +16,7 @@ import torch
 
 from midi_ddsp import synthesis
 from midi_ddsp.errors import CheckpointError, InputFileError, ParameterError
-from midi_ddsp.expression import NOTE_TABLE_COLUMNS, validate_note_table
+from midi_ddsp.expression import EXPRESSION_NAMES, NOTE_TABLE_COLUMNS, validate_note_table
 from midi_ddsp.fluidsynth_render import default_soundfont_path
 from midi_ddsp.mixing import DEFAULT_TARGET_LUFS, integrated_loudness, true_peak
 from midi_ddsp.models import (
@@ -635,3 +635,16 @@ def test_readme_python_api_section_matches(model, monkeypatch, tmp_path):
     if not blocks:
         pytest.skip("README.md has no '## Python API' section yet")
     assert [b.strip() for b in blocks] == [b.strip() for b in API_EXAMPLES]
+
+
+def test_rerender_regenerates_expressions_of_named_parts(tiny_model):
+    result = synthesize_midi(duet(), model=tiny_model, seed=3)
+    again = rerender(result, regenerate_expressions="violin", expression_seed=11, temperature=1.0,
+                     model=tiny_model)
+    changed = again.note_tables["violin"][list(EXPRESSION_NAMES)].to_numpy()
+    before = result.note_tables["violin"][list(EXPRESSION_NAMES)].to_numpy()
+    assert not np.allclose(changed, before)
+    np.testing.assert_array_equal(again.stems["flute"], result.stems["flute"])
+    assert again.metadata["settings"]["expression_seed"] == 11
+    with pytest.raises(ParameterError, match="regenerate_expressions"):
+        rerender(result, temperature=0.0, model=tiny_model)

@@ -22,6 +22,7 @@ from torch import nn
 from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG, SignalConfig
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.expression import (
+    DEFAULT_TEMPERATURE,
     EXPRESSION_NAMES,
     EXPRESSIONS,
     NOTE_TABLE_COLUMNS,
@@ -119,7 +120,8 @@ class ExpressionGenerator(CheckpointMixin, nn.Module):
         return mean, log_std
 
     def generate(self, notes: Sequence[Note], instrument: InstrumentSpec, *,
-                 seed: "int | None" = None, temperature: float = 1.0) -> pd.DataFrame:
+                 seed: "int | None" = None,
+                 temperature: float = DEFAULT_TEMPERATURE) -> pd.DataFrame:
         """The NoteTable of ``notes`` (one monophonic part, sorted by onset).
 
         The whole part is encoded at once and decoded note by note. No input depends on the
@@ -131,7 +133,8 @@ class ExpressionGenerator(CheckpointMixin, nn.Module):
             instrument: a name/alias, an ``Instrument`` or a blend ``{name: weight}``.
             seed: sampling seed; None = deterministic (same as ``temperature=0``).
             temperature: scale of the sampled deviation from the predicted mean: 0 = the means,
-                1 = the model's predicted spread.
+                1 = the model's predicted spread (default ``DEFAULT_TEMPERATURE``, as the
+                rendering API).
 
         Returns:
             NoteTable DataFrame (``NOTE_TABLE_COLUMNS``); expressions clipped to their generated

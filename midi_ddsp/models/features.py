@@ -130,8 +130,9 @@ def note_sequence_features(notes: Sequence[Note]) -> np.ndarray:
     note + 0.05) (0 for the first), log(rest before the note + 0.05) (0 for the first),
     log(gap to the next onset + 0.05) (0 for the last), position in its phrase (0..1,
     ``midi_ddsp.phrasing``), velocity / 127, first note of a phrase, last note of a phrase,
-    metrical weight (1 strong beat, 0.5 beat, 0 off-beat). Nothing depends on the length of the
-    part, so a window of a part gets the same features as the whole part.
+    metrical weight (1 strong beat, 0.5 beat, 0 off-beat). No column depends on the length of
+    the part (the phrase and metre columns use the line's median inter-onset interval and note
+    length, and the metre counts from the first onset).
     """
     n = len(notes)
     out = np.zeros((n, N_NOTE_FEATURES), np.float32)

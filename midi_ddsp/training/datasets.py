@@ -25,7 +25,12 @@ import torch
 
 from midi_ddsp.data_pipeline.shards import Example, read_shard
 from midi_ddsp.errors import InputFileError
-from midi_ddsp.expression import EXPRESSION_NAMES, expressions_to_frames, extract_note_expressions
+from midi_ddsp.expression import (
+    EXPRESSION_NAMES,
+    brightness_ceiling,
+    expressions_to_frames,
+    extract_note_expressions,
+)
 from midi_ddsp.instruments import get_instrument
 from midi_ddsp.models.features import (
     N_NOTE_FEATURES,
@@ -209,13 +214,12 @@ def _onset_transient(noise_db: np.ndarray, rng: np.random.Generator, *,
 
 
 def _reachable_high(expression_index: int, pitch: int, sample_rate: int = 16000) -> float:
-    """Upper end of a perturbed control for a note: 1, except brightness, which cannot exceed
-    the centroid of the highest harmonic below Nyquist (5 K / 60, K harmonics below it)."""
+    """Upper end of a perturbed control for a note: 1, except brightness: 0.8 x the most the
+    note's harmonics below Nyquist can show (``brightness_ceiling``), so the target stays
+    inside what the synth can play."""
     if EXPRESSION_NAMES[expression_index] != "brightness":
         return 1.0
-    f0 = 440.0 * 2.0 ** ((pitch - 69) / 12.0)
-    n_below = max(1, int(np.ceil(sample_rate / 2 / f0)) - 1)
-    return float(min(1.0, 0.8 * 5.0 * n_below / 60.0))
+    return float(min(1.0, 0.8 * brightness_ceiling(pitch, sample_rate=sample_rate)))
 
 
 def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batch_size: int,
@@ -327,8 +331,8 @@ def expression_batch(records: Sequence[Record], rng: np.random.Generator, *, bat
     """A batch of note sequences for the Expression Generator.
 
     Each example is a whole record or, with probability ``crop_prob``, a random run of at least
-    ``min_crop_notes`` consecutive notes of it (so the model also learns to start mid-phrase, as
-    in windowed generation). Features are computed on the whole record, then cut. Against
+    ``min_crop_notes`` consecutive notes of it (so the model also learns to start mid-phrase).
+    Features are computed on the whole record, then cut. Against
     exposure bias (at generation time the decoder reads its own outputs, not the data) the
     previous note's expressions get Gaussian noise of sd ``previous_noise`` and are zeroed with
     probability ``previous_dropout`` per note.
@@ -364,6 +368,7 @@ def expression_batch(records: Sequence[Record], rng: np.random.Generator, *, bat
         previous = previous + rng.normal(0.0, previous_noise, previous.shape).astype(np.float32)
     if previous_dropout > 0:
         previous = previous * (rng.random(previous.shape[:2]) >= previous_dropout)[..., None]
+    previous[:, 0] = 0.0   # the first note's input stays the start token, as at generation
     previous = previous.astype(np.float32)
     return {"note_features": torch.from_numpy(feats), "instrument_weights": torch.from_numpy(weights),
             "targets": torch.from_numpy(targets), "previous": torch.from_numpy(previous),

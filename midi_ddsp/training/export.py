@@ -54,7 +54,7 @@ _DESCRIPTIONS = {
 def _markdown(card: dict) -> str:
     lines = [f"# Model card: {card['kind']}", "", card.get("description", ""), ""]
     for key in ("command", "n_parameters", "steps", "wall_time_s", "data", "data_version",
-                "n_train_examples", "valid_loss", "file_size_bytes"):
+                "init_from", "n_train_examples", "valid_loss", "file_size_bytes"):
         if key in card:
             lines.append(f"- **{key}**: {card[key]}")
     audio = (card.get("metrics") or {}).get("audio")
@@ -76,8 +76,8 @@ def _markdown(card: dict) -> str:
 
 def export_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.PathLike[str]", *,
                which: str = "best", metrics: "dict | None" = None,
-               notes: "list[str] | None" = None, command: "str | None" = None
-               ) -> tuple[Path, Path, Path]:
+               notes: "list[str] | None" = None, command: "str | None" = None,
+               data_version: "str | None" = None) -> tuple[Path, Path, Path]:
     """Export ``run_dir/<which>.pt`` to ``out_dir/<kind>.pt`` + ``.json`` + ``.md`` cards."""
     import dataclasses
     model = load_model(Path(run_dir) / f"{which}.pt")
@@ -85,8 +85,9 @@ def export_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.PathLike[st
     card["kind"] = model.kind
     card["description"] = _DESCRIPTIONS[model.kind]
     card["model_config"] = dataclasses.asdict(model.config)
-    card["source_run"] = str(run_dir)
-    card["source_checkpoint"] = f"{which}.pt"
+    if Path(run_dir).resolve() != Path(out_dir).resolve():  # re-carding keeps the provenance
+        card["source_run"] = str(run_dir)
+        card["source_checkpoint"] = f"{which}.pt"
     if metrics:
         card["metrics"] = {k: metrics[k] for k in _METRIC_KEYS[model.kind] if k in metrics}
         card["metrics_data"] = metrics.get("data")
@@ -94,10 +95,8 @@ def export_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.PathLike[st
         card["notes"] = list(notes)
     if command:
         card["command"] = command
-    data_build = Path(str(card.get("data", ""))) / "build.json"
-    if data_build.is_file():
-        build = json.loads(data_build.read_text())
-        card["data_version"] = f"corpus v{build.get('corpus_version', 1)} (seed {build.get('seed')})"
+    if data_version:
+        card["data_version"] = data_version
     out_dir = Path(out_dir)
     pt = model.save_checkpoint(out_dir / f"{model.kind}.pt", model_card=card)
     card["file_size_bytes"] = pt.stat().st_size
@@ -120,10 +119,12 @@ def main(argv=None) -> int:
     p.add_argument("--metrics", help="metrics.json written by midi_ddsp_evaluate")
     p.add_argument("--note", action="append", default=[], help="a line for the card (repeatable)")
     p.add_argument("--command", help="the command that trained the run (recorded in the card)")
+    p.add_argument("--data-version", help="the training data's version, for runs that predate "
+                                          "its automatic record (training writes it)")
     args = p.parse_args(argv)
     metrics = json.loads(Path(args.metrics).read_text()) if args.metrics else None
     for path in export_run(args.run, args.out, which=args.which, metrics=metrics, notes=args.note,
-                           command=args.command):
+                           command=args.command, data_version=args.data_version):
         print(path)
     return 0
 

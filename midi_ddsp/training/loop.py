@@ -118,6 +118,15 @@ class TrainResult:
     out_dir: Path
 
 
+def _data_version(data_dir) -> "str | None":
+    """``"corpus v<N> (seed S)"`` from the corpus's build.json, read when training starts."""
+    build = Path(data_dir) / "build.json"
+    if not build.is_file():
+        return None
+    settings = json.loads(build.read_text(encoding="utf-8"))
+    return f"corpus v{settings.get('corpus_version', 1)} (seed {settings.get('seed')})"
+
+
 def build_model(name: str, *, tiny: bool = False, model_config=None) -> torch.nn.Module:
     """A fresh model of ``name`` ("synthesis", "expression", "inference")."""
     if name not in _MODELS:
@@ -300,11 +309,17 @@ def train(name: str, data_dir: "str | os.PathLike[str]", out_dir: "str | os.Path
             writer.writeheader()
             writer.writerows(kept)
 
+    data_version = _data_version(data_dir)
+
     def card(extra: dict) -> dict:
         c = {"model": name, "data": str(data_dir), "steps": step, "train_config":
              dataclasses.asdict(config), "n_train_examples": len(pool),
              "n_parameters": sum(p.numel() for p in model.parameters()),
              "wall_time_s": round(wall_before + time.time() - t_start, 1)}
+        if data_version:
+            c["data_version"] = data_version
+        if init_from is not None and state is None:
+            c["init_from"] = str(init_from)
         c.update(model_card or {})
         c.update(extra)
         return c
