@@ -35,6 +35,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from midi_ddsp.dsp.core import hz_to_midi, midi_to_hz
 from midi_ddsp.expression import EXPRESSION_NAMES, brightness_ceiling, extract_note_expressions
 from midi_ddsp.instruments import get_instrument
 from midi_ddsp.score import Note, Part, load_score
@@ -160,7 +161,7 @@ def pitch_metrics(audio: np.ndarray, notes: Sequence[Note], *, sample_rate: int,
             mask[max(a, 0):min(b, f0.size)] = True
     if not mask.any():
         return {"raw_pitch_accuracy": float("nan"), "median_abs_cents": float("nan"), "n_frames": 0}
-    midi = 69.0 + 12.0 * np.log2(np.maximum(f0[mask], 1e-3) / 440.0)
+    midi = hz_to_midi(f0[mask])
     cents = 100.0 * (midi - target[mask])
     voiced = confidence[mask] >= _CREPE_CONFIDENCE
     good = voiced & (np.abs(cents) <= _CENTS_TOLERANCE)
@@ -354,7 +355,7 @@ def _extras(audio: np.ndarray, params, notes: Sequence[Note], *, sample_rate: in
     k = np.arange(1, params.harmonic_distribution.shape[1] + 1)
     hd = params.harmonic_distribution.astype(np.float64)
     centroid = (hd @ k) / np.maximum(hd.sum(1), 1e-9)
-    midi = 69 + 12 * np.log2(np.maximum(params.f0_hz.astype(np.float64), 1e-3) / 440.0)
+    midi = hz_to_midi(params.f0_hz)
     out = np.full((len(notes), len(EXTRA_MEASURES)), np.nan)
     for i, n in enumerate(notes):
         a = int(round(n.onset_s * frame_rate))
@@ -440,7 +441,7 @@ def reachable(control: str, instrument: str, register: str, sample_rate: int = 1
     top = max(register_pitches(instrument, register))
     limit = brightness_ceiling(top, sample_rate=sample_rate)
     if limit < 1.0:
-        f0 = 440.0 * 2 ** ((top - 69) / 12)
+        f0 = float(midi_to_hz(top))
         return (f"brightness is bounded by {limit:.2f} here: only {round(limit * 12)} harmonics "
                 f"of {f0:.0f} Hz lie below the {sample_rate // 2} Hz Nyquist")
     return None
