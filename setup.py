@@ -13,6 +13,7 @@ setup(
         "midi_ddsp",
         "midi_ddsp.dsp",
         "midi_ddsp.models",
+        "midi_ddsp.score",
         "midi_ddsp.training",
         "midi_ddsp.cli",
         "midi_ddsp.data_pipeline",

@@ -95,16 +95,16 @@ def _child_midi_ddsp(args) -> None:
     import torch
 
     torch.set_num_threads(THREADS)
-    from midi_ddsp.synthesis import load_pretrained_model, synthesize_midi, write_result
+    from midi_ddsp import load_pretrained_model, synthesize_midi, write_result
 
-    model = load_pretrained_model(expression_generator_path=args.eg, synthesis_generator_path=args.sg)
+    models = load_pretrained_model(expression_generator_path=args.eg, synthesis_generator_path=args.sg)
     startup_s = time.perf_counter() - t0
     rss_loaded = _peak_rss_mb()
     runs = []
     for _ in range(max(1, args.repeats)):
         t1 = time.perf_counter()
         cpu1 = time.process_time()
-        result = synthesize_midi(args.input, model=model)
+        result = synthesize_midi(args.input, models=models)
         write_result(result, args.out)
         runs.append((time.perf_counter() - t1, time.process_time() - cpu1, result.metadata["timings"]))
         del result

@@ -54,7 +54,7 @@ def main(argv=None) -> int:
     from midi_ddsp.audio_report import run_audio_evaluation
     from midi_ddsp.data_pipeline.test_pieces import write_test_pieces
     from midi_ddsp.instruments import INSTRUMENT_NAMES, get_instrument
-    from midi_ddsp.synthesis import load_pretrained_model
+    from midi_ddsp.pretrained import load_pretrained_model
 
     torch.set_num_threads(max(1, args.threads))
     out = Path(args.out)
@@ -65,14 +65,14 @@ def main(argv=None) -> int:
     try:
         instruments = ([get_instrument(n.strip()).name for n in args.instruments.split(",")]
                        if args.instruments else list(INSTRUMENT_NAMES))
-        model = load_pretrained_model(expression_generator_path=args.expression_generator,
+        models = load_pretrained_model(expression_generator_path=args.expression_generator,
                                       synthesis_generator_path=args.synthesis_generator)
         length = 20.0 if args.quick else 60.0
         pieces = write_test_pieces(out / "pieces", cache_dir=args.cache, instruments=instruments,
                                    min_solo_s=length, min_ensemble_s=length)
         command = "midi_ddsp_evaluate " + " ".join(sys.argv[1:] if argv is None else argv)
         audio = run_audio_evaluation(
-            pieces, model=model, out_dir=out, instruments=instruments,
+            pieces, models=models, out_dir=out, instruments=instruments,
             registers=("middle",) if args.quick else ("low", "middle", "high"),
             fluidsynth=not args.quick, extra={"command": command})
         metrics = {"audio": {k: audio[k] for k in ("checkpoints", "summary", "control_fidelity",
@@ -80,15 +80,15 @@ def main(argv=None) -> int:
                                                    "command")},
                    "data": args.cache}
         if args.data:
-            from midi_ddsp.evaluation import evaluate
+            from midi_ddsp.training.diagnostics import evaluate
             from midi_ddsp.models import load_model, shipped_checkpoint_path
 
             inference_path = args.ddsp_inference or shipped_checkpoint_path("ddsp_inference")
-            names = {kind: info["path"] for kind, info in model.checkpoints.items()}
+            names = {kind: info["path"] for kind, info in models.checkpoints.items()}
             names["ddsp_inference"] = str(inference_path)
             diag = evaluate(args.data, out / "diagnostics",
-                            synthesis_generator=model.synthesis_generator,
-                            expression_generator=model.expression_generator,
+                            synthesis_generator=models.synthesis_generator,
+                            expression_generator=models.expression_generator,
                             ddsp_inference=load_model(inference_path, kind="ddsp_inference"),
                             checkpoint_names=names)
             metrics.update(diag.metrics)

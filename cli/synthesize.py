@@ -234,14 +234,14 @@ def main(argv: "Sequence[str] | None" = None) -> int:
     try:
         instruments = dict(parse_instrument_option(text) for text in args.instrument)
         from midi_ddsp.batch import check_output_root, render_dataset
-        from midi_ddsp.synthesis import load_pretrained_model
+        from midi_ddsp.pretrained import load_pretrained_model
 
         check_output_root(args.output_dir)
-        model = load_pretrained_model(
+        models = load_pretrained_model(
             expression_generator_path=args.expression_generator_weight_path,
             synthesis_generator_path=args.synthesis_generator_weight_path)
         report = render_dataset(
-            inputs, args.output_dir, model=model, jobs=args.jobs,
+            inputs, args.output_dir, models=models, jobs=args.jobs,
             skip_existing=args.skip_existing_files, save_params=args.save_metadata,
             plot=args.plot, subtype="FLOAT" if args.float_wav else "PCM_16", progress=progress,
             instruments=instruments or None, pitch_offset=args.pitch_offset,

@@ -29,18 +29,18 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
 
     from midi_ddsp.errors import MidiDDSPError
-    from midi_ddsp.synthesis import load_pretrained_model, synthesize_midi, write_result
+    from midi_ddsp import load_pretrained_model, synthesize_midi, write_result
 
     try:
         t0 = time.perf_counter()
-        model = load_pretrained_model(
+        models = load_pretrained_model(
             expression_generator_path=args.expression_generator_weight_path,
             synthesis_generator_path=args.synthesis_generator_weight_path)
-        ids = ", ".join(f"{kind}: {info['id']}" for kind, info in model.checkpoints.items())
+        ids = ", ".join(f"{kind}: {info['id']}" for kind, info in models.checkpoints.items())
         print(f"models loaded in {time.perf_counter() - t0:.1f} s ({ids})")
         for name in EXAMPLES:
             t0 = time.perf_counter()
-            result = synthesize_midi(HERE / name, model=model, seed=args.seed)
+            result = synthesize_midi(HERE / name, models=models, seed=args.seed)
             folder = pathlib.Path(args.output_dir) / pathlib.Path(name).stem
             meta = write_result(result, folder)
             seconds = time.perf_counter() - t0

@@ -260,15 +260,15 @@ def evaluate_render(stems: Mapping[str, np.ndarray], notes: Mapping[str, Sequenc
     return out
 
 
-def evaluate_piece(piece: PieceSpec, *, model, sample_rate: int = 16000, fluidsynth: bool = True,
+def evaluate_piece(piece: PieceSpec, *, models, sample_rate: int = 16000, fluidsynth: bool = True,
                    tracker: Any = None, synthesize: "Callable | None" = None,
                    keep_audio: bool = False) -> dict:
     """Render one piece with the default pipeline (and FluidSynth) and measure both.
 
     Args:
         piece: the piece.
-        model: the ``MidiDDSP`` bundle.
-        synthesize: the render call (default ``midi_ddsp.synthesis.synthesize_midi`` with its
+        models: the ``MidiDDSP`` bundle.
+        synthesize: the render call (default ``midi_ddsp.pipeline.synthesize_midi`` with its
             defaults: the call a user's ``midi_ddsp_synthesize song.mid`` makes).
         keep_audio: also return the two mixes under ``"audio"`` (renderer -> float32 [n]).
 
@@ -277,8 +277,8 @@ def evaluate_piece(piece: PieceSpec, *, model, sample_rate: int = 16000, fluidsy
         "fluidsynth": {...}}`` (module docstring for the measures).
     """
     if synthesize is None:
-        from midi_ddsp.synthesis import synthesize_midi as synthesize
-    result = synthesize(piece.midi_path, model=model, instruments=piece.instruments,
+        from midi_ddsp.pipeline import synthesize_midi as synthesize
+    result = synthesize(piece.midi_path, models=models, instruments=piece.instruments,
                         sample_rate=sample_rate)
     notes = {name: [Note(int(r.pitch), float(r.onset_s), float(r.offset_s), int(r.velocity))
                     for r in table.itertuples()] for name, table in result.note_tables.items()}
@@ -371,7 +371,7 @@ def _extras(audio: np.ndarray, params, notes: Sequence[Note], *, sample_rate: in
     return out
 
 
-def control_sweep(model, instrument: str, register: str, control: str, *,
+def control_sweep(models, instrument: str, register: str, control: str, *,
                   values: Sequence[float] = _SWEEP_VALUES, neutral: float = 0.5,
                   seed: int = 0) -> dict:
     """Sweep one control 0 -> 1 on notes of one instrument and register; measure from audio.
@@ -385,7 +385,7 @@ def control_sweep(model, instrument: str, register: str, control: str, *,
         with one entry per note (``EXTRA_MEASURES`` for the extras).
     """
     from midi_ddsp.analysis import analyse_audio
-    from midi_ddsp.synthesis import generate_synth_params, render_params
+    from midi_ddsp.pipeline import generate_synth_params, render_audio
 
     pitches = register_pitches(instrument, register)
     planned = sweep_notes(pitches, values=values)
@@ -396,17 +396,17 @@ def control_sweep(model, instrument: str, register: str, control: str, *,
         **{name: [neutral] * len(notes) for name in EXPRESSION_NAMES}})
     requested = np.array([values[vi] for vi, _, _ in planned], np.float64)
     table[control] = requested
-    params = generate_synth_params(table, instrument, model=model, seed=seed)
-    sample_rate = model.model_sample_rate
-    audio = render_params(params, instrument, model=model, sample_rate=sample_rate, seed=seed,
+    params = generate_synth_params(table, instrument, models=models, seed=seed)
+    sample_rate = models.model_sample_rate
+    audio = render_audio(params, instrument, models=models, sample_rate=sample_rate, seed=seed,
                           reverb=False)
-    hop = sample_rate // model.frame_rate
+    hop = sample_rate // models.frame_rate
     n_frames = audio.shape[0] // hop
     analysed = analyse_audio(audio[:n_frames * hop], params.f0_hz[:n_frames], sample_rate=sample_rate,
-                             frame_rate=model.frame_rate)
-    measured = extract_note_expressions(analysed, notes, frame_rate=model.frame_rate,
+                             frame_rate=models.frame_rate)
+    measured = extract_note_expressions(analysed, notes, frame_rate=models.frame_rate,
                                         sample_rate=sample_rate)
-    extras = _extras(audio, analysed, notes, sample_rate=sample_rate, frame_rate=model.frame_rate)
+    extras = _extras(audio, analysed, notes, sample_rate=sample_rate, frame_rate=models.frame_rate)
     return {"requested": requested.tolist(),
             "measured": {name: measured[name].to_numpy(np.float64).tolist() for name in EXPRESSION_NAMES},
             "extras": {name: extras[:, j].tolist() for j, name in enumerate(EXTRA_MEASURES)}}
@@ -450,7 +450,7 @@ def reachable(control: str, instrument: str, register: str, sample_rate: int = 1
 # --------------------------------------------------------------------------------------------
 # probes of the performance prior
 # --------------------------------------------------------------------------------------------
-def expression_probes(model, instrument: str = "violin", *, seed: int = 0) -> dict:
+def expression_probes(models, instrument: str = "violin", *, seed: int = 0) -> dict:
     """What the Expression Generator does with phrasing, rendered and measured.
 
     A line of four 8-note phrases (rests between them, the last note of each held twice as
@@ -462,7 +462,7 @@ def expression_probes(model, instrument: str = "violin", *, seed: int = 0) -> di
       0.2 s in a line that alternates them.
     """
     from midi_ddsp.score import score_from_notes
-    from midi_ddsp.synthesis import synthesize_midi
+    from midi_ddsp.pipeline import synthesize_midi
 
     inst = get_instrument(instrument)
     base = (inst.lowest_midi + inst.highest_midi) // 2
@@ -477,7 +477,7 @@ def expression_probes(model, instrument: str = "violin", *, seed: int = 0) -> di
             t += dur
         phrases.append(idx)
         t += 0.6
-    result = synthesize_midi(score_from_notes({instrument: notes}), model=model, seed=seed,
+    result = synthesize_midi(score_from_notes({instrument: notes}), models=models, seed=seed,
                              temperature=0.0, normalize="none", instruments={"*": instrument})
     name = result.part_names[0]
     loud = note_loudness_db(result.stems[name], notes, sample_rate=result.sample_rate)
@@ -487,7 +487,7 @@ def expression_probes(model, instrument: str = "violin", *, seed: int = 0) -> di
         dur = 0.9 if k % 2 else 0.15
         mixed.append(Note(base + (k % 5), t, t + dur, 90))
         t += dur + 0.05
-    table = model.expression_generator.generate(mixed, instrument, seed=None, temperature=0.0)
+    table = models.expression_generator.generate(mixed, instrument, seed=None, temperature=0.0)
     durations = (table["offset_s"] - table["onset_s"]).to_numpy()
     vib = table["vibrato"].to_numpy()
     return {"instrument": instrument, "final_minus_peak_db": final,

@@ -1,6 +1,6 @@
 """Run the audio-domain evaluation and write its report: JSON, markdown and plots.
 
-``run_audio_evaluation(pieces, model=..., out_dir=...)`` renders every piece with the default
+``run_audio_evaluation(pieces, models=..., out_dir=...)`` renders every piece with the default
 pipeline and with FluidSynth, sweeps the six controls per instrument and register, and writes
 ``audio_metrics.json``, ``audio_evaluation.md`` and the plots (loudness envelopes beside
 FluidSynth's, spectrograms, control-fidelity curves) into ``out_dir``. The measures are those of
@@ -59,12 +59,12 @@ def _piece_summary(pieces: list) -> dict:
     return out
 
 
-def _sweeps(model, instruments: Sequence[str], registers: Sequence[str], seed: int) -> dict:
+def _sweeps(models, instruments: Sequence[str], registers: Sequence[str], seed: int) -> dict:
     results: dict = {}
     for instrument in instruments:
         for register in registers:
             for control in EXPRESSION_NAMES:
-                sweep = control_sweep(model, instrument, register, control, seed=seed)
+                sweep = control_sweep(models, instrument, register, control, seed=seed)
                 summary = summarize_sweep(sweep, control)
                 summary["unreachable"] = reachable(control, instrument, register)
                 summary["curve"] = _curve(sweep, control)
@@ -110,14 +110,14 @@ def _cross_matrix(sweeps: dict) -> dict:
             for fam, rows in out.items()}
 
 
-def run_audio_evaluation(pieces: Sequence[PieceSpec], *, model, out_dir, instruments=None,
+def run_audio_evaluation(pieces: Sequence[PieceSpec], *, models, out_dir, instruments=None,
                          registers: Sequence[str] = REGISTERS, fluidsynth: bool = True,
                          seed: int = 0, plots: bool = True, extra: "dict | None" = None) -> dict:
     """Evaluate ``pieces`` and the control sweeps; write the report into ``out_dir``.
 
     Args:
         pieces: test pieces (``data_pipeline.test_pieces.write_test_pieces``).
-        model: the ``MidiDDSP`` bundle evaluated (its ``checkpoints`` are recorded).
+        models: the ``MidiDDSP`` bundle evaluated (its ``checkpoints`` are recorded).
         instruments: instruments of the control sweeps (default: those of the solo pieces).
         extra: more JSON-friendly facts to record (command line, data version).
 
@@ -134,7 +134,7 @@ def run_audio_evaluation(pieces: Sequence[PieceSpec], *, model, out_dir, instrum
     plotted = {p.name for p in list(pieces[:2]) + [p for p in pieces if p.kind == "ensemble"][:1]}
     for piece in pieces:
         logger.info("piece %s", piece.name)
-        result = evaluate_piece(piece, model=model, fluidsynth=fluidsynth, tracker=tracker,
+        result = evaluate_piece(piece, models=models, fluidsynth=fluidsynth, tracker=tracker,
                                 keep_audio=plots and piece.name in plotted)
         if "audio" in result:
             from midi_ddsp.audio_plots import plot_piece
@@ -147,10 +147,10 @@ def run_audio_evaluation(pieces: Sequence[PieceSpec], *, model, out_dir, instrum
     if instruments is None:
         instruments = [p.name.removeprefix("solo_") for p in pieces if p.kind == "solo"]
     logger.info("control sweeps")
-    sweeps = _sweeps(model, instruments, registers, seed)
-    probes = [expression_probes(model, name, seed=seed) for name in instruments[:4]]
+    sweeps = _sweeps(models, instruments, registers, seed)
+    probes = [expression_probes(models, name, seed=seed) for name in instruments[:4]]
     metrics = {
-        "checkpoints": dict(getattr(model, "checkpoints", {}) or {}),
+        "checkpoints": dict(getattr(models, "checkpoints", {}) or {}),
         "targets": TARGETS, "pieces": results, "summary": _piece_summary(results),
         "control_fidelity": _fidelity_table(sweeps), "sweeps": sweeps,
         "cross_effects": _cross_matrix(sweeps), "probes": probes,

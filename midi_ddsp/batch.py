@@ -2,7 +2,7 @@
 
 ``render_dataset(inputs, output_root, ...)`` renders every score file (folders are searched
 recursively for .mid/.midi/.musicxml/.xml/.mxl/.krn/.abc) into ``output_root/<relative path
-without extension>/`` with ``midi_ddsp.synthesis.write_result`` and writes
+without extension>/`` with ``midi_ddsp.results.write_result`` and writes
 ``output_root/manifest.jsonl``: one JSON object per input file with ``file``, ``output_dir``,
 ``status`` (``ok`` / ``skipped`` / ``failed``), ``error``, ``parts``, ``instruments``,
 ``duration_s``, ``seed`` and ``render_s``.
@@ -204,7 +204,7 @@ def _write_manifest(root: str, rows: Sequence[dict]) -> str:
 # --------------------------------------------------------------------------------------------
 # Rendering one file (in this process or in a worker)
 
-_WORKER_MODEL = None
+_WORKER_MODELS = None
 
 
 class _OneLine(logging.Formatter):
@@ -212,8 +212,8 @@ class _OneLine(logging.Formatter):
         return f"{record.levelname.lower()}: {' '.join(record.getMessage().split())}"
 
 
-def _init_worker(model, threads: int, log_level: int) -> None:
-    global _WORKER_MODEL
+def _init_worker(models, threads: int, log_level: int) -> None:
+    global _WORKER_MODELS
     try:
         import torch
 
@@ -225,20 +225,21 @@ def _init_worker(model, threads: int, log_level: int) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(log_level)
-    _WORKER_MODEL = model
+    _WORKER_MODELS = models
 
 
-def _render_one(item: BatchItem, model, options: dict) -> tuple[str, str, "dict | None", float]:
+def _render_one(item: BatchItem, models, options: dict) -> tuple[str, str, "dict | None", float]:
     """Render and write one file; returns (status, error, metadata, seconds). Never raises for
     problems with the file."""
-    from midi_ddsp.synthesis import synthesize_midi, write_result
+    from midi_ddsp.pipeline import synthesize_midi
+    from midi_ddsp.results import write_result
 
     t0 = time.perf_counter()
-    model = model if model is not None else _WORKER_MODEL
+    models = models if models is not None else _WORKER_MODELS
     write_opts = {k: options[k] for k in ("save_params", "plot", "subtype") if k in options}
     synth_opts = {k: v for k, v in options.items() if k not in write_opts}
     try:
-        result = synthesize_midi(item.source, model=model, **synth_opts)
+        result = synthesize_midi(item.source, models=models, **synth_opts)
         metadata = write_result(result, item.output_dir, **write_opts,
                                 extra_metadata={"source_file": item.source})
         return "ok", "", _slim(metadata), time.perf_counter() - t0
@@ -265,7 +266,7 @@ def _slim(metadata: Mapping) -> dict:
 
 
 def render_dataset(inputs: "Iterable[str | os.PathLike[str]]", output_root: "str | os.PathLike[str]",
-                   *, model=None, jobs: int = 1, skip_existing: bool = True, save_params: bool = True,
+                   *, models=None, jobs: int = 1, skip_existing: bool = True, save_params: bool = True,
                    plot: bool = False, subtype: str = "PCM_16", progress: bool = False,
                    **synthesis_options: Any) -> BatchReport:
     """Render score files (or folders of them) into one folder each, plus a manifest.
@@ -273,7 +274,7 @@ def render_dataset(inputs: "Iterable[str | os.PathLike[str]]", output_root: "str
     Args:
         inputs: score files and/or folders (searched recursively).
         output_root: where the per-file folders and ``manifest.jsonl`` go (created if needed).
-        model: a ``midi_ddsp.synthesis.MidiDDSP`` (default: the shipped checkpoints).
+        models: a ``midi_ddsp.MidiDDSP`` (default: the shipped checkpoints).
         jobs: worker processes; 1 renders in this process.
         skip_existing: skip files whose output folder is complete (resume an interrupted run).
         save_params: write per-part ``params/*.npz`` (expressions + synthesis parameters).
@@ -318,10 +319,10 @@ def render_dataset(inputs: "Iterable[str | os.PathLike[str]]", output_root: "str
             todo.append(i)
     options = dict(synthesis_options, save_params=save_params, plot=plot, subtype=subtype)
     if todo:
-        from midi_ddsp.synthesis import load_pretrained_model
+        from midi_ddsp.pretrained import load_pretrained_model
 
-        if model is None:
-            model = load_pretrained_model()
+        if models is None:
+            models = load_pretrained_model()
     bar = None
     if progress and todo:
         from tqdm.auto import tqdm
@@ -345,13 +346,13 @@ def render_dataset(inputs: "Iterable[str | os.PathLike[str]]", output_root: "str
         if jobs == 1 or len(todo) <= 1:
             serial = dict(options, progress=progress)  # a bar over the parts of each file
             for i in todo:
-                record(i, _render_one(items[i], model, serial))
+                record(i, _render_one(items[i], models, serial))
         else:
             threads = max(1, (os.cpu_count() or 1) // jobs)
             context = multiprocessing.get_context("spawn")
             with concurrent.futures.ProcessPoolExecutor(
                     max_workers=jobs, mp_context=context, initializer=_init_worker,
-                    initargs=(model, threads, logging.getLogger().getEffectiveLevel())) as pool:
+                    initargs=(models, threads, logging.getLogger().getEffectiveLevel())) as pool:
                 futures = {pool.submit(_render_one, items[i], None, options): i for i in todo}
                 for future in concurrent.futures.as_completed(futures):
                     i = futures[future]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["SignalConfig", "DEFAULT_SIGNAL_CONFIG"]
+__all__ = ["SignalConfig", "DEFAULT_SIGNAL_CONFIG", "config_from_dict"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,7 +44,21 @@ class SignalConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "SignalConfig":
-        return cls(**values)
+        return config_from_dict(cls, values)
 
 
 DEFAULT_SIGNAL_CONFIG = SignalConfig()
+
+
+def config_from_dict(cls, values: dict):
+    """Build the frozen config dataclass ``cls`` from a checkpoint's dict (JSON lists become
+    tuples).
+
+    Raises:
+        ValueError: ``values`` has a field ``cls`` does not know.
+    """
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} field(s) {unknown}")
+    return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in values.items()})

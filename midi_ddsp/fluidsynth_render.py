@@ -13,8 +13,10 @@ Debian/Ubuntu/Fedora locations of FluidR3_GM (Debian package ``fluid-soundfont-g
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -26,6 +28,7 @@ from midi_ddsp.errors import InputFileError, MidiDDSPError, ParameterError
 from midi_ddsp.score import Part
 
 __all__ = [
+    "merge_voices_by_track",
     "SOUNDFONT_ENV_VAR",
     "SOUNDFONT_SEARCH_PATHS",
     "FluidSynthUnavailableError",
@@ -57,6 +60,8 @@ _FLUIDSYNTH_GAIN = 0.2     # libfluidsynth's default master gain (leaves room fo
 
 class FluidSynthUnavailableError(MidiDDSPError):
     """libfluidsynth / pyfluidsynth or the ``fluidsynth`` program is not installed."""
+
+_VOICE_SUFFIX = re.compile(r"\s+v\d+$")  # the voices of one track: "Piano v2"
 
 
 def default_soundfont_path() -> "str | None":
@@ -203,6 +208,23 @@ def _check_render_args(parts, sample_rate, n_samples) -> int:
     if total < 0:
         raise ParameterError(f"n_samples must be >= 0, got {n_samples}")
     return total
+
+
+def merge_voices_by_track(parts: Sequence[Part], *, taken: set) -> list:
+    """FluidSynth needs no voice splitting: the voices of one track (same program) become one
+    stem named after the track. Returns ``(stem name, merged Part, member parts)`` in order."""
+    by_track: dict[tuple, list[Part]] = {}
+    for part in parts:
+        by_track.setdefault((part.track, part.program, part.is_drum), []).append(part)
+    groups = []
+    for members in by_track.values():
+        base = _VOICE_SUFFIX.sub("", members[0].name)
+        if len(members) == 1 or base in taken:
+            groups.extend((m.name, m, [m]) for m in members)
+            continue
+        notes = sorted((n for m in members for n in m.notes), key=lambda n: (n.onset_s, -n.pitch))
+        groups.append((base, dataclasses.replace(members[0], notes=notes, name=base), members))
+    return groups
 
 
 def render_stems_fluidsynth(parts: Sequence[Part], *, sf2_path: "str | os.PathLike[str] | None" = None,

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import re
+from typing import Mapping, Union
+
+import numpy as np
 
 from midi_ddsp.errors import ParameterError
 
@@ -17,6 +21,8 @@ __all__ = [
     "INSTRUMENT_NAMES",
     "get_instrument",
     "instrument_for_program",
+    "InstrumentSpec",
+    "instrument_weights",
 ]
 
 logger = logging.getLogger(__name__)
@@ -133,3 +139,37 @@ def instrument_for_program(program: int, *, warn: bool = True) -> "Instrument | 
             logger.warning("GM program %d has no model of its own; using %s", program, inst.name)
         return inst
     return None
+
+
+InstrumentSpec = Union[str, Instrument, Mapping[str, float]]
+"""A name/alias, an ``Instrument``, or a blend such as ``{"violin": 0.5, "flute": 0.5}``."""
+
+
+def instrument_weights(instrument: InstrumentSpec) -> np.ndarray:
+    """Blend weights over the 13 instrument embedding rows, float32 [13], summing to 1.
+
+    Raises:
+        ParameterError: unknown name, empty blend, negative or all-zero weights.
+    """
+    out = np.zeros(len(INSTRUMENTS), np.float32)
+    if isinstance(instrument, (str, Instrument)):
+        out[get_instrument(instrument).index] = 1.0
+        return out
+    if not isinstance(instrument, Mapping) or not instrument:
+        raise ParameterError(
+            "instrument must be a name, an Instrument or a non-empty mapping name -> weight; "
+            f"got {instrument!r}")
+    for name, weight in instrument.items():
+        try:
+            weight = float(weight)
+        except (TypeError, ValueError):
+            raise ParameterError(f"instrument blend weight for {name!r} must be a number; "
+                                 f"got {weight!r}") from None
+        if not math.isfinite(weight) or weight < 0:
+            raise ParameterError(f"instrument blend weight for {name!r} must be finite and >= 0; "
+                                 f"got {weight}")
+        out[get_instrument(name).index] += weight
+    total = float(out.sum())
+    if total <= 0:
+        raise ParameterError(f"instrument blend weights sum to 0: {dict(instrument)}")
+    return out / total

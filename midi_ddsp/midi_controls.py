@@ -1,7 +1,7 @@
 """MIDI performance controls of a part: pitch bend, volume (CC7), expression (CC11), modulation
 (CC1) and the sustain pedal (CC64), read per track and channel and honoured at render time.
 
-What each does (``MidiControls.apply``, called by ``midi_ddsp.synthesis`` after the Synthesis
+What each does (``MidiControls.apply``, called by ``midi_ddsp.pipeline`` after the Synthesis
 Generator):
 
 * **pitch bend** (14-bit, centre 8192) times the bend range (RPN 0,0; default 2 semitones) is
@@ -160,6 +160,15 @@ class MidiControls:
             t = np.linspace(a, b, 16)
             out.append(float(np.mean(_held(self.modulation, t, 0.0))))
         return np.asarray(out) / 127.0 * MOD_WHEEL_VIBRATO
+
+    def with_mod_wheel_vibrato(self, note_table):
+        """``note_table`` (a NoteTable, changed in place and returned) with each note's vibrato
+        raised by the mod wheel (``note_vibrato``)."""
+        if self.modulation:
+            note_table["vibrato"] = (note_table["vibrato"] + self.note_vibrato(
+                note_table["onset_s"].to_numpy(), note_table["offset_s"].to_numpy())
+            ).astype(np.float32)
+        return note_table
 
     def apply(self, params, *, frame_rate: int):
         """``params`` (``SynthParams``) with bend added to f0 and CC7/CC11 applied to the levels."""

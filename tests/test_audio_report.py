@@ -11,8 +11,8 @@ from midi_ddsp.expression import EXPRESSION_NAMES
 
 
 @pytest.fixture(scope="module")
-def model(tiny_model):
-    return tiny_model
+def model(tiny_models):
+    return tiny_models
 
 
 def _piece(path, parts):
@@ -29,7 +29,7 @@ def _piece(path, parts):
 def test_fluidsynth_beside_the_model_on_the_same_midi(model, tmp_path):
     path = _piece(tmp_path / "duo.mid", [(40, "violin", [67, 69, 71, 72, 74, 72, 71, 69]),
                                          (42, "cello", [48, 50, 52, 53, 55, 53, 52, 50])])
-    result = evaluate_piece(PieceSpec("duo", path, "ensemble"), model=model)
+    result = evaluate_piece(PieceSpec("duo", path, "ensemble"), models=model)
     assert result["n_parts"] == 2 and result["n_notes"] == 16
     fs = result["fluidsynth"]
     # the soundfont plays every note at its pitch: the measures must see that
@@ -49,7 +49,7 @@ def test_control_sweep_measures_from_audio(model):
 
 def test_report_files_and_summary(model, tmp_path):
     path = _piece(tmp_path / "solo.mid", [(73, "flute", [72, 74, 76, 77, 79, 77, 76, 74, 72])])
-    metrics = run_audio_evaluation([PieceSpec("solo_flute", path, "solo")], model=model,
+    metrics = run_audio_evaluation([PieceSpec("solo_flute", path, "solo")], models=model,
                                    out_dir=tmp_path / "r", registers=("middle",))
     for name in ("audio_metrics.json", "audio_evaluation.md", "audio_control_fidelity.png",
                  "audio_solo_flute.png"):

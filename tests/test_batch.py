@@ -19,8 +19,8 @@ from midi_ddsp.errors import InputFileError, ParameterError
 
 
 @pytest.fixture(scope="module")
-def model(tiny_model):
-    return tiny_model
+def model(tiny_models):
+    return tiny_models
 
 
 def write_midi(path: Path, pitches=(67, 69), program=40) -> Path:
@@ -72,7 +72,7 @@ def test_render_dataset_manifest_failures_and_resume(model, tmp_path):
     write_midi(src / "deep/two.mid", pitches=(72, 74, 76))
     (src / "bad.mid").write_text("this is text, not MIDI")
     out = tmp_path / "out"
-    report = render_dataset([src], out, model=model, seed=7)
+    report = render_dataset([src], out, models=model, seed=7)
     assert (report.n_ok, report.n_failed, report.n_skipped) == (2, 1, 0)
     rows = {Path(r["file"]).name: r for r in read_manifest(out)}
     assert rows["one.mid"]["status"] == "ok" and rows["one.mid"]["error"] == ""
@@ -89,11 +89,11 @@ def test_render_dataset_manifest_failures_and_resume(model, tmp_path):
 
     # resume: finished files are skipped (not rewritten), the failed one is tried again
     mtime = (out / "one/mix.wav").stat().st_mtime_ns
-    again = render_dataset([src], out, model=model, seed=7)
+    again = render_dataset([src], out, models=model, seed=7)
     assert (again.n_ok, again.n_failed, again.n_skipped) == (0, 1, 2)
     assert (out / "one/mix.wav").stat().st_mtime_ns == mtime
     assert [r["status"] for r in read_manifest(out)] == ["failed", "skipped", "skipped"]
-    fresh = render_dataset([src / "one.mid"], out, model=model, skip_existing=False)
+    fresh = render_dataset([src / "one.mid"], out, models=model, skip_existing=False)
     assert fresh.n_ok == 1 and (out / "one/mix.wav").stat().st_mtime_ns != mtime
 
 
@@ -109,26 +109,26 @@ def test_interrupted_file_leaves_no_half_written_folder(model, tmp_path, monkeyp
             raise OSError(28, "No space left on device")
         return real(path, audio, **kwargs)
 
-    monkeypatch.setattr("midi_ddsp.synthesis.write_wav", flaky)
+    monkeypatch.setattr("midi_ddsp.results.write_wav", flaky)
     out = tmp_path / "out"
-    report = render_dataset([tmp_path / "a.mid", tmp_path / "b.mid"], out, model=model)
+    report = render_dataset([tmp_path / "a.mid", tmp_path / "b.mid"], out, models=model)
     assert [r["status"] for r in report.rows] == ["failed", "ok"]
     assert "No space left" in report.rows[0]["error"]
     assert not (out / "a").exists() and (out / "b/metadata.json").exists()
     assert sorted(p.name for p in out.iterdir()) == ["b", MANIFEST_NAME]
-    monkeypatch.setattr("midi_ddsp.synthesis.write_wav", real)
-    resumed = render_dataset([tmp_path / "a.mid", tmp_path / "b.mid"], out, model=model)
+    monkeypatch.setattr("midi_ddsp.results.write_wav", real)
+    resumed = render_dataset([tmp_path / "a.mid", tmp_path / "b.mid"], out, models=model)
     assert [r["status"] for r in resumed.rows] == ["ok", "skipped"]
 
 
 def test_missing_input_is_recorded_not_raised(model, tmp_path):
-    report = render_dataset([tmp_path / "nope.mid"], tmp_path / "out", model=model)
+    report = render_dataset([tmp_path / "nope.mid"], tmp_path / "out", models=model)
     assert report.n_failed == 1 and "nope.mid: file not found" in report.rows[0]["error"]
 
 
 def test_jobs_validation(model, tmp_path):
     with pytest.raises(ParameterError, match="jobs"):
-        render_dataset([tmp_path], tmp_path / "out", model=model, jobs=0)
+        render_dataset([tmp_path], tmp_path / "out", models=model, jobs=0)
 
 
 def test_normalize_is_passed_to_every_file(model, tmp_path):
@@ -136,7 +136,7 @@ def test_normalize_is_passed_to_every_file(model, tmp_path):
     levels = {}
     for mode in ("loudness", "peak", "none", False):
         out = tmp_path / f"out_{mode}"
-        report = render_dataset([song], out, model=model, normalize=mode, subtype="FLOAT")
+        report = render_dataset([song], out, models=model, normalize=mode, subtype="FLOAT")
         assert report.n_ok == 1
         meta = json.loads((out / "song/metadata.json").read_text())
         expected = "none" if mode is False else mode
@@ -147,15 +147,15 @@ def test_normalize_is_passed_to_every_file(model, tmp_path):
     assert levels["loudness"]["true_peak_dbtp"] <= -1.0 + 1e-3
     # a bad mode fails once, before any file is rendered
     with pytest.raises(ParameterError, match="normalize must be one of"):
-        render_dataset([song], tmp_path / "bad", model=model, normalize="lufs")
+        render_dataset([song], tmp_path / "bad", models=model, normalize="lufs")
     assert not (tmp_path / "bad" / "song").exists()
 
 
 def test_parallel_jobs_match_serial(model, tmp_path):
     files = [write_midi(tmp_path / f"in/{n}.mid", pitches=p) for n, p in
              (("a", (67,)), ("b", (72, 71)))]
-    serial = render_dataset(files, tmp_path / "serial", model=model, save_params=False)
-    parallel = render_dataset(files, tmp_path / "parallel", model=model, jobs=2, save_params=False)
+    serial = render_dataset(files, tmp_path / "serial", models=model, save_params=False)
+    parallel = render_dataset(files, tmp_path / "parallel", models=model, jobs=2, save_params=False)
     assert [r["status"] for r in parallel.rows] == ["ok", "ok"]
     import soundfile
 

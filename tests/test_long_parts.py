@@ -12,7 +12,7 @@ from midi_ddsp.models import SynthesisGenerator, SynthesisGeneratorConfig
 from midi_ddsp.models.synthesis_generator import DEFAULT_CHUNK_FRAMES as SG_CHUNK_FRAMES
 from midi_ddsp.score import Note
 from midi_ddsp.synth_params import SynthParams
-from midi_ddsp.synthesis import MidiDDSP, generate_synth_params, render_params
+from midi_ddsp import MidiDDSP, generate_synth_params, render_audio
 
 FRAME_RATE = 250
 HOP = 64
@@ -51,7 +51,7 @@ def _steps_at_and_away(audio: np.ndarray, frames: list[int], *, reach: int = 3):
 
 def test_generated_line_has_no_seams(model):
     table = _legato_table()
-    params = generate_synth_params(table, "violin", model=model, seed=3)
+    params = generate_synth_params(table, "violin", models=model, seed=3)
     n_frames = params.n_frames
     assert n_frames > LINE_S * FRAME_RATE
     # one pass of the generator (a single chunk) is what the pipeline returns: nothing reseeded
@@ -61,7 +61,7 @@ def test_generated_line_has_no_seams(model):
     for name in ("f0_hz", "amplitude", "harmonic_distribution", "noise_magnitudes"):
         np.testing.assert_allclose(getattr(params, name), getattr(whole, name), rtol=1e-4,
                                    atol=1e-6, err_msg=name)
-    audio = render_params(params, "violin", model=model, seed=3)
+    audio = render_audio(params, "violin", models=model, seed=3)
     assert audio.shape == (n_frames * HOP,) and np.all(np.isfinite(audio))
     at, away = _steps_at_and_away(audio, _boundaries(n_frames))
     assert at <= away
@@ -76,14 +76,14 @@ def test_continuous_tone_renders_without_seams(model):
     noise = np.zeros((n_frames, 65), np.float32)
     noise[:, :3] = 1.0
     params = SynthParams(np.full(n_frames, 110.0), np.full(n_frames, 0.1), dist, noise)
-    audio = render_params(params, "cello", model=model, seed=1, reverb="room")
+    audio = render_audio(params, "cello", models=model, seed=1, reverb="room")
     at, away = _steps_at_and_away(audio, _boundaries(n_frames))
     assert at <= away
     # and it is the same render as the synthesizer's in one chunk (dry, first 70 s)
     from midi_ddsp.dsp.synthesizer import DDSPSynthesizer
 
     n = 70 * FRAME_RATE
-    dry = render_params(params, "cello", model=model, seed=1, reverb=False)
+    dry = render_audio(params, "cello", models=model, seed=1, reverb=False)
     with torch.no_grad():
         one = DDSPSynthesizer()(params.f0_hz[None, :n], params.amplitude[None, :n],
                                 params.harmonic_distribution[None, :n],

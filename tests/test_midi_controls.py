@@ -9,7 +9,7 @@ from midi_ddsp.audio_evaluation import note_loudness_db
 from midi_ddsp.crepe import CrepePitchTracker
 from midi_ddsp.midi_controls import MidiControls, sustain_offsets
 from midi_ddsp.score import Note, load_score
-from midi_ddsp.synthesis import load_pretrained_model, synthesize_midi
+from midi_ddsp import load_pretrained_model, synthesize_midi
 
 TPB = 480  # ticks per beat; 120 bpm -> 960 ticks per second
 
@@ -57,7 +57,7 @@ def test_pitch_bend_with_rpn_range_raises_f0_while_held(model, tmp_path):
                (0.0, mido.Message("control_change", control=100, value=0)),
                (0.0, mido.Message("control_change", control=6, value=2)),
                (1.5, mido.Message("pitchwheel", pitch=8191))]
-    result = synthesize_midi(_write(tmp_path / "bend.mid", events), model=model)
+    result = synthesize_midi(_write(tmp_path / "bend.mid", events), models=model)
     stem = next(iter(result.stems.values()))
     before = _median_cents(stem, result.sample_rate, 0.5, 1.4, 69)
     held = _median_cents(stem, result.sample_rate, 1.7, 2.9, 69)
@@ -79,7 +79,7 @@ def test_cc11_lowers_the_loudness(model, tmp_path):
     events = _note(67, 0.2, 1.2) + _note(67, 1.4, 2.4)
     events += [(0.0, mido.Message("control_change", control=11, value=127)),
                (1.3, mido.Message("control_change", control=11, value=40))]
-    result = synthesize_midi(_write(tmp_path / "cc11.mid", events), model=model, normalize="none")
+    result = synthesize_midi(_write(tmp_path / "cc11.mid", events), models=model, normalize="none")
     stem = next(iter(result.stems.values()))
     loud = note_loudness_db(stem, [Note(67, 0.3, 1.1), Note(67, 1.5, 2.3)],
                             sample_rate=result.sample_rate)
@@ -93,7 +93,7 @@ def test_sustain_pedal_holds_a_released_note_until_pedal_up(model, tmp_path):
     path = _write(tmp_path / "pedal.mid", events)
     note = load_score(path).parts[0].notes[0]
     assert note.offset_s == pytest.approx(2.0, abs=0.01)
-    result = synthesize_midi(path, model=model, normalize="none")
+    result = synthesize_midi(path, models=model, normalize="none")
     stem = next(iter(result.stems.values()))
     loud = note_loudness_db(stem, [Note(64, 0.3, 0.7), Note(64, 1.5, 1.9)],
                             sample_rate=result.sample_rate)
@@ -103,8 +103,8 @@ def test_sustain_pedal_holds_a_released_note_until_pedal_up(model, tmp_path):
 def test_mod_wheel_adds_vibrato(model, tmp_path):
     plain = _note(69, 0.2, 2.2)
     wheel = plain + [(0.0, mido.Message("control_change", control=1, value=127))]
-    a = synthesize_midi(_write(tmp_path / "a.mid", plain), model=model, temperature=0)
-    b = synthesize_midi(_write(tmp_path / "b.mid", wheel), model=model, temperature=0)
+    a = synthesize_midi(_write(tmp_path / "a.mid", plain), models=model, temperature=0)
+    b = synthesize_midi(_write(tmp_path / "b.mid", wheel), models=model, temperature=0)
     va = next(iter(a.note_tables.values()))["vibrato"].iloc[0]
     vb = next(iter(b.note_tables.values()))["vibrato"].iloc[0]
     assert vb == pytest.approx(va + 1.0, abs=1e-5)

@@ -1,4 +1,4 @@
-"""``render_params(..., reverb=...)``: the parametric rooms by name, True / False as aliases, and
+"""``render_audio(..., reverb=...)``: the parametric rooms by name, True / False as aliases, and
 old checkpoints (with the retired per-instrument reverb bank) still load."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from midi_ddsp.dsp.effects import DEFAULT_REVERB, room_impulse_response
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.models import SynthesisGenerator, SynthesisGeneratorConfig, load_model
 from midi_ddsp.synth_params import SynthParams
-from midi_ddsp.synthesis import MidiDDSP, render_params
+from midi_ddsp import MidiDDSP, render_audio
 
 
 @pytest.fixture(scope="module")
@@ -31,15 +31,15 @@ def _params(n_frames=500):
 
 def test_reverb_names_and_aliases(model):
     params = _params()
-    dry = render_params(params, "oboe", model=model, reverb="dry")
-    np.testing.assert_array_equal(render_params(params, "oboe", model=model, reverb=False), dry)
-    room = render_params(params, "oboe", model=model, reverb="room")
+    dry = render_audio(params, "oboe", models=model, reverb="dry")
+    np.testing.assert_array_equal(render_audio(params, "oboe", models=model, reverb=False), dry)
+    room = render_audio(params, "oboe", models=model, reverb="room")
     assert DEFAULT_REVERB == "room"
-    np.testing.assert_array_equal(render_params(params, "oboe", model=model), room)
-    np.testing.assert_array_equal(render_params(params, "oboe", model=model, reverb=True), room)
+    np.testing.assert_array_equal(render_audio(params, "oboe", models=model), room)
+    np.testing.assert_array_equal(render_audio(params, "oboe", models=model, reverb=True), room)
     reference = scipy.signal.fftconvolve(dry, room_impulse_response("room", 16000))[:dry.size]
     np.testing.assert_allclose(room, reference, atol=1e-5)
-    hall = render_params(params, "oboe", model=model, reverb="hall")
+    hall = render_audio(params, "oboe", models=model, reverb="hall")
     tail = slice(220 * 64, 400 * 64)  # after the note: only the reverb sounds
     assert not dry[tail].any()
     assert np.sum(hall[tail] ** 2) > 10 * np.sum(room[tail] ** 2) > 0
@@ -47,8 +47,8 @@ def test_reverb_names_and_aliases(model):
 
 def test_reverb_at_48_khz_keeps_the_dry_path(model):
     params = _params()
-    dry = render_params(params, "oboe", model=model, reverb="dry", sample_rate=48000)
-    room = render_params(params, "oboe", model=model, reverb="room", sample_rate=48000)
+    dry = render_audio(params, "oboe", models=model, reverb="dry", sample_rate=48000)
+    room = render_audio(params, "oboe", models=model, reverb="room", sample_rate=48000)
     wet = room - dry
     # the tail is 23 dB below the dry sound, not a resampled copy of it (+6 dB before)
     level_db = 10 * np.log10(np.sum(wet ** 2) / np.sum(dry ** 2))
@@ -58,7 +58,7 @@ def test_reverb_at_48_khz_keeps_the_dry_path(model):
 @pytest.mark.parametrize("reverb", ["plate", 3, "roomy"])
 def test_unknown_reverb(model, reverb):
     with pytest.raises(ParameterError, match="reverb"):
-        render_params(_params(50), "oboe", model=model, reverb=reverb)
+        render_audio(_params(50), "oboe", models=model, reverb=reverb)
 
 
 def test_checkpoint_with_the_old_reverb_bank_loads(tmp_path):

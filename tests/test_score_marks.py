@@ -7,7 +7,7 @@ from scipy.stats import spearmanr
 
 from midi_ddsp.audio_evaluation import note_loudness_db
 from midi_ddsp.score import load_score
-from midi_ddsp.synthesis import load_pretrained_model, synthesize_midi
+from midi_ddsp import load_pretrained_model, synthesize_midi
 
 
 def _write(path, bars, *, dynamics=None, wedge=None, articulation=None, slur=None, fermata=None):
@@ -50,7 +50,7 @@ def model():
 
 
 def _render(model, path, reverb="room"):
-    result = synthesize_midi(path, model=model, normalize="none", temperature=0, reverb=reverb)
+    result = synthesize_midi(path, models=model, normalize="none", temperature=0, reverb=reverb)
     (name, table), = result.note_tables.items()
     return result, result.stems[name], table
 

@@ -7,7 +7,7 @@ import pytest
 
 from midi_ddsp.audio_evaluation import activity_metrics, dynamics_metrics, pitch_metrics
 from midi_ddsp.score import Note
-from midi_ddsp.synthesis import load_pretrained_model, synthesize_midi
+from midi_ddsp import load_pretrained_model, synthesize_midi
 
 
 def _walk(rng, low, high, seconds, beat=0.42, start=0.5):
@@ -44,7 +44,7 @@ def model():
 def test_long_solo_keeps_its_level_and_pitch(model, tmp_path):
     rng = np.random.default_rng(3)
     path = _write(tmp_path / "solo.mid", [(68, "oboe", _walk(rng, 62, 84, 60.0))])
-    result = synthesize_midi(path, model=model)
+    result = synthesize_midi(path, models=model)
     (name, table), = result.note_tables.items()
     notes = _notes(table)
     stem = result.stems[name]
@@ -70,7 +70,7 @@ def test_chorale_parts_stay_balanced(model, tmp_path):
             note.velocity = 90
     path = tmp_path / "chorale.mid"
     pm.write(str(path))
-    result = synthesize_midi(str(path), model=model)
+    result = synthesize_midi(str(path), models=model)
     notes = {name: _notes(t) for name, t in result.note_tables.items()}
     assert len(notes) == 4
     dyn = dynamics_metrics(result.stems, notes, sample_rate=result.sample_rate)

@@ -16,7 +16,6 @@ from midi_ddsp.models.checkpoint import (
 )
 from midi_ddsp.models.ddsp_inference import DDSPInference, DDSPInferenceConfig
 from midi_ddsp.models.expression_generator import ExpressionGenerator, ExpressionGeneratorConfig
-from midi_ddsp.models.layers import InstrumentSpec, instrument_weights
 from midi_ddsp.models.synthesis_generator import SynthesisGenerator, SynthesisGeneratorConfig
 
 __all__ = [
@@ -29,8 +28,6 @@ __all__ = [
     "DDSPInferenceConfig",
     "ExpressionGenerator",
     "ExpressionGeneratorConfig",
-    "InstrumentSpec",
-    "instrument_weights",
     "SynthesisGenerator",
     "SynthesisGeneratorConfig",
 ]

@@ -24,6 +24,7 @@ __all__ = [
     "FORMAT_VERSION",
     "KINDS",
     "CheckpointMixin",
+    "register_model",
     "save_checkpoint_dict",
     "read_checkpoint",
     "load_model",
@@ -33,19 +34,21 @@ __all__ = [
 FORMAT_VERSION = 1
 KINDS: tuple[str, ...] = ("expression_generator", "synthesis_generator", "ddsp_inference")
 _REQUIRED_KEYS = ("format_version", "kind", "config", "signal_config", "state_dict")
+_MODEL_CLASSES: dict[str, type] = {}
 
 
-def _model_class(kind: str):
-    if kind == "expression_generator":
-        from midi_ddsp.models.expression_generator import ExpressionGenerator
-        return ExpressionGenerator
-    if kind == "synthesis_generator":
-        from midi_ddsp.models.synthesis_generator import SynthesisGenerator
-        return SynthesisGenerator
-    if kind == "ddsp_inference":
-        from midi_ddsp.models.ddsp_inference import DDSPInference
-        return DDSPInference
-    raise ParameterError(f"unknown model kind {kind!r}; expected one of {', '.join(KINDS)}")
+def register_model(cls: type) -> type:
+    """Class decorator: ``load_model`` builds checkpoints of ``cls.kind`` with ``cls`` (the
+    three model modules join the registry when ``midi_ddsp.models`` is imported)."""
+    if cls.kind not in KINDS:
+        raise ValueError(f"{cls.__name__}.kind {cls.kind!r} is not one of {KINDS}")
+    _MODEL_CLASSES[cls.kind] = cls
+    return cls
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise ParameterError(f"unknown model kind {kind!r}; expected one of {', '.join(KINDS)}")
 
 
 def save_checkpoint_dict(path: "str | os.PathLike[str]", payload: dict) -> Path:
@@ -69,8 +72,8 @@ def read_checkpoint(path: "str | os.PathLike[str]", *, kind: "str | None" = None
         CheckpointError: missing/unreadable/corrupt file, not a checkpoint dict, an unknown
             format_version, an unknown kind, or a kind other than ``kind``.
     """
-    if kind is not None and kind not in KINDS:
-        raise ParameterError(f"unknown model kind {kind!r}; expected one of {', '.join(KINDS)}")
+    if kind is not None:
+        _check_kind(kind)
     path = Path(path)
     if not path.exists():
         raise CheckpointError(path, "no such checkpoint file")
@@ -109,7 +112,7 @@ def load_model(path: "str | os.PathLike[str]", *, kind: "str | None" = None) -> 
             the model.
     """
     payload = read_checkpoint(path, kind=kind)
-    cls = _model_class(payload["kind"])
+    cls = _MODEL_CLASSES[payload["kind"]]
     try:
         config = cls.config_class.from_dict(payload["config"])
         signal = SignalConfig.from_dict(payload["signal_config"])
@@ -129,8 +132,7 @@ def shipped_checkpoint_path(kind: str) -> Path:
 
     The file may not exist (e.g. before training); ``load_model`` then raises CheckpointError.
     """
-    if kind not in KINDS:
-        raise ParameterError(f"unknown model kind {kind!r}; expected one of {', '.join(KINDS)}")
+    _check_kind(kind)
     return Path(str(importlib.resources.files("midi_ddsp.checkpoints").joinpath(f"{kind}.pt")))
 
 

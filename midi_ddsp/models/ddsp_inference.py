@@ -15,24 +15,22 @@ import numpy as np
 import torch
 from torch import nn
 
-from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG, SignalConfig
+from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG, SignalConfig, config_from_dict
 from midi_ddsp.dsp.effects import DEFAULT_REVERB
 from midi_ddsp.dsp.spectral import log_mel
 from midi_ddsp.errors import ParameterError
-from midi_ddsp.models.checkpoint import CheckpointMixin
+from midi_ddsp.instruments import InstrumentSpec, instrument_weights
+from midi_ddsp.models.checkpoint import CheckpointMixin, register_model
 from midi_ddsp.models.features import PITCH_CENTER, PITCH_SCALE
 from midi_ddsp.models.layers import (
     ConditionedDilatedStack,
     InstrumentEmbedding,
-    InstrumentSpec,
     amp_db_from_logits,
     harmonic_distribution_from_logits,
     ignore_legacy_reverb_state,
     instrument_impulse_response,
-    instrument_weights,
     noise_db_from_logits,
 )
-from midi_ddsp.models.synthesis_generator import _from_dict
 from midi_ddsp.synth_params import SynthParams
 
 __all__ = ["DDSPInferenceConfig", "DDSPInference"]
@@ -66,9 +64,10 @@ class DDSPInferenceConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "DDSPInferenceConfig":
-        return _from_dict(cls, values)
+        return config_from_dict(cls, values)
 
 
+@register_model
 class DDSPInference(CheckpointMixin, nn.Module):
     """Audio -> SynthParams estimator (see module docstring)."""
 

@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG, SignalConfig
+from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG, SignalConfig, config_from_dict
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.expression import (
     DEFAULT_TEMPERATURE,
@@ -29,10 +29,10 @@ from midi_ddsp.expression import (
     check_temperature,
     validate_note_table,
 )
-from midi_ddsp.models.checkpoint import CheckpointMixin
+from midi_ddsp.instruments import InstrumentSpec, instrument_weights
+from midi_ddsp.models.checkpoint import CheckpointMixin, register_model
 from midi_ddsp.models.features import N_NOTE_FEATURES, note_sequence_features
-from midi_ddsp.models.layers import InstrumentEmbedding, InstrumentSpec, instrument_weights
-from midi_ddsp.models.synthesis_generator import _from_dict
+from midi_ddsp.models.layers import InstrumentEmbedding
 from midi_ddsp.score import Note
 
 __all__ = ["ExpressionGeneratorConfig", "ExpressionGenerator"]
@@ -65,9 +65,10 @@ class ExpressionGeneratorConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "ExpressionGeneratorConfig":
-        return _from_dict(cls, values)
+        return config_from_dict(cls, values)
 
 
+@register_model
 class ExpressionGenerator(CheckpointMixin, nn.Module):
     """Autoregressive-over-notes generator of NoteTables (see module docstring)."""
 

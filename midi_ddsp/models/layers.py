@@ -12,9 +12,6 @@ Conversions between network space and physical units live here, in one place (ST
 """
 from __future__ import annotations
 
-import math
-from typing import Mapping, Union
-
 import numpy as np
 import torch
 from torch import nn
@@ -22,12 +19,10 @@ from torch import nn
 from midi_ddsp.dsp.core import get_controls
 from midi_ddsp.dsp.effects import DEFAULT_REVERB, room_impulse_response
 from midi_ddsp.errors import ParameterError
-from midi_ddsp.instruments import INSTRUMENTS, Instrument, get_instrument
+from midi_ddsp.instruments import INSTRUMENTS, InstrumentSpec, instrument_weights
 
 __all__ = [
-    "InstrumentSpec",
     "N_INSTRUMENTS",
-    "instrument_weights",
     "InstrumentEmbedding",
     "instrument_impulse_response",
     "ignore_legacy_reverb_state",
@@ -43,9 +38,6 @@ __all__ = [
     "harmonic_distribution_from_logits",
 ]
 
-InstrumentSpec = Union[str, Instrument, Mapping[str, float]]
-"""A name/alias, an ``Instrument``, or a blend such as ``{"violin": 0.5, "flute": 0.5}``."""
-
 N_INSTRUMENTS = len(INSTRUMENTS)
 
 AMP_DB_MIN = -100.0   # harmonic amplitude range of the network output (dB re. 1.0)
@@ -53,36 +45,6 @@ AMP_DB_MAX = 10.0
 NOISE_DB_MIN = -120.0  # noise-band magnitude range (dB); -120 dB = the MIN_AMPLITUDE floor
 NOISE_DB_MAX = 0.0
 F0_DEV_MAX = 4.0       # semitones: largest f0 deviation from the written pitch the SG can output
-
-
-def instrument_weights(instrument: InstrumentSpec) -> np.ndarray:
-    """Blend weights over the 13 instrument embedding rows, float32 [13], summing to 1.
-
-    Raises:
-        ParameterError: unknown name, empty blend, negative or all-zero weights.
-    """
-    out = np.zeros(N_INSTRUMENTS, np.float32)
-    if isinstance(instrument, (str, Instrument)):
-        out[get_instrument(instrument).index] = 1.0
-        return out
-    if not isinstance(instrument, Mapping) or not instrument:
-        raise ParameterError(
-            "instrument must be a name, an Instrument or a non-empty mapping name -> weight; "
-            f"got {instrument!r}")
-    for name, weight in instrument.items():
-        try:
-            weight = float(weight)
-        except (TypeError, ValueError):
-            raise ParameterError(f"instrument blend weight for {name!r} must be a number; "
-                                 f"got {weight!r}") from None
-        if not math.isfinite(weight) or weight < 0:
-            raise ParameterError(f"instrument blend weight for {name!r} must be finite and >= 0; "
-                                 f"got {weight}")
-        out[get_instrument(name).index] += weight
-    total = float(out.sum())
-    if total <= 0:
-        raise ParameterError(f"instrument blend weights sum to 0: {dict(instrument)}")
-    return out / total
 
 
 class InstrumentEmbedding(nn.Module):

@@ -25,11 +25,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG, SignalConfig
+from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG, SignalConfig, config_from_dict
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.expression import (EXPRESSION_NAMES, frames_of_valid_table, notes_of_valid_table,
                                   validate_note_table)
-from midi_ddsp.models.checkpoint import CheckpointMixin
+from midi_ddsp.instruments import InstrumentSpec, instrument_weights
+from midi_ddsp.models.checkpoint import CheckpointMixin, register_model
 from midi_ddsp.dsp.core import midi_to_hz
 from midi_ddsp.dsp.effects import DEFAULT_REVERB
 from midi_ddsp.models.features import (N_NOTE_FRAME_FEATURES, PITCH_CENTER, PITCH_SCALE,
@@ -37,13 +38,11 @@ from midi_ddsp.models.features import (N_NOTE_FRAME_FEATURES, PITCH_CENTER, PITC
 from midi_ddsp.models.layers import (
     ConditionedDilatedStack,
     InstrumentEmbedding,
-    InstrumentSpec,
     amp_db_from_logits,
     f0_dev_from_logits,
     harmonic_distribution_from_logits,
     ignore_legacy_reverb_state,
     instrument_impulse_response,
-    instrument_weights,
     noise_db_from_logits,
 )
 from midi_ddsp.score import note_frame_span
@@ -58,15 +57,6 @@ DEFAULT_CHUNK_FRAMES = 7500
 
 DEFAULT_TAIL_S = 0.25
 """``generate(n_frames=None)`` renders until the last note's end plus this release tail (s)."""
-
-
-def _from_dict(cls, values: dict):
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} field(s) {unknown}")
-    kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in values.items()}
-    return cls(**kwargs)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,9 +123,10 @@ class SynthesisGeneratorConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "SynthesisGeneratorConfig":
-        return _from_dict(cls, values)
+        return config_from_dict(cls, values)
 
 
+@register_model
 class SynthesisGenerator(CheckpointMixin, nn.Module):
     """Frame-parallel generator of SynthParams from a NoteTable (see module docstring)."""
 

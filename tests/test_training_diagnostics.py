@@ -1,4 +1,4 @@
-"""Tests of midi_ddsp.evaluation and cli/evaluate.py."""
+"""Tests of midi_ddsp.training.diagnostics (parameter-space diagnostics) and cli/evaluate.py."""
 import json
 
 import numpy as np
@@ -7,7 +7,7 @@ import scipy.stats
 import torch
 
 from midi_ddsp.cli.evaluate import main as evaluate_main
-from midi_ddsp.evaluation import (
+from midi_ddsp.training.diagnostics import (
     _pearson,
     evaluate,
     expression_teacher_forced_rmse,
@@ -106,8 +106,9 @@ def test_evaluate_writes_report(corpus, tiny_models, tmp_path):
                 "pitch", "speed"):
         assert key in m, key
     assert m["resynthesis"]["model"] > 0 and m["speed"]["x_realtime"] > 0
-    assert set(m["control_fidelity"]["overall"]) <= {"volume", "vol_fluc", "vol_peak_pos", "vibrato",
-                                                     "brightness", "attack"}
+    overall = m["control_fidelity"]["overall"]
+    assert set(overall) == {"volume", "vol_fluc", "vol_peak_pos", "vibrato", "brightness", "attack"}
+    assert all(-1.0 <= r <= 1.0 for r in overall.values()), overall
     text = (tmp_path / "evaluation.md").read_text()
     assert "Synthesis Generator expression RMSE" in text and "control fidelity" in text
     assert json.loads((tmp_path / "metrics.json").read_text())["n_test_examples"] == 2
@@ -121,7 +122,7 @@ def test_cli_errors_name_the_bad_checkpoint(tmp_path, capsys):
 
 def test_spread_over_instruments():
     from types import SimpleNamespace
-    from midi_ddsp.evaluation import _spread_over_instruments
+    from midi_ddsp.training.diagnostics import _spread_over_instruments
     recs = [SimpleNamespace(instrument_index=i, k=k) for i, k in
             [(0, 0), (0, 1), (0, 2), (5, 0), (3, 0), (3, 1)]]
     out = _spread_over_instruments(recs, 4)

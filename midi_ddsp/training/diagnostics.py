@@ -1,4 +1,5 @@
-"""Evaluation of the three models on the test split of a shard corpus (DESIGN §8).
+"""Parameter-space diagnostics of the three models on the test split of a shard corpus (DESIGN §8;
+the headline numbers come from the audio evaluation, ``midi_ddsp.audio_report``).
 
 ``evaluate(data_dir, out_dir, ...)`` measures and writes ``evaluation.md``, ``metrics.json`` and
 plots into ``out_dir``:

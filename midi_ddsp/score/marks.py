@@ -1,6 +1,6 @@
 """Score markings of MusicXML / kern / abc, turned into what the notes play.
 
-Applied to the music21 score before it is written as MIDI (``midi_ddsp.score`` reads MusicXML,
+Applied to the music21 score before it is written as MIDI (``midi_ddsp.score.readers`` reads MusicXML,
 kern and abc that way), so every later layer sees their effect in the notes:
 
 =================================  ==============================================================

@@ -1,0 +1,502 @@
+"""The synthesis pipeline: score -> cast parts -> NoteTables -> SynthParams -> stems -> mix.
+
+Per pitched part::
+
+    load_score -> cast_score (instrument, pitch_offset / speed_rate, range fitting)
+      -> ExpressionGenerator.generate        (NoteTable: the six expressions per note)
+      -> SynthesisGenerator.generate         (SynthParams at 250 Hz)
+      -> MIDI controls (pitch bend, CC7/CC11 gain, CC1 vibrato)
+      -> render_audio (DDSP synth + the room preset)  -> stem
+
+Parts without a model (other GM programs) and drum parts are rendered with FluidSynth when
+``use_fluidsynth=True``, else skipped with a one-line warning. The stems are mixed with
+``midi_ddsp.mixing.mix_stems``: by default to -23 LUFS with the true peak at most -1 dBTP, the
+gain chosen once on the first render and reused by ``rerender`` so edits are heard as edits
+(``normalize="peak"``: peak at -1 dBFS; ``"none"``: no gain); never clipping.
+
+Long parts are generated and rendered whole: the Synthesis Generator runs in context-padded chunks
+and the DDSP synthesizer in phase- and noise-continuous chunks, both chunk-invariant, so memory
+beyond the output itself and the part's SynthParams stays flat and a long part has no seams.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import math
+import os
+import time
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from midi_ddsp.casting import cast_score, instrument_spec
+from midi_ddsp.dsp.effects import DEFAULT_REVERB, REVERB_PRESETS, reverb_preset
+from midi_ddsp.dsp.synthesizer import render_synth_params
+from midi_ddsp.errors import ParameterError
+from midi_ddsp.expression import (DEFAULT_TEMPERATURE, check_temperature, notes_from_note_table,
+                                  validate_note_table)
+from midi_ddsp.mixing import mix_stems, normalize_mode
+from midi_ddsp.pretrained import MidiDDSP, models_or_default
+from midi_ddsp.results import SynthesisResult
+from midi_ddsp.score import Note, Part, Score, load_score, require_pitched_parts
+from midi_ddsp.synth_params import SynthParams
+
+__all__ = [
+    "TAIL_S",
+    "generate_note_table",
+    "generate_synth_params",
+    "render_audio",
+    "synthesize_midi",
+    "rerender",
+]
+
+logger = logging.getLogger(__name__)
+
+TAIL_S = 1.0
+"""Seconds rendered after the last note so releases and the reverb decay."""
+
+_RENDERER_MODEL = "midi_ddsp"
+_RENDERER_FLUIDSYNTH = "fluidsynth"
+
+
+# --------------------------------------------------------------------------------------------
+# One part: notes -> NoteTable -> SynthParams -> audio
+
+def generate_note_table(notes: Sequence[Note], instrument: Any, *, models: "MidiDDSP | None" = None,
+                        seed: "int | None" = 0,
+                        temperature: float = DEFAULT_TEMPERATURE) -> pd.DataFrame:
+    """The Expression Generator's NoteTable for the notes of one monophonic part.
+
+    Args:
+        notes: ``Note`` objects sorted by onset, not overlapping.
+        instrument: name, ``Instrument`` or blend ``{"violin": 0.5, "flute": 0.5}``.
+        models: the models (a ``MidiDDSP``; default ``load_pretrained_model()``).
+        seed: sampling seed; None = the generator's deterministic (most likely) expressions.
+        temperature: spread of the sampling (0 = the most likely expressions, 1 = the model's
+            full predicted spread; default ``DEFAULT_TEMPERATURE``).
+    """
+    models = models_or_default(models)
+    spec = instrument_spec(instrument)
+    return models.expression_generator.generate(list(notes), spec, seed=seed,
+                                               temperature=temperature)
+
+
+def generate_synth_params(note_table: pd.DataFrame, instrument: Any, *,
+                          models: "MidiDDSP | None" = None, seed: int = 0,
+                          n_frames: "int | None" = None) -> SynthParams:
+    """The Synthesis Generator's SynthParams for a NoteTable (one part).
+
+    Args:
+        note_table: a NoteTable (validated with ``midi_ddsp.expression.validate_note_table``).
+        instrument: name, ``Instrument`` or blend.
+        models: the models (a ``MidiDDSP``; default ``load_pretrained_model()``).
+        seed: noise seed of the generator (same seed -> same output).
+        n_frames: length in frames; default up to the last offset plus a 1 s tail.
+
+    Returns:
+        ``SynthParams`` with ``n_frames`` frames at ``models.frame_rate``. The whole part is one
+        call of ``SynthesisGenerator.generate`` (its context-padded chunks bound memory and join
+        without seams).
+    """
+    models = models_or_default(models)
+    spec = instrument_spec(instrument)
+    table = validate_note_table(note_table)
+    frame_rate = models.frame_rate
+    if n_frames is None:
+        end_s = float(table["offset_s"].max()) if len(table) else 0.0
+        n_frames = int(math.ceil((end_s + TAIL_S) * frame_rate))
+    n_frames = int(n_frames)
+    if n_frames <= 0:
+        raise ParameterError(f"n_frames must be positive, got {n_frames}")
+    return models.synthesis_generator.generate(table, spec, seed=seed, n_frames=n_frames)
+
+
+def render_audio(params: SynthParams, instrument: Any, *, models: "MidiDDSP | None" = None,
+                  sample_rate: int = 16000, seed: int = 0, reverb: Any = True) -> np.ndarray:
+    """Render SynthParams through the DDSP layers and a reverb.
+
+    Args:
+        params: the part's synthesis parameters (edit a ``.copy()`` of a result's).
+        instrument: name, ``Instrument`` or blend (validated; every instrument gets the same room).
+        models: the models (frame rate, model rate; default ``load_pretrained_model()``).
+        sample_rate: output rate in Hz; any rate sounds the same below 8 kHz.
+        seed: noise seed.
+        reverb: a parametric room: ``"room"`` (modest room, RT60 0.8 s, wet -23 dB), ``"hall"``
+            (RT60 2.2 s, wet -15 dB) or ``"dry"``; True = ``"room"`` (the default), False =
+            ``"dry"``. See ``midi_ddsp.dsp.effects.room_impulse_response``.
+
+    Returns:
+        audio, float32 [n_frames * sample_rate / frame_rate], rendered in one pass (the
+        synthesizer's own chunks keep memory flat and join without seams).
+    """
+    if not isinstance(params, SynthParams):
+        raise ParameterError(f"params: expected SynthParams, got {type(params).__name__}")
+    room = reverb_preset(reverb)
+    models = models_or_default(models)
+    spec = instrument_spec(instrument)
+    # the full impulse response at the model rate: tap 0 = the dry path, then the room's tail
+    ir = None if room.wet_db is None else models.synthesis_generator.impulse_response(spec,
+                                                                                    reverb=room)
+    return render_synth_params(params, sample_rate=int(sample_rate), impulse_response=ir,
+                               ir_sample_rate=models.model_sample_rate, seed=int(seed),
+                               frame_rate=models.frame_rate,
+                               model_sample_rate=models.model_sample_rate)
+
+
+# --------------------------------------------------------------------------------------------
+# Whole pieces
+
+def _n_frames_for(end_s: float, frame_rate: int) -> int:
+    return int(math.ceil((end_s + TAIL_S) * frame_rate))
+
+
+def synthesize_midi(source: Any, *, models: "MidiDDSP | None" = None,
+                    instruments: "Mapping[int | str, Any] | None" = None, pitch_offset: int = 0,
+                    speed_rate: float = 1.0, seed: int = 0, sample_rate: int = 16000,
+                    use_fluidsynth: bool = False, sf2_path: "str | os.PathLike[str] | None" = None,
+                    gains_db: "Mapping[str, float] | None" = None,
+                    normalize: "str | bool" = "loudness", progress: bool = False,
+                    expression_seed: "int | None" = None,
+                    temperature: float = DEFAULT_TEMPERATURE,
+                    reverb: str = DEFAULT_REVERB) -> SynthesisResult:
+    """Render a score with the models: every pitched part a stem, plus the mix.
+
+    Args:
+        source: a score file path (.mid/.midi/MusicXML/.mxl/kern/abc), a ``pretty_midi.PrettyMIDI``,
+            a NoteSequence or a ``Score``. The file is only read.
+        models: the models (default ``load_pretrained_model()``, the shipped checkpoints).
+        instruments: track number / part or track name / ``"*"`` (every pitched part) ->
+            instrument name, ``Instrument`` or blend ``{"violin": 0.5, "flute": 0.5}``. Tracks
+            not listed keep the instrument of their GM program.
+        pitch_offset: semitones added to every pitched note before fitting to the range.
+        speed_rate: tempo factor (2.0 plays twice as fast), > 0.
+        seed: base seed; part i uses ``seed + i`` for its expressions and its synthesis.
+        sample_rate: output rate in Hz.
+        expression_seed: base seed of the Expression Generator's sampling alone (part i uses
+            ``expression_seed + i``); default ``seed``. Change it to hear another performance
+            with the same synthesis noise.
+        temperature: spread of the expression sampling, >= 0: 0 = the most likely expressions
+            (deterministic), 1 = the model's full predicted spread; default
+            ``DEFAULT_TEMPERATURE``.
+        reverb: the room every model part is played in: ``"dry"``, ``"room"`` (default) or
+            ``"hall"``, parametric presets (``midi_ddsp.dsp.effects.REVERB_PRESETS``; no room
+            is learned, the training audio is dry).
+        use_fluidsynth: render parts without a model (other programs, drums) with FluidSynth;
+            otherwise they are skipped with a warning.
+        sf2_path: soundfont for FluidSynth (default FluidR3_GM, see ``midi_ddsp.fluidsynth_render``).
+        gains_db: part name -> gain in dB in the mix.
+        normalize: how the mix is levelled (``midi_ddsp.mixing.mix_stems``): ``"loudness"``
+            (default) to -23 LUFS, true peak at most -1 dBTP; ``"peak"``: sample peak at
+            -1 dBFS; ``"none"``: no gain (a limiter only if a sample would exceed +-1).
+            ``True`` means ``"peak"``, ``False`` means ``"none"``. The loudness gain is
+            measured here and recorded in ``metadata["mix"]["gain_db"]``; ``rerender`` reuses
+            it, so edits are heard as edits.
+        progress: show a progress bar over parts.
+
+    Returns:
+        A ``SynthesisResult``.
+
+    Raises:
+        InputFileError: unreadable/empty/corrupt file, or nothing a model can play (drum-only
+            files, unless ``use_fluidsynth``).
+        ParameterError: unknown instrument name, bad option values.
+        CheckpointError: default models missing or unusable.
+    """
+    t_start = time.perf_counter()
+    try:
+        speed_ok = not isinstance(speed_rate, bool) and math.isfinite(float(speed_rate)) and speed_rate > 0
+    except (TypeError, ValueError):
+        speed_ok = False
+    if not speed_ok:
+        raise ParameterError(f"speed_rate must be a positive number, got {speed_rate!r}")
+    if isinstance(pitch_offset, bool) or not float(pitch_offset).is_integer():
+        raise ParameterError(f"pitch_offset must be a whole number of semitones, got {pitch_offset!r}")
+    if int(sample_rate) <= 0:
+        raise ParameterError(f"sample_rate must be a positive number of Hz, got {sample_rate!r}")
+    normalize = normalize_mode(normalize)
+    temperature = check_temperature(temperature)
+    if not isinstance(reverb, (str, bool)):
+        raise ParameterError(f"reverb must be a preset name ({', '.join(REVERB_PRESETS)}) or "
+                             f"True / False, got {reverb!r}")
+    reverb = reverb_preset(reverb).name
+    if expression_seed is not None and (isinstance(expression_seed, bool)
+                                        or not isinstance(expression_seed, (int, np.integer))):
+        raise ParameterError(f"expression_seed must be None or an int, got {expression_seed!r}")
+    expression_base = int(seed) if expression_seed is None else int(expression_seed)
+    score = load_score(source)
+    label = score.source or "<score>"
+    cast = cast_score(score, instruments, pitch_offset=int(pitch_offset),
+                      speed_rate=float(speed_rate))
+    model_parts = [c for c in cast if c.spec is not None]
+    other_parts = [c for c in cast if c.spec is None]
+    if not model_parts and not (use_fluidsynth and other_parts):
+        # raises with the reason (drums only, no known program)
+        require_pitched_parts(Score(parts=[c.part for c in cast], source=score.source))
+    models = models_or_default(models) if model_parts else models
+    t_loaded = time.perf_counter()
+    frame_rate = models.frame_rate if model_parts else 250
+    end_s = max((c.part.end_s for c in cast), default=0.0)
+    n_frames = _n_frames_for(end_s, frame_rate)
+    n_samples = int(round(n_frames * int(sample_rate) / frame_rate))
+
+    stems: dict[str, np.ndarray] = {}
+    controls: dict = {}
+    note_tables: dict[str, pd.DataFrame] = {}
+    params_by_part: dict[str, SynthParams] = {}
+    info: dict[str, dict] = {}
+    skipped: list[dict] = []
+    timings = {"expression_s": 0.0, "synthesis_s": 0.0, "render_s": 0.0, "fluidsynth_s": 0.0}
+
+    iterator = model_parts
+    if progress and len(model_parts) > 1:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(model_parts, desc=os.path.basename(label), unit="part", leave=False)
+    for c in iterator:
+        part, spec, index = c.part, c.spec, c.index
+        part_seed = int(seed) + index
+        t0 = time.perf_counter()
+        table = models.expression_generator.generate(
+            part.notes, spec, seed=expression_base + index, temperature=temperature)
+        if part.controls is not None:
+            table = part.controls.with_mod_wheel_vibrato(table)
+        t1 = time.perf_counter()
+        params = generate_synth_params(table, spec, models=models, seed=part_seed, n_frames=n_frames)
+        if part.controls is not None:
+            params = part.controls.apply(params, frame_rate=frame_rate)
+            controls[part.name] = part.controls
+        t2 = time.perf_counter()
+        audio = render_audio(params, spec, models=models, sample_rate=int(sample_rate),
+                             seed=part_seed, reverb=reverb)
+        t3 = time.perf_counter()
+        timings["expression_s"] += t1 - t0
+        timings["synthesis_s"] += t2 - t1
+        timings["render_s"] += t3 - t2
+        stems[part.name] = audio
+        note_tables[part.name] = table
+        params_by_part[part.name] = params
+        info[part.name] = _part_entry(part, index=index, renderer=_RENDERER_MODEL, instrument=spec,
+                                      seed=part_seed, semitones=c.semitones)
+
+    fluid_parts = []
+    for part in (c.part for c in other_parts):
+        reason = ("drum track" if part.is_drum else
+                  f"GM program {part.program} has no model")
+        if use_fluidsynth:
+            fluid_parts.append(part)
+        else:
+            remedy = ("render it with FluidSynth (use_fluidsynth=True, --use_fluidsynth)"
+                      if part.is_drum else "give it an instrument (instruments=..., --instrument) "
+                      "or render it with FluidSynth (use_fluidsynth=True, --use_fluidsynth)")
+            logger.warning("%s: part %r skipped (%s); %s", label, part.name, reason, remedy)
+            skipped.append({"name": part.name, "track": part.track, "program": part.program,
+                            "is_drum": part.is_drum, "reason": reason})
+    stem_order = [c.part.name for c in cast]
+    order = {c.part.name: c.index for c in cast}
+    if fluid_parts:
+        from midi_ddsp.fluidsynth_render import merge_voices_by_track, render_stems_fluidsynth
+
+        t0 = time.perf_counter()
+        groups = merge_voices_by_track(fluid_parts, taken=set(stem_order))
+        rendered = render_stems_fluidsynth([merged for _, merged, _ in groups], sf2_path=sf2_path,
+                                           sample_rate=int(sample_rate), n_samples=n_samples)
+        for (name, merged, members), audio in zip(groups, rendered):
+            stems[name] = audio
+            info[name] = _part_entry(merged, index=order[members[0].name],
+                                     renderer=_RENDERER_FLUIDSYNTH, instrument=None, seed=None,
+                                     semitones=0)
+            if len(members) > 1:
+                info[name]["voices"] = [m.name for m in members]
+                stem_order[stem_order.index(members[0].name)] = name
+        timings["fluidsynth_s"] = time.perf_counter() - t0
+
+    # score order for the stems
+    names = [name for name in stem_order if name in stems]
+    stems = {name: stems[name] for name in names}
+    t0 = time.perf_counter()
+    mixed = mix_stems(stems, gains_db=gains_db, normalize=normalize, sample_rate=int(sample_rate),
+                      in_place=True)
+    del stems
+    timings["mix_s"] = time.perf_counter() - t0
+    timings["load_s"] = t_loaded - t_start
+    timings["total_s"] = time.perf_counter() - t_start
+    metadata = {
+        "source": label,
+        "sample_rate": int(sample_rate),
+        "frame_rate": frame_rate,
+        "duration_s": mixed.mix.shape[0] / int(sample_rate),
+        "settings": {"seed": int(seed), "expression_seed": expression_base,
+                     "temperature": temperature, "reverb": reverb,
+                     "pitch_offset": int(pitch_offset),
+                     "speed_rate": float(speed_rate), "use_fluidsynth": bool(use_fluidsynth),
+                     "sf2_path": None if sf2_path is None else os.fspath(sf2_path),
+                     "normalize": normalize},
+        "parts": [dict(info[name], gain_db=float((gains_db or {}).get(name, 0.0))) for name in names],
+        "skipped_parts": skipped,
+        "checkpoints": dict(models.checkpoints) if model_parts else {},
+        "mix": mixed.describe(),
+        "timings": {k: round(v, 4) for k, v in timings.items()},
+        "midi_ddsp_version": _version(),
+    }
+    return SynthesisResult(sample_rate=int(sample_rate), mix=mixed.mix, stems=mixed.stems,
+                           note_tables=note_tables, synth_params=params_by_part, metadata=metadata,
+                           limiter_gain=mixed.limiter_gain, controls=controls)
+
+
+def _part_entry(part: Part, *, index: int, renderer: str, instrument: Any, seed: "int | None",
+                semitones: int) -> dict:
+    return {"name": part.name, "index": index, "track": part.track, "voice": part.voice,
+            "program": part.program, "is_drum": part.is_drum, "renderer": renderer,
+            "instrument": instrument, "seed": seed, "transposed_semitones": int(semitones),
+            "n_notes": len(part.notes)}
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("midi_ddsp")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def rerender(result: SynthesisResult, *, note_tables: "Mapping[str, pd.DataFrame] | None" = None,
+             synth_params: "Mapping[str, SynthParams] | None" = None,
+             instruments: "Mapping[str, Any] | None" = None, models: "MidiDDSP | None" = None,
+             gains_db: "Mapping[str, float] | None" = None,
+             normalize: "str | bool | None" = None,
+             regenerate_expressions: "bool | Sequence[str]" = False,
+             expression_seed: "int | None" = None,
+             temperature: "float | None" = None) -> SynthesisResult:
+    """Re-render edited parts of a result and remix; other parts are reused as they are.
+
+    Edits are heard as edits: under ``"loudness"`` the new mix gets the same levelling gain as
+    the result (``metadata["mix"]["gain_db"]``), so turning every note down makes the mix
+    quieter and raising one note leaves the others where they were; only the true-peak limiter
+    may act on a passage an edit pushed over -1 dBTP (``metadata["mix"]["limited"]``).
+
+    Args:
+        result: a ``synthesize_midi`` result (not modified).
+        note_tables: part name -> edited NoteTable; the part goes through the Synthesis
+            Generator and the DDSP layers again (same seed as before).
+        synth_params: part name -> edited ``SynthParams``; the part goes through the DDSP
+            layers and the room reverb again.
+        instruments: part name -> new instrument or blend for a model-rendered part (with
+            neither table nor parameters given, its NoteTable is re-synthesised).
+        models: the models (a ``MidiDDSP``; default ``load_pretrained_model()``).
+        gains_db: part name -> gain in dB in the new mix (default: the previous gains).
+        normalize: ``"loudness"``, ``"peak"``, ``"none"`` (``True`` = ``"peak"``, ``False`` =
+            ``"none"``); default: the result's mode. ``"loudness"`` reuses the result's gain when
+            the result was loudness-levelled, else measures one on the new mix; ``"peak"``
+            re-levels the new mix's peak to -1 dBFS (edits of the loudest note then move all
+            the others).
+        regenerate_expressions: parts (or True = every model part without an edited table or
+            parameters) whose NoteTables the Expression Generator draws anew from their notes,
+            with ``expression_seed`` (part i uses ``expression_seed + i``; default the result's)
+            and ``temperature`` (default the result's).
+
+    Returns:
+        A new ``SynthesisResult``.
+
+    Raises:
+        ParameterError: an unknown part, a FluidSynth part, a part given both a table and
+            parameters, or an invalid NoteTable / SynthParams.
+    """
+    note_tables, synth_params = dict(note_tables or {}), dict(synth_params or {})
+    instruments = {k: instrument_spec(v) for k, v in (instruments or {}).items()}
+    settings = result.metadata["settings"]
+    model_names = [p["name"] for p in result.metadata["parts"] if p["renderer"] == _RENDERER_MODEL]
+    if regenerate_expressions is True:
+        regenerate = [n for n in model_names if n not in note_tables and n not in synth_params]
+    elif isinstance(regenerate_expressions, str):
+        regenerate = [regenerate_expressions]
+    else:
+        regenerate = list(regenerate_expressions or [])
+    if not regenerate and (temperature is not None or expression_seed is not None):
+        raise ParameterError("temperature / expression_seed apply to regenerated expressions: "
+                             "name the parts with regenerate_expressions= (True = all)")
+    if regenerate:
+        temperature = check_temperature(settings.get("temperature", DEFAULT_TEMPERATURE)
+                                        if temperature is None else temperature)
+        if expression_seed is None:
+            expression_seed = int(settings.get("expression_seed", settings.get("seed", 0)))
+        models = models_or_default(models)
+        for name in regenerate:
+            entry = result.part_info(name)
+            if entry["renderer"] != _RENDERER_MODEL:
+                raise ParameterError(f"part {name!r} was rendered with FluidSynth; its expressions "
+                                     "cannot be regenerated")
+            table = models.expression_generator.generate(
+                notes_from_note_table(result.note_tables[name]),
+                instruments.get(name, entry["instrument"]),
+                seed=int(expression_seed) + int(entry["index"]), temperature=temperature)
+            if name in result.controls:
+                table = result.controls[name].with_mod_wheel_vibrato(table)
+            note_tables[name] = table
+    for name in [*note_tables, *synth_params, *instruments]:
+        entry = result.part_info(name)
+        if entry["renderer"] != _RENDERER_MODEL:
+            raise ParameterError(f"part {name!r} was rendered with FluidSynth; only model parts can "
+                                 "be re-rendered")
+    both = set(note_tables) & set(synth_params)
+    if both:
+        raise ParameterError(f"part {sorted(both)[0]!r}: give either an edited NoteTable or edited "
+                             "SynthParams, not both")
+    old_mode = normalize_mode(result.metadata["settings"].get("normalize", True))
+    mode = old_mode if normalize is None else normalize_mode(normalize)
+    models = models_or_default(models)
+    old_gains = {p["name"]: p.get("gain_db", 0.0) for p in result.metadata["parts"]}
+    gains = dict(old_gains, **dict(gains_db or {}))
+    mix_gain = float(result.metadata["mix"]["gain"]) or 1.0
+    fixed_gain_db = None
+    if mode == "loudness" and old_mode == "loudness":
+        fixed_gain_db = float(result.metadata["mix"].get("gain_db", 20.0 * math.log10(mix_gain)))
+    limiter = result.limiter_gain
+    raw: dict[str, np.ndarray] = {}
+    new_tables = dict(result.note_tables)
+    new_params = dict(result.synth_params)
+    parts_meta = [dict(p) for p in result.metadata["parts"]]
+    for entry in parts_meta:
+        name = entry["name"]
+        stem_gain = mix_gain * 10.0 ** (old_gains[name] / 20.0)
+        changed = name in note_tables or name in synth_params or name in instruments
+        if not changed:  # undo the old mix's gains (and limiter) to get the part's own audio
+            raw[name] = result.stems[name] / np.float32(stem_gain)
+            if limiter is not None:
+                raw[name] /= limiter
+            continue
+        spec = instruments.get(name, entry["instrument"])
+        seed = int(entry["seed"])
+        n_frames = result.synth_params[name].n_frames
+        if name in synth_params:
+            params = synth_params[name]
+            if not isinstance(params, SynthParams):
+                raise ParameterError(f"synth_params[{name!r}]: expected SynthParams, got "
+                                     f"{type(params).__name__}")
+        else:
+            table = note_tables.get(name, result.note_tables[name])
+            table = validate_note_table(table, source=f"note table of part {name!r}")
+            new_tables[name] = table
+            params = generate_synth_params(table, spec, models=models, seed=seed, n_frames=n_frames)
+            if name in result.controls:
+                params = result.controls[name].apply(params, frame_rate=models.frame_rate)
+        new_params[name] = params
+        raw[name] = render_audio(params, spec, models=models, sample_rate=result.sample_rate, seed=seed,
+                                  reverb=settings.get("reverb", DEFAULT_REVERB))
+        entry["instrument"] = spec
+        entry["edited"] = True
+    mixed = mix_stems(raw, gains_db=gains, normalize=mode, sample_rate=result.sample_rate,
+                      fixed_gain_db=fixed_gain_db, in_place=True)
+    for entry in parts_meta:
+        entry["gain_db"] = float(gains.get(entry["name"], 0.0))
+    metadata = dict(result.metadata, parts=parts_meta, mix=mixed.describe(),
+                    settings=dict(result.metadata["settings"], normalize=mode,
+                                  **({"expression_seed": int(expression_seed),
+                                      "temperature": temperature} if regenerate else {})),
+                    duration_s=mixed.mix.shape[0] / result.sample_rate)
+    if models.checkpoints:
+        metadata["checkpoints"] = dict(models.checkpoints)
+    return SynthesisResult(sample_rate=result.sample_rate, mix=mixed.mix, stems=mixed.stems,
+                           note_tables=new_tables, synth_params=new_params, metadata=metadata,
+                           limiter_gain=mixed.limiter_gain, controls=dict(result.controls))
+
+

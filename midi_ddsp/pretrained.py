@@ -1,0 +1,104 @@
+"""The model bundle the pipeline plays with, and loading it from the shipped checkpoints.
+
+``load_pretrained_model()`` returns a ``MidiDDSP``: the Expression Generator (notes -> NoteTable)
+and the Synthesis Generator (NoteTable -> SynthParams, plus the room reverb), with the id of each
+checkpoint file. Loaded bundles are cached per (path, mtime).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from midi_ddsp.errors import ParameterError
+from midi_ddsp.models import load_model, shipped_checkpoint_path
+
+__all__ = ["MidiDDSP", "load_pretrained_model", "models_or_default"]
+
+
+@dataclasses.dataclass
+class MidiDDSP:
+    """The two generators that turn notes into synthesis parameters, loaded from checkpoints.
+
+    Attributes:
+        expression_generator: notes -> NoteTable (``midi_ddsp.models.ExpressionGenerator``).
+        synthesis_generator: NoteTable -> SynthParams, and the reverb IR per instrument
+            (``midi_ddsp.models.SynthesisGenerator``).
+        checkpoints: kind -> ``{"path": ..., "id": "sha256:<12 hex>"}`` (empty for models built
+            in memory).
+    """
+
+    expression_generator: Any
+    synthesis_generator: Any
+    checkpoints: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def frame_rate(self) -> int:
+        """Frame rate (Hz) of the synthesis parameters."""
+        return int(self.synthesis_generator.signal_config.frame_rate)
+
+    @property
+    def model_sample_rate(self) -> int:
+        """Sample rate (Hz) the reverb IRs are given at."""
+        return int(self.synthesis_generator.signal_config.sample_rate)
+
+
+def _file_id(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return "sha256:" + digest.hexdigest()[:12]
+
+
+_CACHE: dict[tuple, MidiDDSP] = {}
+
+
+def load_pretrained_model(*, expression_generator_path: "str | os.PathLike[str] | None" = None,
+                          synthesis_generator_path: "str | os.PathLike[str] | None" = None
+                          ) -> MidiDDSP:
+    """Load the Expression and Synthesis Generators (shipped checkpoints by default).
+
+    A path given for one model is used even when the shipped checkpoints are absent; the
+    other comes from the shipped files. Loaded models are cached per (path, mtime), so calling
+    this again is cheap.
+
+    Args:
+        expression_generator_path: an ``expression_generator`` checkpoint (.pt).
+        synthesis_generator_path: a ``synthesis_generator`` checkpoint (.pt).
+
+    Raises:
+        CheckpointError: a file is missing, corrupt, of an unknown version or of the wrong kind
+            (one line naming the file).
+    """
+    paths = {}
+    for kind, given in (("expression_generator", expression_generator_path),
+                        ("synthesis_generator", synthesis_generator_path)):
+        paths[kind] = Path(given) if given is not None else shipped_checkpoint_path(kind)
+    key = tuple((str(p.resolve()), p.stat().st_mtime if p.exists() else None) for p in paths.values())
+    if key in _CACHE:
+        return _CACHE[key]
+    models = {kind: load_model(path, kind=kind) for kind, path in paths.items()}
+    bundle = MidiDDSP(
+        expression_generator=models["expression_generator"],
+        synthesis_generator=models["synthesis_generator"],
+        checkpoints={kind: {"path": str(path), "id": _file_id(path)} for kind, path in paths.items()},
+    )
+    _CACHE[key] = bundle
+    return bundle
+
+
+def models_or_default(models: "MidiDDSP | None") -> MidiDDSP:
+    """``models``, or the shipped bundle when None.
+
+    Raises:
+        ParameterError: ``models`` is not a ``MidiDDSP``.
+    """
+    if models is None:
+        return load_pretrained_model()
+    if not isinstance(models, MidiDDSP):
+        raise ParameterError(f"models must be a MidiDDSP (see load_pretrained_model), "
+                             f"got {type(models).__name__}")
+    return models
