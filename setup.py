@@ -14,6 +14,7 @@ setup(
         "midi_ddsp.dsp",
         "midi_ddsp.models",
         "midi_ddsp.score",
+        "midi_ddsp.expression",
         "midi_ddsp.training",
         "midi_ddsp.cli",
         "midi_ddsp.data_pipeline",
@@ -49,6 +50,7 @@ setup(
         "console_scripts": [
             "midi_ddsp_synthesize=midi_ddsp.cli.synthesize:main",
             "midi_ddsp_build_corpus=midi_ddsp.cli.build_corpus:main",
+            "midi_ddsp_build_shards=midi_ddsp.cli.build_shards:main",
             "midi_ddsp_train=midi_ddsp.cli.train:main",
             "midi_ddsp_evaluate=midi_ddsp.cli.evaluate:main",
         ]

@@ -127,7 +127,8 @@ def _child_fluidsynth(args) -> None:
     """In a fresh process: load the soundfont, render one file's parts in process, print JSON."""
     t0 = time.perf_counter()
     from midi_ddsp.fluidsynth_render import _loaded_synth, render_parts_fluidsynth, resolve_soundfont
-    from midi_ddsp.mixing import peak_normalize, write_wav
+    from midi_ddsp.mixing import peak_normalize
+    from midi_ddsp.wav import write_wav
     from midi_ddsp.score import load_score
 
     sf2 = resolve_soundfont(None)

@@ -1,5 +1,7 @@
 """Build the rendered training corpus (music21 melodies x 13 instruments through FluidSynth).
 
+(Training shards from your own recordings: ``midi_ddsp_build_shards``, ``cli/build_shards.py``.)
+
 Usage: midi_ddsp_build_corpus --out data/corpus [--cache data/cache] [--seed 0]
            [--train-minutes 45] [--valid-minutes 4] [--test-minutes 4]
            [--instruments violin,flute] [--jobs 2] [--window-s 0] [--melody-budget 300]

@@ -1,8 +1,8 @@
 """Evaluate what ships, on audio: whole test pieces through the default pipeline beside FluidSynth.
 
 usage: midi_ddsp_evaluate --out reports [--cache data/cache] [--data data/corpus]
-                          [--synthesis_generator PT] [--expression_generator PT]
-                          [--ddsp_inference PT] [--instruments violin,flute] [--quick]
+                          [--synthesis-generator PT] [--expression-generator PT]
+                          [--ddsp-inference PT] [--instruments violin,flute] [--quick]
 
 Builds the test pieces (the melody export's test split, constant velocity; solo pieces of at
 least 60 s for each instrument and 4-part chorales as two quartets) into OUT/pieces, renders each
@@ -33,9 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="report folder")
     p.add_argument("--cache", default="data/cache", help="melody export cache (built if missing)")
     p.add_argument("--data", help="shard corpus: also run the parameter-space diagnostics")
-    p.add_argument("--synthesis_generator", "--synthesis-generator", help="SG checkpoint")
-    p.add_argument("--expression_generator", "--expression-generator", help="EG checkpoint")
-    p.add_argument("--ddsp_inference", "--ddsp-inference", help="DDSP Inference checkpoint")
+    p.add_argument("--synthesis-generator", "--synthesis_generator", help="SG checkpoint")
+    p.add_argument("--expression-generator", "--expression_generator", help="EG checkpoint")
+    p.add_argument("--ddsp-inference", "--ddsp_inference", help="DDSP Inference checkpoint")
     p.add_argument("--instruments", help="comma-separated instruments (default: all 13)")
     p.add_argument("--quick", action="store_true",
                    help="short pieces (20 s), middle register only, no FluidSynth (smoke test)")
@@ -59,7 +59,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(max(1, args.threads))
     out = Path(args.out)
     if args.ddsp_inference and not args.data:
-        print("midi_ddsp_evaluate: error: --ddsp_inference is evaluated by the diagnostics: give "
+        print("midi_ddsp_evaluate: error: --ddsp-inference is evaluated by the diagnostics: give "
               "--data too", file=sys.stderr)
         return 2
     try:

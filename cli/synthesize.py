@@ -4,16 +4,16 @@ Each input file becomes a folder OUTPUT_DIR/<file name>/ holding mix.wav (levell
 --normalize: by default -23 LUFS, true peak at most -1 dBTP, never clipping),
 stems/NN_<part>.wav (one per part), note_tables/NN_<part>.csv (the six note expressions of
 each part), metadata.json (instruments, seeds, checkpoint ids, timings) and, with
---save_metadata, params/NN_<part>.npz (expressions + synthesis parameters); OUTPUT_DIR/manifest.jsonl
+--save-metadata, params/NN_<part>.npz (expressions + synthesis parameters); OUTPUT_DIR/manifest.jsonl
 lists every input with its status. Tracks whose General MIDI program has no model, and drum
-tracks, are rendered with FluidSynth when --use_fluidsynth is given, otherwise skipped with a
+tracks, are rendered with FluidSynth when --use-fluidsynth is given, otherwise skipped with a
 warning.
 
 examples:
   midi_ddsp_synthesize song.mid
   midi_ddsp_synthesize song.mid --instrument 1=flute --instrument Cello=bassoon
   midi_ddsp_synthesize song.mid --instrument "violin:0.5+flute:0.5"     (every part, a blend)
-  midi_ddsp_synthesize --midi_dir corpus/ --output_dir rendered/ --jobs 2 --skip_existing_files
+  midi_ddsp_synthesize --midi-dir corpus/ --output-dir rendered/ --jobs 2 --skip-existing-files
 
 Exit status: 0 when every file rendered (or was skipped as done), 2 when any failed or the
 arguments are wrong; each problem is one line "error: <file>: <problem>" on stderr.
@@ -107,32 +107,32 @@ def build_parser() -> argparse.ArgumentParser:
     inputs = parser.add_argument_group("input")
     inputs.add_argument("files", nargs="*", metavar="FILE",
                         help="score files to render (.mid, .midi, .musicxml, .xml, .mxl, .krn, .abc)")
-    inputs.add_argument("--midi_path", action="append", default=[], metavar="FILE",
+    inputs.add_argument("--midi-path", "--midi_path", action="append", default=[], metavar="FILE",
                         help="a score file to render (may be repeated; same as a positional FILE)")
-    inputs.add_argument("--midi_dir", action="append", default=[], metavar="DIR",
+    inputs.add_argument("--midi-dir", "--midi_dir", action="append", default=[], metavar="DIR",
                         help="a folder searched recursively for score files (may be repeated); "
                              "outputs mirror its sub-folders")
     music = parser.add_argument_group("what to play")
     music.add_argument("--instrument", action="append", default=[], metavar="[TRACK=]INSTRUMENT",
                        help="instrument of a track, by track number as in the file (0-based; in "
                             "a type-1 MIDI file track 0 is usually the tempo track; see "
-                            "--list_tracks) or by track/part name (e.g. 2=flute, 'Alto=oboe', "
+                            "--list-tracks) or by track/part name (e.g. 2=flute, 'Alto=oboe', "
                             "'Piano v2=cello'); without TRACK= it applies to every "
                             "pitched part; a blend is written violin:0.5+flute:0.5. Instruments: "
                             "violin, viola, cello, double_bass, flute, oboe, clarinet, saxophone, "
                             "bassoon, trumpet, horn, trombone, tuba (and aliases such as vn, fl)")
-    music.add_argument("--list_tracks", action="store_true",
+    music.add_argument("--list-tracks", "--list_tracks", action="store_true",
                        help="print the parts of each input (track number, name, GM program, "
                             "instrument, notes) and exit without rendering")
-    music.add_argument("--pitch_offset", type=int, default=0, metavar="SEMITONES",
+    music.add_argument("--pitch-offset", "--pitch_offset", type=int, default=0, metavar="SEMITONES",
                        help="transpose every pitched note by this many semitones (default 0); "
                             "parts are then moved by octaves into their instrument's range")
-    music.add_argument("--speed_rate", type=float, default=1.0, metavar="RATE",
+    music.add_argument("--speed-rate", "--speed_rate", type=float, default=1.0, metavar="RATE",
                        help="tempo factor: 2 plays twice as fast, 0.5 half as fast (default 1)")
     music.add_argument("--seed", type=int, default=0,
                        help="random seed of the expressions and synthesis noise; the same seed "
                             "reproduces a render (part i uses SEED + i; default 0)")
-    music.add_argument("--expression_seed", "--expression-seed", type=int, default=None,
+    music.add_argument("--expression-seed", "--expression_seed", type=int, default=None,
                        metavar="N", help="seed of the expression sampling alone (default: --seed); "
                                          "change it to hear another performance")
     music.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE, metavar="T",
@@ -141,34 +141,34 @@ def build_parser() -> argparse.ArgumentParser:
     music.add_argument("--reverb", choices=tuple(REVERB_PRESETS), default=DEFAULT_REVERB,
                        help=f"room of the model parts: parametric presets (default {DEFAULT_REVERB})")
     fluid = parser.add_argument_group("FluidSynth (tracks without a model, drums)")
-    fluid.add_argument("--use_fluidsynth", action="store_true",
+    fluid.add_argument("--use-fluidsynth", "--use_fluidsynth", action="store_true",
                        help="render tracks whose program has no model, and drum tracks, with "
                             "FluidSynth instead of skipping them")
-    fluid.add_argument("--sf2_path", default=None, metavar="SF2",
-                       help="soundfont for --use_fluidsynth (default: $MIDI_DDSP_SF2 or "
+    fluid.add_argument("--sf2-path", "--sf2_path", default=None, metavar="SF2",
+                       help="soundfont for --use-fluidsynth (default: $MIDI_DDSP_SF2 or "
                             "FluidR3_GM.sf2 from Debian's fluid-soundfont-gm)")
     models = parser.add_argument_group("models")
-    models.add_argument("--synthesis_generator_weight_path", default=None, metavar="PT",
+    models.add_argument("--synthesis-generator-weight-path", "--synthesis_generator_weight_path", default=None, metavar="PT",
                         help="Synthesis Generator checkpoint (default: the shipped one)")
-    models.add_argument("--expression_generator_weight_path", default=None, metavar="PT",
+    models.add_argument("--expression-generator-weight-path", "--expression_generator_weight_path", default=None, metavar="PT",
                         help="Expression Generator checkpoint (default: the shipped one)")
     output = parser.add_argument_group("output")
-    output.add_argument("--output_dir", default=_DEFAULT_OUTPUT_DIR, metavar="DIR",
+    output.add_argument("--output-dir", "--output_dir", default=_DEFAULT_OUTPUT_DIR, metavar="DIR",
                         help=f"where the per-file folders and manifest.jsonl go (default "
                              f"./{_DEFAULT_OUTPUT_DIR})")
-    output.add_argument("--skip_existing_files", action="store_true",
+    output.add_argument("--skip-existing-files", "--skip_existing_files", action="store_true",
                         help="skip inputs whose output folder is already complete (resume an "
                              "interrupted run); otherwise existing folders are replaced")
-    output.add_argument("--save_metadata", action="store_true",
+    output.add_argument("--save-metadata", "--save_metadata", action="store_true",
                         help="also save per part the note expressions and synthesis parameters "
                              "(params/NN_<part>.npz: f0_hz, amplitude, harmonic_distribution, "
                              "noise_magnitudes, note columns), making the output a dataset")
     output.add_argument("--plot", action="store_true",
                         help="also save per part a PNG: piano roll with the six expressions, f0 "
                              "and loudness (plots/NN_<part>.png)")
-    output.add_argument("--sample_rate", type=int, default=16000, metavar="HZ",
+    output.add_argument("--sample-rate", "--sample_rate", type=int, default=16000, metavar="HZ",
                         help="output sample rate in Hz (default 16000, the models' rate)")
-    output.add_argument("--float_wav", action="store_true",
+    output.add_argument("--float-wav", "--float_wav", action="store_true",
                         help="write 32-bit float WAV instead of 16-bit PCM")
     output.add_argument("--normalize", choices=("loudness", "peak", "none"), default="loudness",
                         help="how the mix is levelled: loudness = -23 LUFS integrated loudness "
@@ -223,7 +223,7 @@ def main(argv: "Sequence[str] | None" = None) -> int:
     inputs = [*args.files, *args.midi_path, *args.midi_dir]
     if not inputs:
         parser.print_usage(sys.stderr)
-        print("error: no input: give score files, --midi_path or --midi_dir", file=sys.stderr)
+        print("error: no input: give score files, --midi-path or --midi-dir", file=sys.stderr)
         return 2
     if args.jobs < 1:
         print(f"error: --jobs must be >= 1, got {args.jobs}", file=sys.stderr)
@@ -258,7 +258,7 @@ def main(argv: "Sequence[str] | None" = None) -> int:
               "(run with --verbose for the traceback)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("error: interrupted; rerun with --skip_existing_files to resume", file=sys.stderr)
+        print("error: interrupted; rerun with --skip-existing-files to resume", file=sys.stderr)
         return 130
     if not args.quiet:
         for row in report.rows:

@@ -4,7 +4,7 @@ Layout of ``out_dir``::
 
     build.json          the settings of the build (a resumed build must use the same)
     manifest.jsonl      one record per finished job, in plan order
-    shards/<job_id>.npz one shard per job (``data_pipeline.shards`` format)
+    shards/<job_id>.npz one shard per job (``midi_ddsp.shards`` format)
 
 A *job* renders one line segment for one instrument with drawn expression
 (``data_pipeline.render``), measures A-weighted loudness (``midi_ddsp.dsp.spectral``) and the
@@ -38,9 +38,10 @@ import numpy as np
 
 from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG
 from midi_ddsp.data_pipeline import melodies
-from midi_ddsp.data_pipeline.shards import Example, append_manifest, read_manifest, read_shard, write_shard
+from midi_ddsp.data_pipeline.shard_builder import window_notes
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.instruments import INSTRUMENT_NAMES, get_instrument
+from midi_ddsp.shards import Example, append_manifest, read_manifest, read_shard, write_shard
 
 __all__ = ["FORMAT_VERSION", "CORPUS_VERSION", "DEFAULT_MINUTES", "Job", "segment_lines", "plan_jobs", "run_job",
            "build_corpus", "BuildSummary"]
@@ -201,14 +202,6 @@ def plan_jobs(lines: Sequence[melodies.MelodyLine], *, seed: int = 0,
 # --------------------------------------------------------------------------------------------
 # one job
 # --------------------------------------------------------------------------------------------
-def _window_notes(notes: np.ndarray, start_s: float, stop_s: float) -> np.ndarray:
-    keep = (notes[:, 2] > start_s) & (notes[:, 1] < stop_s)
-    sub = notes[keep].copy()
-    sub[:, 1] = np.maximum(sub[:, 1], start_s) - start_s
-    sub[:, 2] = np.minimum(sub[:, 2], stop_s) - start_s
-    return sub.astype(np.float32).reshape(-1, 4)
-
-
 def _examples_for_job(job: Job, *, window_s: float) -> list[Example]:
     import torch
 
@@ -250,7 +243,7 @@ def _examples_for_job(job: Job, *, window_s: float) -> list[Example]:
             audio_part = np.concatenate([audio_part, np.zeros((b - n_frames) * hop, np.float32)])
         return Example(
             example_id=example_id, instrument=job.instrument, split=job.split, source=job.work_id,
-            audio=audio_part, notes=_window_notes(rendering.notes, a / cfg.frame_rate, b / cfg.frame_rate),
+            audio=audio_part, notes=window_notes(rendering.notes, a / cfg.frame_rate, b / cfg.frame_rate),
             controls={name: cut(curve) for name, curve in rendering.controls.items()},
             **{name: cut(value) for name, value in frames.items()})
 

@@ -24,10 +24,10 @@ from typing import Sequence
 
 import numpy as np
 
-from midi_ddsp.data_pipeline.shards import Example, read_manifest, read_shard
 from midi_ddsp.errors import InputFileError, ParameterError
 from midi_ddsp.instruments import INSTRUMENT_NAMES
 from midi_ddsp.score import Note
+from midi_ddsp.shards import Example, read_manifest, read_shard
 from midi_ddsp.synth_params import SynthParams
 
 __all__ = ["EXPRESSION_NAMES", "corpus_statistics", "resynthesis_floors", "expression_table",

@@ -4,7 +4,7 @@
 - ``examples/chorale_4part.mid``: Bach's chorale BWV 66.6 for string quartet.
 
 Writes ``demo_output/<example>/`` (mix.wav, one stem per part, the NoteTables as CSV, metadata.json)
-and prints where the WAV files are. Options: ``--output_dir``, ``--seed``, and the checkpoint
+and prints where the WAV files are. Options: ``--output-dir``, ``--seed``, and the checkpoint
 paths (default: the shipped ones in checkpoints/).
 """
 from __future__ import annotations
@@ -21,10 +21,10 @@ EXAMPLES = ("solo_melody.mid", "chorale_4part.mid")
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--output_dir", default="demo_output", help="where to write (default demo_output)")
+    parser.add_argument("--output-dir", "--output_dir", default="demo_output", help="where to write (default demo_output)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--expression_generator_weight_path", default=None, help="checkpoint (.pt)")
-    parser.add_argument("--synthesis_generator_weight_path", default=None, help="checkpoint (.pt)")
+    parser.add_argument("--expression-generator-weight-path", "--expression_generator_weight_path", default=None, help="checkpoint (.pt)")
+    parser.add_argument("--synthesis-generator-weight-path", "--synthesis_generator_weight_path", default=None, help="checkpoint (.pt)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
 

@@ -35,10 +35,10 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from midi_ddsp.dsp.core import hz_to_midi, midi_to_hz
+from midi_ddsp.dsp.units import amplitude_to_db, hz_to_midi, midi_to_hz, power_to_db
 from midi_ddsp.expression import EXPRESSION_NAMES, brightness_ceiling, extract_note_expressions
 from midi_ddsp.instruments import get_instrument
-from midi_ddsp.score import Note, Part, load_score
+from midi_ddsp.score import Note, load_score
 
 __all__ = [
     "EDGE_TRIM_S",
@@ -101,7 +101,7 @@ def _rms_db(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     c = np.concatenate([[0.0], np.cumsum(x * x)])
     starts = np.arange(0, x.size - win + 1, hop)
     power = (c[starts + win] - c[starts]) / win
-    return 10.0 * np.log10(power + 1e-12)
+    return power_to_db(power + 1e-12)
 
 
 def _in_note_mask(notes: Sequence[Note], n_frames: int, rate: float, trim_s: float) -> np.ndarray:
@@ -351,7 +351,7 @@ def _extras(audio: np.ndarray, params, notes: Sequence[Note], *, sample_rate: in
 
     loud = np.asarray(a_weighted_loudness_db(np.asarray(audio, np.float32), sample_rate=sample_rate,
                                              frame_rate=frame_rate), np.float64)
-    noise_db = 20 * np.log10(np.maximum(params.noise_magnitudes.astype(np.float64), 1e-6)).mean(1)
+    noise_db = amplitude_to_db(params.noise_magnitudes).mean(1)
     k = np.arange(1, params.harmonic_distribution.shape[1] + 1)
     hd = params.harmonic_distribution.astype(np.float64)
     centroid = (hd @ k) / np.maximum(hd.sum(1), 1e-9)

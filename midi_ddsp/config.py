@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["SignalConfig", "DEFAULT_SIGNAL_CONFIG", "config_from_dict"]
+__all__ = ["SignalConfig", "DEFAULT_SIGNAL_CONFIG", "RELEASE_TAIL_S", "config_from_dict"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +48,9 @@ class SignalConfig:
 
 
 DEFAULT_SIGNAL_CONFIG = SignalConfig()
+
+RELEASE_TAIL_S = 1.0
+"""Seconds rendered after the last note so releases and the reverb decay (models and FluidSynth)."""
 
 
 def config_from_dict(cls, values: dict):

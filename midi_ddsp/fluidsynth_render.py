@@ -24,6 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
+from midi_ddsp.config import RELEASE_TAIL_S
 from midi_ddsp.errors import InputFileError, MidiDDSPError, ParameterError
 from midi_ddsp.score import Part
 
@@ -52,7 +53,6 @@ SOUNDFONT_SEARCH_PATHS: tuple[str, ...] = (
 )
 _DRUM_CHANNEL = 9          # MIDI channel 10
 _DRUM_BANK = 128           # the percussion bank of a GM soundfont
-_RELEASE_TAIL_S = 1.0      # rendered after the last note-off so releases and reverb decay
 _BLOCK_SAMPLES = 1 << 16   # longest single request to the synth (bounded temporary memory)
 _INT16_FULL_SCALE = 32768.0
 _FLUIDSYNTH_GAIN = 0.2     # libfluidsynth's default master gain (leaves room for polyphony)
@@ -204,7 +204,7 @@ def _check_render_args(parts, sample_rate, n_samples) -> int:
     if int(sample_rate) <= 0:
         raise ParameterError(f"sample_rate must be a positive number of Hz, got {sample_rate}")
     end_s = max((p.end_s for p in parts), default=0.0)
-    total = int(np.ceil((end_s + _RELEASE_TAIL_S) * sample_rate)) if n_samples is None else int(n_samples)
+    total = int(np.ceil((end_s + RELEASE_TAIL_S) * sample_rate)) if n_samples is None else int(n_samples)
     if total < 0:
         raise ParameterError(f"n_samples must be >= 0, got {n_samples}")
     return total

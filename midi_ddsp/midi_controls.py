@@ -23,6 +23,8 @@ from typing import Sequence
 
 import numpy as np
 
+from midi_ddsp.dsp.units import db_to_amplitude
+
 __all__ = ["MOD_WHEEL_VIBRATO", "DEFAULT_BEND_RANGE", "MidiControls", "ChannelEvents",
            "sustain_offsets"]
 
@@ -178,7 +180,7 @@ class MidiControls:
             bend = _held(self.pitch_bend, times, 0.0)
             out.f0_hz = (out.f0_hz * 2.0 ** (bend / 12.0)).astype(np.float32)
         if self.volume or self.expression:
-            gain = (10.0 ** (self.gain_db(times) / 20.0)).astype(np.float32)
+            gain = db_to_amplitude(self.gain_db(times)).astype(np.float32)
             out.amplitude = out.amplitude * gain
             out.noise_magnitudes = out.noise_magnitudes * gain[:, None]
         return out

@@ -1,4 +1,4 @@
-"""Mixing stems into one signal and writing WAV files atomically.
+"""Mixing stems into one signal: part gains, levelling (loudness / peak / none), a true-peak limiter.
 
 The mixer sums the stems of a piece with a gain per part, then levels the sum with one gain
 chosen by ``normalize``:
@@ -44,13 +44,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
-import tempfile
 from typing import Mapping
 
 import numpy as np
 
-from midi_ddsp.errors import InputFileError, ParameterError
+from midi_ddsp.dsp.units import amplitude_to_db, db_to_amplitude
+from midi_ddsp.errors import ParameterError
 
 __all__ = [
     "DEFAULT_PEAK_DBFS",
@@ -58,14 +57,12 @@ __all__ = [
     "DEFAULT_TRUE_PEAK_DBTP",
     "NORMALIZE_MODES",
     "Mix",
-    "db_to_gain",
     "integrated_loudness",
     "mix_stems",
     "normalize_mode",
     "peak_normalize",
     "soft_limit",
     "true_peak",
-    "write_wav",
 ]
 
 #: Peak level of a peak-normalised mix: 1 dB of headroom under full scale.
@@ -104,13 +101,13 @@ _LOUDNESS_PASSES = 3
 _LOUDNESS_TOLERANCE_LU = 0.01
 
 
-def db_to_gain(db: float) -> float:
-    """Linear amplitude gain of ``db`` decibels (``10 ** (db / 20)``)."""
-    return float(10.0 ** (float(db) / 20.0))
+def _gain(db: float) -> float:
+    """Linear amplitude gain of ``db`` decibels."""
+    return float(db_to_amplitude(float(db)))
 
 
 def _to_db(gain: float) -> "float | None":
-    return round(20.0 * math.log10(gain), 3) if gain > 0 and math.isfinite(gain) else None
+    return round(float(amplitude_to_db(gain)), 3) if gain > 0 and math.isfinite(gain) else None
 
 
 def normalize_mode(normalize: "str | bool") -> str:
@@ -287,11 +284,11 @@ def _loudness_gain(x: np.ndarray, *, sample_rate: int, target_lufs: float, ceili
     # not depending on the level, so measure again at the new level and correct (the filters
     # are linear: the block powers just scale).
     for _ in range(_LOUDNESS_PASSES):
-        lufs = _gated_loudness(powers, db_to_gain(gain_db))
+        lufs = _gated_loudness(powers, _gain(gain_db))
         if not math.isfinite(lufs) or abs(target_lufs - lufs) < _LOUDNESS_TOLERANCE_LU:
             break
         gain_db += target_lufs - lufs
-    gain = db_to_gain(gain_db)
+    gain = _gain(gain_db)
     peak = true_peak(x)
     cap = ceiling / peak
     return (cap, True, peak, powers) if cap < gain else (gain, False, peak, powers)
@@ -331,7 +328,7 @@ def peak_normalize(audio, *, peak_dbfs: float = DEFAULT_PEAK_DBFS) -> np.ndarray
     peak = float(np.max(np.abs(x))) if x.size else 0.0
     if peak < _SILENCE_PEAK:
         return x.copy()
-    return (x * np.float32(db_to_gain(peak_dbfs) / peak)).astype(np.float32)
+    return (x * np.float32(_gain(peak_dbfs) / peak)).astype(np.float32)
 
 
 def soft_limit(audio, *, ceiling_dbfs: float = DEFAULT_PEAK_DBFS) -> np.ndarray:
@@ -346,7 +343,7 @@ def soft_limit(audio, *, ceiling_dbfs: float = DEFAULT_PEAK_DBFS) -> np.ndarray:
         ceiling_dbfs: level the output never reaches, in dBFS (<= 0).
     """
     x = _as_audio(audio, "audio")
-    ceiling = db_to_gain(ceiling_dbfs)
+    ceiling = _gain(ceiling_dbfs)
     knee = _LIMITER_KNEE * ceiling
     span = ceiling - knee
     mag = np.abs(x)
@@ -427,7 +424,7 @@ def mix_stems(stems: Mapping[str, "np.ndarray"], *, gains_db: "Mapping[str, floa
     scaled: dict[str, np.ndarray] = {}
     total = np.zeros(n_samples, dtype=np.float32)
     for name, audio in arrays.items():
-        gain_part = np.float32(db_to_gain(gains_db.get(name, 0.0)))
+        gain_part = np.float32(_gain(gains_db.get(name, 0.0)))
         if in_place and audio.shape[0] == n_samples and audio is stems[name] and audio.flags.writeable:
             stem = audio
             if gain_part != 1.0:
@@ -442,19 +439,19 @@ def mix_stems(stems: Mapping[str, "np.ndarray"], *, gains_db: "Mapping[str, floa
     gain, peak_bound = 1.0, False
     source_tp, powers = None, None   # true peak and block powers of the unscaled sum
     if mode == "peak" and peak >= _SILENCE_PEAK:
-        gain = db_to_gain(peak_dbfs) / peak
+        gain = _gain(peak_dbfs) / peak
     elif mode == "loudness":
         if fixed_gain_db is not None:
-            gain = db_to_gain(fixed_gain_db)
+            gain = _gain(fixed_gain_db)
         elif peak >= _SILENCE_PEAK:
             gain, peak_bound, source_tp, powers = _loudness_gain(
                 total, sample_rate=sample_rate, target_lufs=float(target_lufs),
-                ceiling=db_to_gain(true_peak_dbtp))
+                ceiling=_gain(true_peak_dbtp))
     if gain != 1.0:
         _scale(total, scaled, np.float32(gain))
 
     limiter, tp = None, None
-    tp_ceiling = db_to_gain(true_peak_dbtp)
+    tp_ceiling = _gain(true_peak_dbtp)
     if source_tp is not None and source_tp * gain <= tp_ceiling:
         tp = source_tp * gain   # the gain kept the true peak under the ceiling: no limiter
     elif mode == "loudness" or (mode == "none" and n_samples and float(np.max(np.abs(total))) > 1.0):
@@ -464,7 +461,7 @@ def mix_stems(stems: Mapping[str, "np.ndarray"], *, gains_db: "Mapping[str, floa
             tp = true_peak(total)  # as float32 rounding left it
     # float32 rounding may put the level a hair above its ceiling; pull it back under.
     if mode == "peak":
-        level, ceiling = (float(np.max(np.abs(total))) if n_samples else 0.0), db_to_gain(peak_dbfs)
+        level, ceiling = (float(np.max(np.abs(total))) if n_samples else 0.0), _gain(peak_dbfs)
     elif tp is not None:
         level, ceiling = tp, tp_ceiling
     else:
@@ -484,66 +481,9 @@ def mix_stems(stems: Mapping[str, "np.ndarray"], *, gains_db: "Mapping[str, floa
         loudness = lufs if math.isfinite(lufs) else None
     return Mix(mix=total, stems=scaled, gain=float(gain), peak=final_peak,
                limited=limiter is not None, normalize=mode, peak_bound=peak_bound,
-               gain_db=20.0 * math.log10(gain) if gain > 0 else 0.0,
+               gain_db=float(amplitude_to_db(gain)) if gain > 0 else 0.0,
                true_peak=tp, loudness_lufs=loudness,
                target_lufs=float(target_lufs) if mode == "loudness" else None,
                limiter_gain=limiter,
-               limiter_reduction_db=(-20.0 * math.log10(float(np.min(limiter)))
+               limiter_reduction_db=(-float(amplitude_to_db(float(np.min(limiter))))
                                      if limiter is not None else 0.0))
-
-
-_SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
-
-
-def write_wav(path: "str | os.PathLike[str]", audio, *, sample_rate: int,
-              subtype: str = "PCM_16") -> str:
-    """Write mono audio to a WAV file atomically (temporary file in the same folder, then rename).
-
-    Args:
-        path: destination; its folder must exist.
-        audio: signal, shape [n_samples], float in [-1, 1] for integer subtypes.
-        sample_rate: samples per second (Hz).
-        subtype: ``"PCM_16"`` (default), ``"PCM_24"`` or ``"FLOAT"`` (32-bit float).
-
-    Returns:
-        The path written.
-
-    Raises:
-        ParameterError: an integer subtype and a peak above full scale (it would clip), a
-            non-positive sample rate or an unknown subtype.
-        InputFileError: the file cannot be written (names the path).
-    """
-    import soundfile
-
-    path = os.fspath(path)
-    x = _as_audio(audio, path)
-    if subtype not in _SUBTYPES:
-        raise ParameterError(f"subtype must be one of {', '.join(_SUBTYPES)}, got {subtype!r}")
-    if int(sample_rate) <= 0:
-        raise ParameterError(f"sample_rate must be a positive number of Hz, got {sample_rate}")
-    if subtype != "FLOAT" and x.size and float(np.max(np.abs(x))) > 1.0:
-        raise ParameterError(f"{path}: peak {float(np.max(np.abs(x))):.3f} exceeds full scale; "
-                             "it would clip as integer PCM (normalise it or write FLOAT)")
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".wav", dir=folder)
-    except OSError as exc:
-        raise InputFileError(path, f"cannot write here ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            soundfile.write(f, x, int(sample_rate), subtype=subtype, format="WAV")
-        os.replace(tmp, path)
-    except OSError as exc:
-        _remove_quietly(tmp)
-        raise InputFileError(path, f"cannot write ({exc.strerror or exc})") from None
-    except BaseException:
-        _remove_quietly(tmp)
-        raise
-    return path
-
-
-def _remove_quietly(path: str) -> None:
-    try:
-        os.remove(path)
-    except OSError:
-        pass

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from midi_ddsp.casting import cast_score, instrument_spec
+from midi_ddsp.config import RELEASE_TAIL_S
 from midi_ddsp.dsp.effects import DEFAULT_REVERB, REVERB_PRESETS, reverb_preset
 from midi_ddsp.dsp.synthesizer import render_synth_params
 from midi_ddsp.errors import ParameterError
@@ -43,7 +44,6 @@ from midi_ddsp.score import Note, Part, Score, load_score, require_pitched_parts
 from midi_ddsp.synth_params import SynthParams
 
 __all__ = [
-    "TAIL_S",
     "generate_note_table",
     "generate_synth_params",
     "render_audio",
@@ -52,9 +52,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-TAIL_S = 1.0
-"""Seconds rendered after the last note so releases and the reverb decay."""
 
 _RENDERER_MODEL = "midi_ddsp"
 _RENDERER_FLUIDSYNTH = "fluidsynth"
@@ -105,7 +102,7 @@ def generate_synth_params(note_table: pd.DataFrame, instrument: Any, *,
     frame_rate = models.frame_rate
     if n_frames is None:
         end_s = float(table["offset_s"].max()) if len(table) else 0.0
-        n_frames = int(math.ceil((end_s + TAIL_S) * frame_rate))
+        n_frames = _n_frames_for(end_s, frame_rate)
     n_frames = int(n_frames)
     if n_frames <= 0:
         raise ParameterError(f"n_frames must be positive, got {n_frames}")
@@ -148,7 +145,7 @@ def render_audio(params: SynthParams, instrument: Any, *, models: "MidiDDSP | No
 # Whole pieces
 
 def _n_frames_for(end_s: float, frame_rate: int) -> int:
-    return int(math.ceil((end_s + TAIL_S) * frame_rate))
+    return int(math.ceil((end_s + RELEASE_TAIL_S) * frame_rate))
 
 
 def synthesize_midi(source: Any, *, models: "MidiDDSP | None" = None,
@@ -286,9 +283,9 @@ def synthesize_midi(source: Any, *, models: "MidiDDSP | None" = None,
         if use_fluidsynth:
             fluid_parts.append(part)
         else:
-            remedy = ("render it with FluidSynth (use_fluidsynth=True, --use_fluidsynth)"
+            remedy = ("render it with FluidSynth (use_fluidsynth=True, --use-fluidsynth)"
                       if part.is_drum else "give it an instrument (instruments=..., --instrument) "
-                      "or render it with FluidSynth (use_fluidsynth=True, --use_fluidsynth)")
+                      "or render it with FluidSynth (use_fluidsynth=True, --use-fluidsynth)")
             logger.warning("%s: part %r skipped (%s); %s", label, part.name, reason, remedy)
             skipped.append({"name": part.name, "track": part.track, "program": part.program,
                             "is_drum": part.is_drum, "reason": reason})

@@ -9,6 +9,7 @@ import os
 import numpy as np
 import pandas as pd
 
+from midi_ddsp.dsp.units import amplitude_to_db, hz_to_midi
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.synth_params import SynthParams
 
@@ -43,9 +44,9 @@ def plot_part(note_table: pd.DataFrame, params: SynthParams, *, frame_rate: int 
     table = validate_note_table(note_table)
     t_s = np.arange(params.n_frames) / float(frame_rate)
     f0 = params.f0_hz.astype(np.float64)
-    amp_db = 20 * np.log10(np.maximum(params.amplitude.astype(np.float64), 10 ** (_AMP_FLOOR_DB / 20)))
-    voiced = params.amplitude > 10 ** (_AMP_FLOOR_DB / 20 + 2)
-    f0_midi = np.where((f0 > 0) & voiced, 69 + 12 * np.log2(np.maximum(f0, 1e-6) / 440.0), np.nan)
+    amp_db = np.maximum(amplitude_to_db(params.amplitude), _AMP_FLOOR_DB)
+    voiced = amp_db > _AMP_FLOOR_DB + 40.0
+    f0_midi = np.where((f0 > 0) & voiced, hz_to_midi(f0), np.nan)
 
     fig, axes = plt.subplots(3, 1, figsize=(12, 8), sharex=True,
                              gridspec_kw={"height_ratios": [3, 2, 1.5]})

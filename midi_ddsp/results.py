@@ -19,7 +19,7 @@ import pandas as pd
 
 from midi_ddsp.casting import instrument_label
 from midi_ddsp.errors import InputFileError, ParameterError
-from midi_ddsp.mixing import write_wav
+from midi_ddsp.wav import write_wav
 from midi_ddsp.synth_params import SynthParams
 
 __all__ = ["SynthesisResult", "write_result"]

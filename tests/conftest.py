@@ -1,7 +1,11 @@
-"""Shared fixtures: small randomly initialised models the tests build themselves."""
+"""Shared fixtures the tests build themselves: small randomly initialised models, tiny datasets of
+recordings (URMP layout, wav + MIDI pairs)."""
 from pathlib import Path
 
+import numpy as np
+import pretty_midi
 import pytest
+import soundfile
 import torch
 
 from midi_ddsp import load_pretrained_model
@@ -28,3 +32,61 @@ def tiny_models(tiny_checkpoints):
     """A ``MidiDDSP`` bundle of the tiny untrained generators, loaded from their checkpoints."""
     return load_pretrained_model(expression_generator_path=tiny_checkpoints["expression_generator"],
                                  synthesis_generator_path=tiny_checkpoints["synthesis_generator"])
+
+
+# ------------------------------------------------------------------ recordings
+
+RECORDING_SR = 16000
+
+
+def _tone(notes, seconds, sample_rate=RECORDING_SR):
+    """Harmonic tone playing (midi, onset_s, offset_s) notes; silence elsewhere."""
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    out = np.zeros_like(t)
+    for midi, onset, offset in notes:
+        f0 = 440.0 * 2 ** ((midi - 69) / 12)
+        gate = (t >= onset) & (t < offset)
+        for k in (1, 2, 3):
+            out += gate * 0.3 / k * np.sin(2 * np.pi * k * f0 * t)
+    return out.astype(np.float32)
+
+
+def _write_midi(path, notes, program):
+    pm = pretty_midi.PrettyMIDI()
+    inst = pretty_midi.Instrument(program=program)
+    for midi, onset, offset in notes:
+        inst.notes.append(pretty_midi.Note(velocity=90, pitch=midi, start=onset, end=offset))
+    pm.instruments.append(inst)
+    pm.write(str(path))
+
+
+VN_NOTES = [(69, 0.05, 0.45), (71, 0.55, 0.95)]
+VC_NOTES = [(48, 0.1, 0.9)]
+
+
+@pytest.fixture
+def urmp_root(tmp_path):
+    root = tmp_path / "urmp"
+    piece = root / "01_Jupiter_vn_vc"
+    piece.mkdir(parents=True)
+    soundfile.write(piece / "AuSep_1_vn_01_Jupiter.wav", _tone(VN_NOTES, 1.0), RECORDING_SR)
+    soundfile.write(piece / "AuSep_2_vc_01_Jupiter.wav", _tone(VC_NOTES, 1.0, 22050), 22050)
+    soundfile.write(piece / "Mix_01_Jupiter_vn_vc.wav", _tone(VN_NOTES + VC_NOTES, 1.0), RECORDING_SR)
+    (piece / "Notes_1_vn_01_Jupiter.txt").write_text(
+        "0.0500000\t 440.000\t 0.4000000\n0.5500000\t 493.883\t 0.4000000\n")
+    (piece / "Notes_2_vc_01_Jupiter.txt").write_text("0.1000000\t 130.813\t 0.8000000\n")
+    return root
+
+
+@pytest.fixture
+def pairs_dir(tmp_path):
+    folder = tmp_path / "pairs"
+    folder.mkdir()
+    soundfile.write(folder / "flute_take.wav", _tone([(72, 0.05, 0.7)], 0.8), RECORDING_SR)
+    _write_midi(folder / "flute_take.mid", [(72, 0.05, 0.7)], program=73)
+    soundfile.write(folder / "piano_take.wav", _tone([(60, 0.1, 0.6)], 0.8), RECORDING_SR)
+    _write_midi(folder / "piano_take.mid", [(60, 0.1, 0.6)], program=0)
+    (folder / "corrupt.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunkjunk")
+    _write_midi(folder / "corrupt.mid", [(60, 0.1, 0.6)], program=73)
+    soundfile.write(folder / "orphan.wav", _tone([(60, 0.1, 0.6)], 0.5), RECORDING_SR)
+    return folder

@@ -7,7 +7,7 @@ from pathlib import Path
 import pretty_midi
 import pytest
 
-from midi_ddsp import mixing
+from midi_ddsp import wav
 from midi_ddsp.batch import (
     MANIFEST_NAME,
     check_output_root,
@@ -100,7 +100,7 @@ def test_render_dataset_manifest_failures_and_resume(model, tmp_path):
 def test_interrupted_file_leaves_no_half_written_folder(model, tmp_path, monkeypatch):
     write_midi(tmp_path / "a.mid")
     write_midi(tmp_path / "b.mid")
-    real = mixing.write_wav
+    real = wav.write_wav
     calls = {"n": 0}
 
     def flaky(path, audio, **kwargs):
@@ -155,6 +155,7 @@ def test_parallel_jobs_match_serial(model, tmp_path):
     files = [write_midi(tmp_path / f"in/{n}.mid", pitches=p) for n, p in
              (("a", (67,)), ("b", (72, 71)))]
     serial = render_dataset(files, tmp_path / "serial", models=model, save_params=False)
+    assert serial.n_ok == 2
     parallel = render_dataset(files, tmp_path / "parallel", models=model, jobs=2, save_params=False)
     assert [r["status"] for r in parallel.rows] == ["ok", "ok"]
     import soundfile

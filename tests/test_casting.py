@@ -4,28 +4,17 @@ from __future__ import annotations
 import logging
 
 import mido
-import pretty_midi
 import pytest
 
 from midi_ddsp.casting import cast_score, dominant_instrument, instrument_label, instrument_spec
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.score import Note, load_score, score_from_notes
-
-
-def _write_pm(path, tracks):
-    """tracks: list of (program, name, is_drum, [(pitch, start_s, end_s)])."""
-    pm = pretty_midi.PrettyMIDI(initial_tempo=120.0)
-    for program, name, is_drum, notes in tracks:
-        inst = pretty_midi.Instrument(program=program, name=name, is_drum=is_drum)
-        inst.notes += [pretty_midi.Note(velocity=100, pitch=p, start=a, end=b) for p, a, b in notes]
-        pm.instruments.append(inst)
-    pm.write(str(path))
-    return path
+from score_files import write_pm
 
 
 @pytest.fixture
 def two_tracks(tmp_path):
-    return load_score(_write_pm(tmp_path / "two.mid", [
+    return load_score(write_pm(tmp_path / "two.mid", [
         (0, "Piano", False, [(60, 0.0, 1.0), (64, 0.0, 1.0)]),
         (40, "Melody", False, [(72, 0.0, 1.0)]),
     ]))
@@ -76,7 +65,7 @@ def test_pitch_offset_and_speed_apply_before_range_fitting():
 
 
 def test_drums_are_never_cast(tmp_path, caplog):
-    score = load_score(_write_pm(tmp_path / "band.mid", [
+    score = load_score(write_pm(tmp_path / "band.mid", [
         (40, "Violin", False, [(67, 0.0, 1.0)]), (0, "Kit", True, [(36, 0.0, 0.1)])]))
     with caplog.at_level(logging.WARNING, logger="midi_ddsp"):
         cast = cast_score(score, {"*": "flute", "kit": "tuba"})
@@ -103,7 +92,7 @@ def test_channels_of_a_type0_track_are_cast_by_their_names(tmp_path):
 
 
 def test_tracks_of_the_same_name_answer_to_it(tmp_path):
-    score = load_score(_write_pm(tmp_path / "same.mid", [
+    score = load_score(write_pm(tmp_path / "same.mid", [
         (40, "Strings", False, [(67, 0.0, 1.0)]), (42, "Strings", False, [(48, 0.0, 1.0)])]))
     assert [c.part.name for c in cast_score(score)] == ["Strings (track 1)", "Strings (track 2)"]
     assert [c.spec for c in cast_score(score, {"strings": "viola"})] == ["viola", "viola"]
@@ -118,7 +107,7 @@ def test_tracks_of_the_same_name_answer_to_it(tmp_path):
     ({1: {"violin": -1}}, "finite and >= 0"),
 ])
 def test_bad_entries_are_one_parameter_error(tmp_path, overrides, match):
-    score = load_score(_write_pm(tmp_path / "one.mid", [(40, "Violin", False, [(67, 0.0, 1.0)])]))
+    score = load_score(write_pm(tmp_path / "one.mid", [(40, "Violin", False, [(67, 0.0, 1.0)])]))
     with pytest.raises(ParameterError, match=match):
         cast_score(score, overrides)
     assert cast_score(score, {1: "cello"})[0].spec == "cello"

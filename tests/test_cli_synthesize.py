@@ -24,7 +24,7 @@ from midi_ddsp.models import (
 UPSTREAM_FLAGS = ["--midi_path", "--midi_dir", "--pitch_offset", "--speed_rate", "--sf2_path",
                   "--output_dir", "--use_fluidsynth", "--synthesis_generator_weight_path",
                   "--expression_generator_weight_path", "--skip_existing_files", "--save_metadata"]
-OUR_FLAGS = ["--instrument", "--list_tracks", "--seed", "--sample_rate", "--jobs", "--plot", "--float_wav",
+OUR_FLAGS = ["--instrument", "--list-tracks", "--seed", "--sample-rate", "--jobs", "--plot", "--float-wav",
              "--normalize", "--progress", "--quiet", "--verbose"]
 
 
@@ -79,6 +79,15 @@ def test_upstream_flags_parse():
     assert args.midi_path == ["a.mid"] and args.midi_dir == ["d"] and args.files == ["b.mid"]
     assert args.pitch_offset == -2 and args.speed_rate == 1.5 and args.use_fluidsynth
     assert args.skip_existing_files and args.save_metadata and args.output_dir == "o"
+
+
+def test_kebab_case_flags_are_the_same_options():
+    snake = build_parser().parse_args(["--midi_path", "a.mid", "--pitch_offset", "3",
+                                       "--expression_seed", "4", "--float_wav", "--list_tracks"])
+    kebab = build_parser().parse_args(["--midi-path", "a.mid", "--pitch-offset", "3",
+                                       "--expression-seed", "4", "--float-wav", "--list-tracks"])
+    assert vars(snake) == vars(kebab)
+    assert kebab.pitch_offset == 3 and kebab.float_wav and kebab.list_tracks
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -9,8 +9,8 @@ import pytest
 from midi_ddsp.cli import build_corpus as cli
 from midi_ddsp.data_pipeline import corpus, melodies
 from midi_ddsp.data_pipeline.melodies import MelodyLine
-from midi_ddsp.data_pipeline.shards import read_manifest, read_shard
 from midi_ddsp.errors import ParameterError
+from midi_ddsp.shards import read_manifest, read_shard
 
 INSTRUMENTS = ["flute", "cello"]
 MINUTES = {"train": 0.1, "valid": 0.03, "test": 0.03}

@@ -8,8 +8,8 @@ import pytest
 
 from midi_ddsp.data_pipeline import corpus, dataset_card, melodies
 from midi_ddsp.data_pipeline.melodies import MelodyLine
-from midi_ddsp.data_pipeline.shards import read_manifest, read_shard
 from midi_ddsp.errors import InputFileError, ParameterError
+from midi_ddsp.shards import read_manifest, read_shard
 
 
 def _lines() -> list[MelodyLine]:

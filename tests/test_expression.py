@@ -141,16 +141,6 @@ def test_volume_constant_amplitude():
     assert row["vol_fluc"] == pytest.approx(0.0, abs=1e-6)
 
 
-def test_db_floor_matches_dsp_core():
-    core = pytest.importorskip("midi_ddsp.dsp.core")
-    from midi_ddsp import expression
-
-    assert expression._MIN_AMPLITUDE == core.MIN_AMPLITUDE
-    x = np.array([0.0, 1e-7, 1e-3, 0.5, 2.0])
-    np.testing.assert_allclose(expression._amplitude_to_db(x),
-                               np.asarray(core.amplitude_to_db(x), dtype=np.float64), atol=1e-9)
-
-
 def test_volume_floor_at_zero_amplitude():
     row = one_note(make_params(50, amplitude=0.0), 0.2)
     assert row["volume"] == pytest.approx(-120.0 / 60 + 1.5, abs=1e-5)

@@ -1,28 +1,25 @@
-"""Tests of midi_ddsp.mixing: mixer, levelling (loudness / peak / none), limiter, WAV writing."""
+"""Tests of midi_ddsp.mixing: mixer, levelling (loudness / peak / none), limiter, metering."""
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pyloudnorm
 import pytest
 import scipy.signal
-import soundfile
 
-from midi_ddsp.errors import InputFileError, ParameterError
+from midi_ddsp.dsp.units import db_to_amplitude
+from midi_ddsp.errors import ParameterError
 from midi_ddsp.mixing import (
     DEFAULT_PEAK_DBFS,
     DEFAULT_TARGET_LUFS,
     DEFAULT_TRUE_PEAK_DBTP,
-    db_to_gain,
     integrated_loudness,
     mix_stems,
     normalize_mode,
     peak_normalize,
     soft_limit,
     true_peak,
-    write_wav,
 )
 
 SR = 16000
@@ -97,7 +94,7 @@ def test_gains_db_weight_the_parts():
     mixed = mix_stems({"a": a, "b": b}, gains_db={"b": -6.0}, sample_rate=SR)
     ratio = mixed.stems["b"][0] / mixed.stems["a"][0]
     assert ratio == pytest.approx(10 ** (-6 / 20), rel=1e-6)
-    assert db_to_gain(-6.0) == pytest.approx(0.501187, rel=1e-5)
+    assert db_to_amplitude(-6.0) == pytest.approx(0.501187, rel=1e-5)
 
 
 @pytest.mark.parametrize("normalize", ["none", False])
@@ -109,7 +106,7 @@ def test_none_mode_keeps_the_level_and_limits_only_above_full_scale(rng, normali
     assert mixed.normalize == "none" and mixed.gain == 1.0 and mixed.gain_db == 0.0
     assert not mixed.limited and mixed.limiter_gain is None
     # -18 dB on the input is -18 dB on the output: no gain undoes it
-    quieter = mix_stems({"x": x * np.float32(db_to_gain(-18.0))}, normalize=normalize, sample_rate=SR)
+    quieter = mix_stems({"x": x * np.float32(db_to_amplitude(-18.0))}, normalize=normalize, sample_rate=SR)
     assert level_db(quieter.mix) - level_db(mixed.mix) == pytest.approx(-18.0, abs=1e-3)
     loud = mix_stems({"x": 3 * x, "y": x}, normalize=normalize, sample_rate=SR)
     assert loud.limited and loud.limiter_reduction_db > 10
@@ -140,9 +137,9 @@ def test_normalize_mode(value, mode):
     else:
         assert normalize_mode(value) == mode
 
-
 # ---------------------------------------------------------------------------------------------
 # Loudness mode and the meters
+
 
 def test_integrated_loudness_of_a_full_scale_1khz_sine():
     # ITU-R BS.1770-4: a 0 dBFS 997 Hz sine in one channel reads -3.01 LKFS
@@ -200,13 +197,13 @@ def test_fixed_gain_makes_edits_heard_and_leaves_other_notes_alone(rng):
     louder' quieten the rest. With the first mix's gain kept, neither happens."""
     levels = [0.02, 0.03, 0.02, 0.025]
     first = mix_stems({"melody": notes_signal(levels)[0]}, sample_rate=SR)
-    quieter = mix_stems({"melody": notes_signal([v * db_to_gain(-18) for v in levels])[0]},
+    quieter = mix_stems({"melody": notes_signal([v * db_to_amplitude(-18) for v in levels])[0]},
                         sample_rate=SR, fixed_gain_db=first.gain_db)
     assert quieter.gain_db == first.gain_db and not quieter.limited
     assert level_db(quieter.mix) - level_db(first.mix) == pytest.approx(-18.0, abs=0.01)
     # one note 16 dB louder, so far that the limiter has to act on it
     raised_levels = list(levels)
-    raised_levels[1] *= db_to_gain(16.0)
+    raised_levels[1] *= db_to_amplitude(16.0)
     raised_audio, spans = notes_signal(raised_levels)
     raised = mix_stems({"melody": raised_audio}, sample_rate=SR, fixed_gain_db=first.gain_db)
     assert raised.limited and raised.limiter_reduction_db > 0
@@ -218,7 +215,7 @@ def test_fixed_gain_makes_edits_heard_and_leaves_other_notes_alone(rng):
         else:
             assert abs(change) < 0.01  # the other notes do not move
     # measured afresh, the same edits are undone: the old behaviour the fixed gain avoids
-    again = mix_stems({"melody": notes_signal([v * db_to_gain(-18) for v in levels])[0]},
+    again = mix_stems({"melody": notes_signal([v * db_to_amplitude(-18) for v in levels])[0]},
                       sample_rate=SR)
     assert abs(level_db(again.mix) - level_db(first.mix)) < 0.5
     peak_first = mix_stems({"melody": notes_signal(levels)[0]}, normalize="peak")
@@ -285,32 +282,6 @@ def test_peak_normalize():
     y = peak_normalize(x, peak_dbfs=-6.0)
     np.testing.assert_allclose(y, x * (10 ** (-6 / 20) / 2.0), rtol=1e-6)
     assert np.all(peak_normalize(np.zeros(3)) == 0)
-
-
-def test_write_wav_roundtrip_pcm16_and_float(tmp_path, rng):
-    x = (0.5 * rng.uniform(-1, 1, 1600)).astype(np.float32)
-    path = write_wav(tmp_path / "a.wav", x, sample_rate=16000)
-    y, sr = soundfile.read(path, dtype="float32")
-    assert sr == 16000 and soundfile.info(path).subtype == "PCM_16"
-    np.testing.assert_allclose(y, x, atol=1.0 / 32768 + 1e-7)
-    path = write_wav(tmp_path / "b.wav", 3 * x, sample_rate=8000, subtype="FLOAT")
-    y, sr = soundfile.read(path, dtype="float32")
-    assert sr == 8000
-    np.testing.assert_array_equal(y, 3 * x)
-    assert sorted(os.listdir(tmp_path)) == ["a.wav", "b.wav"]  # no temporary files left
-
-
-def test_write_wav_refuses_to_clip_and_bad_folders(tmp_path):
-    with pytest.raises(ParameterError, match="clip"):
-        write_wav(tmp_path / "c.wav", np.array([0.0, 1.5]), sample_rate=16000)
-    assert not (tmp_path / "c.wav").exists()
-    with pytest.raises(ParameterError, match="subtype"):
-        write_wav(tmp_path / "d.wav", np.zeros(3), sample_rate=16000, subtype="MP3")
-    blocker = tmp_path / "file.txt"
-    blocker.write_text("x")
-    with pytest.raises(InputFileError, match="file.txt"):
-        write_wav(blocker / "e.wav", np.zeros(3), sample_rate=16000)
-    assert os.listdir(tmp_path) == ["file.txt"]
 
 
 def test_in_place_reuses_full_length_float32_stems(rng):

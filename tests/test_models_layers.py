@@ -5,16 +5,11 @@ import torch
 
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.instruments import get_instrument
+from midi_ddsp.instruments import instrument_weights
 from midi_ddsp.models.layers import (
-    AMP_DB_MAX,
-    AMP_DB_MIN,
     ConditionedDilatedStack,
-    amp_db_from_logits,
-    f0_dev_from_logits,
-    harmonic_distribution_from_logits,
     ignore_legacy_reverb_state,
     instrument_impulse_response,
-    instrument_weights,
 )
 
 
@@ -58,25 +53,6 @@ def test_legacy_reverb_state_is_ignored_on_load():
                   "reverb.tilt": torch.zeros(13)})
     model.load_state_dict(state)  # strict: would fail on the unexpected keys
     assert "reverb.tilt" in state  # the caller's dict is left alone
-
-
-def test_harmonic_distribution_from_logits_removes_above_nyquist():
-    logits = torch.zeros(1, 2, 60, requires_grad=True)
-    dist = harmonic_distribution_from_logits(logits, torch.tensor([[1568.0, 100.0]]),
-                                             sample_rate=16000)
-    np.testing.assert_allclose(dist[0, 0, :5].detach().numpy(), 0.2, rtol=1e-5)
-    assert (dist[0, 0, 5:] == 0).all()
-    np.testing.assert_allclose(dist[0, 1].detach().numpy(), 1 / 60, rtol=1e-5)
-    (dist[..., 0].sum()).backward()
-    assert logits.grad.abs().sum() > 0
-
-
-def test_output_ranges():
-    x = torch.linspace(-50, 50, 101)
-    amp = amp_db_from_logits(x)
-    assert amp.min() >= AMP_DB_MIN and amp.max() <= AMP_DB_MAX
-    assert f0_dev_from_logits(x).abs().max() <= 4.0
-    assert torch.allclose(f0_dev_from_logits(torch.tensor([0.1])), torch.tensor([0.1]), atol=1e-3)
 
 
 def test_dilated_stack_shape_and_receptive_field():

@@ -6,7 +6,7 @@ import torch
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.expression import note_table_from_notes
 from midi_ddsp.models import SynthesisGenerator, SynthesisGeneratorConfig
-from midi_ddsp.models.synthesis_generator import DEFAULT_TAIL_S
+from midi_ddsp.config import RELEASE_TAIL_S
 from midi_ddsp.score import Note
 from midi_ddsp.synth_params import SynthParams
 
@@ -22,7 +22,7 @@ def model():
 def test_generate_shapes_and_ranges(model):
     params = model.generate(note_table_from_notes(NOTES), "violin", seed=0)
     assert isinstance(params, SynthParams)
-    n = int(round(0.9 * 250)) + int(round(DEFAULT_TAIL_S * 250))
+    n = int(round(0.9 * 250)) + int(round(RELEASE_TAIL_S * 250))
     assert params.n_frames == n
     assert params.harmonic_distribution.shape == (n, 60)
     assert params.noise_magnitudes.shape == (n, 65)
@@ -60,13 +60,27 @@ def test_expressions_and_instruments_change_output(model):
     assert not np.allclose(low.amplitude, other.amplitude)
 
 
-def test_blend_and_impulse_response(model):
-    blend = model.generate(note_table_from_notes(NOTES), {"violin": 0.5, "flute": 0.5})
-    assert blend.n_frames > 0
+def test_blend_lies_between_its_instruments(model):
+    table = note_table_from_notes(NOTES)
+    violin, flute = model.generate(table, "violin"), model.generate(table, "flute")
+    blend = model.generate(table, {"violin": 0.5, "flute": 0.5})
+    assert not np.allclose(violin.harmonic_distribution, flute.harmonic_distribution, atol=1e-4)
+    for params in (violin, flute):  # the blend is neither instrument ...
+        assert not np.allclose(blend.harmonic_distribution, params.harmonic_distribution, atol=1e-4)
+    # ... and it moves continuously from one to the other with the weights
+    near_violin = model.generate(table, {"violin": 0.99, "flute": 0.01})
+    assert (np.abs(near_violin.amplitude - violin.amplitude).max()
+            < np.abs(blend.amplitude - violin.amplitude).max())
+
+
+def test_impulse_response_is_the_room_preset(model):
+    from midi_ddsp.dsp.effects import room_impulse_response
+
     ir = model.impulse_response({"violin": 0.5, "flute": 0.5})
-    a, b = model.impulse_response("violin"), model.impulse_response("flute")
-    assert ir.shape == (48000,) and ir.dtype == np.float32
-    np.testing.assert_allclose(ir, 0.5 * (a + b), atol=1e-7)
+    assert ir.shape == (48000,) and ir.dtype == np.float32 and ir[0] == 1.0
+    np.testing.assert_array_equal(ir, room_impulse_response("room", 16000, n_taps=48000))
+    hall = model.impulse_response("violin", reverb="hall")
+    assert np.sum(hall[1:] ** 2) > 2 * np.sum(ir[1:] ** 2)  # a wetter, longer room
 
 
 def test_forward_shapes_and_gradients(model):

@@ -16,7 +16,7 @@ import scipy.signal
 from midi_ddsp.errors import InputFileError, ParameterError
 from midi_ddsp.expression import EXPRESSION_NAMES, NOTE_TABLE_COLUMNS, validate_note_table
 from midi_ddsp.fluidsynth_render import default_soundfont_path
-from midi_ddsp.mixing import DEFAULT_TARGET_LUFS, true_peak
+from midi_ddsp.mixing import DEFAULT_TARGET_LUFS, integrated_loudness, true_peak
 from midi_ddsp.models import shipped_checkpoint_path
 from midi_ddsp.score import Note, Score, score_from_notes
 from midi_ddsp.synth_params import SynthParams
@@ -86,9 +86,15 @@ def test_metadata_is_json_and_complete(duet_result, tiny_models):
     assert mix["normalize"] == "loudness" and mix["target_lufs"] == DEFAULT_TARGET_LUFS
     assert mix["gain_db"] == pytest.approx(20 * np.log10(mix["gain"]))
     assert mix["limited"] is False and mix["limiter_reduction_db"] == 0.0
-    assert mix["true_peak_dbtp"] <= -1.0 + 1e-4
-    if not mix["peak_bound"]:
-        assert mix["loudness_lufs"] == pytest.approx(DEFAULT_TARGET_LUFS, abs=0.5)
+    # measured again on the audio: the gain either reached -23 LUFS or stopped at -1 dBTP
+    lufs = integrated_loudness(duet_result.mix, sample_rate=SR)
+    peak_dbtp = 20 * np.log10(true_peak(duet_result.mix))
+    assert mix["loudness_lufs"] == pytest.approx(lufs, abs=0.05)
+    assert mix["true_peak_dbtp"] == pytest.approx(peak_dbtp, abs=0.05) and peak_dbtp <= -1.0 + 1e-4
+    if mix["peak_bound"]:
+        assert peak_dbtp == pytest.approx(-1.0, abs=0.05) and lufs < DEFAULT_TARGET_LUFS
+    else:
+        assert lufs == pytest.approx(DEFAULT_TARGET_LUFS, abs=0.5)
 
 
 @pytest.mark.parametrize("normalize, mode", [("peak", "peak"), (True, "peak"), ("none", "none"),
@@ -221,7 +227,7 @@ def test_the_source_file_is_never_modified(tiny_models, tmp_path):
 # ---------------------------------------------------------------------------------------------
 # Rendering and editing one part
 
-def test_render_params_matches_an_independent_reverb(tiny_models, duet_result):
+def test_render_audio_matches_an_independent_reverb(tiny_models, duet_result):
     from midi_ddsp.dsp.synthesizer import render_synth_params
 
     params = duet_result.synth_params["violin"]

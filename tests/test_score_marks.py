@@ -1,4 +1,4 @@
-"""Score markings of MusicXML (``midi_ddsp.score_marks``): what the notes play, and what the
+"""Score markings of MusicXML (``midi_ddsp.score.marks``): what the notes play, and what the
 shipped checkpoints render from them, measured on the audio."""
 import music21 as m21
 import numpy as np

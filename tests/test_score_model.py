@@ -3,23 +3,11 @@ from __future__ import annotations
 
 import logging
 
-import mido
-import numpy as np
-import pretty_midi
 import pytest
 
-from midi_ddsp.errors import InputFileError, ParameterError
+from midi_ddsp.errors import ParameterError
 from midi_ddsp.instruments import get_instrument
-from midi_ddsp.score import (
-    Note,
-    Part,
-    Score,
-    fit_part_to_range,
-    load_score,
-    note_frame_span,
-    require_pitched_parts,
-    score_from_notes,
-)
+from midi_ddsp.score import Note, Part, fit_part_to_range, note_frame_span
 
 
 # ------------------------------------------------------------------ note_frame_span

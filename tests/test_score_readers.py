@@ -10,35 +10,8 @@ import pretty_midi
 import pytest
 
 from midi_ddsp.errors import InputFileError, ParameterError
-from midi_ddsp.instruments import get_instrument
-from midi_ddsp.score import (
-    Note,
-    Part,
-    Score,
-    fit_part_to_range,
-    load_score,
-    note_frame_span,
-    require_pitched_parts,
-    score_from_notes,
-)
-
-
-def _write_pm(path, tracks, *, tempo=120.0):
-    """tracks: list of (program, name, is_drum, [(pitch, start_s, end_s[, velocity])])."""
-    pm = pretty_midi.PrettyMIDI(initial_tempo=tempo)
-    for program, name, is_drum, notes in tracks:
-        inst = pretty_midi.Instrument(program=program, name=name, is_drum=is_drum)
-        for n in notes:
-            pitch, start, end = n[:3]
-            vel = n[3] if len(n) > 3 else 100
-            inst.notes.append(pretty_midi.Note(velocity=vel, pitch=pitch, start=start, end=end))
-        pm.instruments.append(inst)
-    pm.write(str(path))
-    return path
-
-
-def _pitches_onsets(part):
-    return [(n.pitch, round(n.onset_s, 6), round(n.offset_s, 6)) for n in part.notes]
+from midi_ddsp.score import Note, load_score, require_pitched_parts, score_from_notes
+from score_files import pitches_onsets, write_pm
 
 
 # ------------------------------------------------------------------ MIDI loading, tempo
@@ -69,7 +42,7 @@ def test_tempo_change_puts_note_at_right_second(tmp_path):
     part = score.parts[0]
     assert part.name == "Flute" and part.track == 1 and part.voice == 0
     assert part.program == 73 and part.instrument.name == "flute"
-    assert _pitches_onsets(part) == [(72, 0.0, 0.5), (74, 3.0, 4.0)]
+    assert pitches_onsets(part) == [(72, 0.0, 0.5), (74, 3.0, 4.0)]
     assert [n.velocity for n in part.notes] == [80, 90]
     # pretty_midi as an independent reference for the same file
     ref = pretty_midi.PrettyMIDI(str(path)).instruments[0].notes
@@ -77,11 +50,11 @@ def test_tempo_change_puts_note_at_right_second(tmp_path):
 
 
 def test_pretty_midi_object_and_score_passthrough(tmp_path):
-    path = _write_pm(tmp_path / "a.mid", [(40, "Vln", False, [(67, 0.0, 0.5), (69, 0.5, 1.0)])])
+    path = write_pm(tmp_path / "a.mid", [(40, "Vln", False, [(67, 0.0, 0.5), (69, 0.5, 1.0)])])
     pm = pretty_midi.PrettyMIDI(str(path))
     score = load_score(pm)
     assert score.source == "<PrettyMIDI>"
-    assert _pitches_onsets(score.parts[0]) == [(67, 0.0, 0.5), (69, 0.5, 1.0)]
+    assert pitches_onsets(score.parts[0]) == [(67, 0.0, 0.5), (69, 0.5, 1.0)]
     assert score.parts[0].instrument.name == "violin"
     assert load_score(score) is score
 
@@ -89,7 +62,7 @@ def test_pretty_midi_object_and_score_passthrough(tmp_path):
 # ------------------------------------------------------------------ drums
 
 def test_drum_track_reported_and_kept_apart(tmp_path, caplog):
-    path = _write_pm(tmp_path / "band.mid", [
+    path = write_pm(tmp_path / "band.mid", [
         (40, "Violin", False, [(67, 0.0, 1.0)]),
         (0, "Kit", True, [(36, 0.0, 0.1), (42, 0.0, 0.1), (38, 0.5, 0.6)]),
     ])
@@ -104,7 +77,7 @@ def test_drum_track_reported_and_kept_apart(tmp_path, caplog):
 
 
 def test_drums_only_is_an_error_only_for_require_pitched_parts(tmp_path):
-    path = _write_pm(tmp_path / "drums.mid", [(0, "Kit", True, [(36, 0.0, 0.1), (38, 0.5, 0.6)])])
+    path = write_pm(tmp_path / "drums.mid", [(0, "Kit", True, [(36, 0.0, 0.1), (38, 0.5, 0.6)])])
     score = load_score(path)  # the API may render drums with FluidSynth
     assert len(score.drum_parts) == 1 and score.pitched_parts == []
     with pytest.raises(InputFileError) as info:
@@ -113,7 +86,7 @@ def test_drums_only_is_an_error_only_for_require_pitched_parts(tmp_path):
 
 
 def test_no_model_instrument_is_reported_by_require_pitched_parts(tmp_path):
-    path = _write_pm(tmp_path / "piano.mid", [(0, "", False, [(60, 0.0, 1.0)])])
+    path = write_pm(tmp_path / "piano.mid", [(0, "", False, [(60, 0.0, 1.0)])])
     score = load_score(path)
     assert score.parts[0].instrument is None and score.parts[0].name == "Acoustic Grand Piano"
     with pytest.raises(InputFileError, match="Acoustic Grand Piano"):
@@ -123,7 +96,7 @@ def test_no_model_instrument_is_reported_by_require_pitched_parts(tmp_path):
 # ------------------------------------------------------------------ instruments
 
 def test_nearby_program_maps_with_warning(tmp_path, caplog):
-    path = _write_pm(tmp_path / "sax.mid", [(65, "Alto", False, [(65, 0.0, 1.0)])])
+    path = write_pm(tmp_path / "sax.mid", [(65, "Alto", False, [(65, 0.0, 1.0)])])
     with caplog.at_level(logging.WARNING, logger="midi_ddsp"):
         score = load_score(path)
     assert score.parts[0].instrument.name == "saxophone"
@@ -158,14 +131,14 @@ def test_musicxml_matches_equivalent_midi(tmp_path):
     _music21_score().write("musicxml", fp=str(xml_path))
     mxl_path = tmp_path / "packed.mxl"  # music21 removes a same-stem .musicxml
     _music21_score().write("mxl", fp=str(mxl_path))
-    mid_path = _write_pm(tmp_path / "tune.mid", [(73, "Flute", False, _EXPECTED_XML)])
+    mid_path = write_pm(tmp_path / "tune.mid", [(73, "Flute", False, _EXPECTED_XML)])
     from_midi = load_score(mid_path)
     for path in (xml_path, mxl_path):
         score = load_score(path)
         assert len(score.parts) == 1
         part = score.parts[0]
         assert part.track == 0 and part.instrument.name == "flute"
-        assert _pitches_onsets(part) == _EXPECTED_XML == _pitches_onsets(from_midi.parts[0])
+        assert pitches_onsets(part) == _EXPECTED_XML == pitches_onsets(from_midi.parts[0])
 
 
 def test_abc_matches_equivalent_midi(tmp_path):
@@ -174,16 +147,16 @@ def test_abc_matches_equivalent_midi(tmp_path):
     score = load_score(path)
     assert len(score.parts) == 1
     expected = [(72, 0.0, 0.5), (74, 0.5, 1.0), (76, 1.0, 1.5), (77, 1.5, 2.0)]
-    assert _pitches_onsets(score.parts[0]) == expected
-    mid = _write_pm(tmp_path / "tune.mid", [(0, "", False, expected)])
-    assert _pitches_onsets(load_score(mid).parts[0]) == expected
+    assert pitches_onsets(score.parts[0]) == expected
+    mid = write_pm(tmp_path / "tune.mid", [(0, "", False, expected)])
+    assert pitches_onsets(load_score(mid).parts[0]) == expected
 
 
 def test_kern_input(tmp_path):
     path = tmp_path / "tune.krn"
     path.write_text("**kern\n*M4/4\n4c\n4d\n2e\n*-\n")
     score = load_score(path)
-    assert _pitches_onsets(score.parts[0]) == [(60, 0.0, 0.5), (62, 0.5, 1.0), (64, 1.0, 2.0)]
+    assert pitches_onsets(score.parts[0]) == [(60, 0.0, 0.5), (62, 0.5, 1.0), (64, 1.0, 2.0)]
     assert score.parts[0].track == 0
 
 
@@ -202,8 +175,8 @@ def test_note_sequence_input():
     assert score.source == "<NoteSequence>"
     names = [p.name for p in score.parts]
     assert names == ["Cello v1", "Cello v2", "Fl", "Drums"]
-    assert _pitches_onsets(score.parts[0]) == [(64, 0.0, 0.5)]
-    assert _pitches_onsets(score.parts[1]) == [(60, 0.0, 0.5), (62, 0.5, 1.0)]
+    assert pitches_onsets(score.parts[0]) == [(64, 0.0, 0.5)]
+    assert pitches_onsets(score.parts[1]) == [(60, 0.0, 0.5), (62, 0.5, 1.0)]
     assert score.parts[2].instrument.name == "flute" and score.parts[2].track == 1
     assert score.drum_parts[0].track == 9
 
@@ -211,7 +184,7 @@ def test_note_sequence_input():
 # ------------------------------------------------------------------ bad input
 
 def _valid_midi_bytes(tmp_path):
-    path = _write_pm(tmp_path / "ok_source.mid", [(40, "V", False, [(60, 0.0, 0.5), (62, 0.5, 1.0)])])
+    path = write_pm(tmp_path / "ok_source.mid", [(40, "V", False, [(60, 0.0, 0.5), (62, 0.5, 1.0)])])
     return path.read_bytes()
 
 
@@ -253,7 +226,7 @@ def _make_bad(kind, tmp_path):
                    ".krn, .abc")
     if kind == "no_notes":
         p = tmp_path / "silent.mid"
-        _write_pm(p, [(40, "V", False, [])])
+        write_pm(p, [(40, "V", False, [])])
         return p, "contains no notes"
     if kind == "bad_key_signature":
         p = tmp_path / "badkey.mid"
@@ -290,7 +263,7 @@ def test_twenty_minute_file_loads_whole(tmp_path):
     rng = np.random.default_rng(0)
     melody = [(int(p), 0.5 * k, 0.5 * (k + 1)) for k, p in enumerate(rng.integers(60, 84, 2400))]
     chords = [(p, 2.0 * k, 2.0 * (k + 1)) for k in range(600) for p in (48, 52, 55)]
-    path = _write_pm(tmp_path / "long.mid", [(73, "Fl", False, melody), (42, "Vc", False, chords)])
+    path = write_pm(tmp_path / "long.mid", [(73, "Fl", False, melody), (42, "Vc", False, chords)])
     score = load_score(path)
     assert score.end_s == pytest.approx(1200.0)
     assert [len(p.notes) for p in score.parts] == [2400, 600, 600, 600]
@@ -341,4 +314,4 @@ def test_type0_file_channels_become_separate_parts(tmp_path):
     assert [(p.name, p.track, p.is_drum) for p in score.parts] == [
         ("Duo: Violin", 0, False), ("Duo: Cello", 0, False), ("Duo: Drums", 0, True)]
     assert [p.instrument.name for p in score.pitched_parts] == ["violin", "cello"]
-    assert _pitches_onsets(score.parts[0]) == [(76, 0.0, 0.5)]
+    assert pitches_onsets(score.parts[0]) == [(76, 0.0, 0.5)]

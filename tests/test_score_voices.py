@@ -3,41 +3,11 @@ from __future__ import annotations
 
 import logging
 
-import mido
-import numpy as np
 import pretty_midi
 import pytest
 
-from midi_ddsp.errors import InputFileError, ParameterError
-from midi_ddsp.instruments import get_instrument
-from midi_ddsp.score import (
-    Note,
-    Part,
-    Score,
-    fit_part_to_range,
-    load_score,
-    note_frame_span,
-    require_pitched_parts,
-    score_from_notes,
-)
-
-
-def _write_pm(path, tracks, *, tempo=120.0):
-    """tracks: list of (program, name, is_drum, [(pitch, start_s, end_s[, velocity])])."""
-    pm = pretty_midi.PrettyMIDI(initial_tempo=tempo)
-    for program, name, is_drum, notes in tracks:
-        inst = pretty_midi.Instrument(program=program, name=name, is_drum=is_drum)
-        for n in notes:
-            pitch, start, end = n[:3]
-            vel = n[3] if len(n) > 3 else 100
-            inst.notes.append(pretty_midi.Note(velocity=vel, pitch=pitch, start=start, end=end))
-        pm.instruments.append(inst)
-    pm.write(str(path))
-    return path
-
-
-def _pitches_onsets(part):
-    return [(n.pitch, round(n.onset_s, 6), round(n.offset_s, 6)) for n in part.notes]
+from midi_ddsp.score import load_score
+from score_files import pitches_onsets, write_pm
 
 
 # ------------------------------------------------------------------ voice splitting
@@ -45,15 +15,15 @@ def _pitches_onsets(part):
 def test_chord_in_one_track_becomes_simultaneous_voices(tmp_path):
     chord1 = [(72, 0.0, 1.0), (67, 0.0, 1.0), (64, 0.0, 1.0)]
     chord2 = [(74, 1.0, 2.0), (67, 1.0, 2.0), (65, 1.0, 2.0)]
-    path = _write_pm(tmp_path / "chords.mid", [(40, "Strings", False, chord1 + chord2)])
+    path = write_pm(tmp_path / "chords.mid", [(40, "Strings", False, chord1 + chord2)])
     score = load_score(path)
     assert [p.name for p in score.parts] == ["Strings v1", "Strings v2", "Strings v3"]
     assert [p.voice for p in score.parts] == [0, 1, 2]
     # pretty_midi writes a type-1 file: track 0 holds the tempo map, the notes are track 1
     assert all(p.track == 1 and p.instrument.name == "violin" for p in score.parts)
-    assert _pitches_onsets(score.parts[0]) == [(72, 0.0, 1.0), (74, 1.0, 2.0)]
-    assert _pitches_onsets(score.parts[1]) == [(67, 0.0, 1.0), (67, 1.0, 2.0)]
-    assert _pitches_onsets(score.parts[2]) == [(64, 0.0, 1.0), (65, 1.0, 2.0)]
+    assert pitches_onsets(score.parts[0]) == [(72, 0.0, 1.0), (74, 1.0, 2.0)]
+    assert pitches_onsets(score.parts[1]) == [(67, 0.0, 1.0), (67, 1.0, 2.0)]
+    assert pitches_onsets(score.parts[2]) == [(64, 0.0, 1.0), (65, 1.0, 2.0)]
     for part in score.parts:  # monophonic
         for a, b in zip(part.notes, part.notes[1:]):
             assert a.offset_s <= b.onset_s
@@ -71,7 +41,7 @@ def test_chorale_texture_stays_four_voices(tmp_path):
     for line in lines:
         for k, pitch in enumerate(line):
             notes.append((pitch, 0.5 * k, 0.5 * (k + 1)))
-    path = _write_pm(tmp_path / "chorale.mid", [(52, "Choir", False, notes)])
+    path = write_pm(tmp_path / "chorale.mid", [(52, "Choir", False, notes)])
     score = load_score(path)
     assert len(score.parts) == 4
     for part, line in zip(score.parts, lines):
@@ -82,12 +52,12 @@ def test_chorale_texture_stays_four_voices(tmp_path):
 def test_legato_and_same_pitch_overlaps_are_trimmed_not_split(tmp_path):
     notes = [(60, 0.0, 0.52), (62, 0.5, 1.02), (64, 1.0, 1.5),  # 20 ms legato overlaps
              (64, 1.5, 2.4), (64, 2.0, 2.5)]  # same pitch restruck while sounding
-    path = _write_pm(tmp_path / "legato.mid", [(71, "Clarinet", False, notes)])
+    path = write_pm(tmp_path / "legato.mid", [(71, "Clarinet", False, notes)])
     score = load_score(path)
     assert len(score.parts) == 1
     part = score.parts[0]
     assert part.name == "Clarinet"
-    assert _pitches_onsets(part) == [(60, 0.0, 0.5), (62, 0.5, 1.0), (64, 1.0, 1.5),
+    assert pitches_onsets(part) == [(60, 0.0, 0.5), (62, 0.5, 1.0), (64, 1.0, 1.5),
                                      (64, 1.5, 2.0), (64, 2.0, 2.5)]
 
 

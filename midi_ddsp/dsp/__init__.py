@@ -1,14 +1,9 @@
-"""Differentiable DSP layers: pure functions (core, spectral), synths, effects, the synthesizer."""
+"""Differentiable DSP layers: unit conversions (units), pure functions (core, spectral), synths,
+effects, the synthesizer."""
 from midi_ddsp.dsp.core import (
-    MIN_AMPLITUDE,
-    MIN_DB,
     HarmonicControls,
-    amplitude_to_db,
-    db_to_amplitude,
     get_controls,
     harmonic_frequencies,
-    hz_to_midi,
-    midi_to_hz,
     normalize_harmonics,
     remove_above_nyquist,
     upsample_linear,
@@ -33,6 +28,15 @@ from midi_ddsp.dsp.spectral import (
     stft_magnitude,
 )
 from midi_ddsp.dsp.synthesizer import DDSPSynthesizer, render_synth_params
+from midi_ddsp.dsp.units import (
+    MIN_AMPLITUDE,
+    MIN_DB,
+    amplitude_to_db,
+    db_to_amplitude,
+    hz_to_midi,
+    midi_to_hz,
+    power_to_db,
+)
 from midi_ddsp.dsp.synths import (
     filtered_noise,
     frequency_impulse_response,
@@ -41,16 +45,18 @@ from midi_ddsp.dsp.synths import (
 )
 
 __all__ = [
-    # core
+    # units
     "MIN_AMPLITUDE",
     "MIN_DB",
-    "HarmonicControls",
     "amplitude_to_db",
     "db_to_amplitude",
-    "get_controls",
-    "harmonic_frequencies",
     "hz_to_midi",
     "midi_to_hz",
+    "power_to_db",
+    # core
+    "HarmonicControls",
+    "get_controls",
+    "harmonic_frequencies",
     "normalize_harmonics",
     "remove_above_nyquist",
     "upsample_linear",

@@ -4,13 +4,10 @@
 Conventions (DESIGN §3): float32; frame controls ``[batch, n_frames, channels]`` (f0 and amplitude
 ``[batch, n_frames]``); frame ``i`` is the instant ``i / frame_rate``, i.e. sample ``i * hop_size``.
 
-Unit conversions (:func:`midi_to_hz`, :func:`hz_to_midi`, :func:`amplitude_to_db`,
-:func:`db_to_amplitude`) accept torch tensors, numpy arrays or Python numbers and return the same
-kind (tensor in -> tensor out, anything else -> numpy / float).
+Unit conversions live in :mod:`midi_ddsp.dsp.units`.
 """
 from __future__ import annotations
 
-import math
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -19,13 +16,7 @@ import torch
 from midi_ddsp.errors import ParameterError
 
 __all__ = [
-    "MIN_AMPLITUDE",
-    "MIN_DB",
     "SAFE_DIVIDE_EPS",
-    "midi_to_hz",
-    "hz_to_midi",
-    "amplitude_to_db",
-    "db_to_amplitude",
     "upsample_linear",
     "harmonic_frequencies",
     "remove_above_nyquist",
@@ -33,12 +24,6 @@ __all__ = [
     "HarmonicControls",
     "get_controls",
 ]
-
-MIN_AMPLITUDE = 1e-6
-"""Floor on linear amplitudes before taking dB: ``amplitude_to_db`` never goes below -120 dB."""
-
-MIN_DB = -120.0
-"""``amplitude_to_db(0) == MIN_DB`` (20 * log10(MIN_AMPLITUDE))."""
 
 SAFE_DIVIDE_EPS = 1e-7
 """Added to denominators when normalising distributions so an all-zero frame stays all-zero."""
@@ -81,41 +66,6 @@ def _hop_size(n_frames: int, n_samples: int) -> int:
             "n_samples = n_frames * hop_size"
         )
     return n_samples // n_frames
-
-
-# ---------------------------------------------------------------------------------------------
-# unit conversions
-# ---------------------------------------------------------------------------------------------
-def midi_to_hz(midi: Any) -> Any:
-    """MIDI note number (float, 69 = A4) to frequency in Hz: ``440 * 2 ** ((midi - 69) / 12)``."""
-    if isinstance(midi, torch.Tensor):
-        return 440.0 * torch.pow(2.0, (midi - 69.0) / 12.0)
-    return 440.0 * np.power(2.0, (np.asarray(midi, dtype=np.float64) - 69.0) / 12.0)
-
-
-def hz_to_midi(frequency_hz: Any) -> Any:
-    """Frequency in Hz to (fractional) MIDI note number; <= 8.18 Hz (midi 0) maps to 0."""
-    if isinstance(frequency_hz, torch.Tensor):
-        midi = 12.0 * (torch.log2(torch.clamp(frequency_hz, min=1e-10)) - math.log2(440.0)) + 69.0
-        return torch.clamp(midi, min=0.0)
-    freq = np.asarray(frequency_hz, dtype=np.float64)
-    with np.errstate(divide="ignore"):
-        midi = 12.0 * (np.log2(np.maximum(freq, 1e-10)) - math.log2(440.0)) + 69.0
-    return np.maximum(midi, 0.0)
-
-
-def amplitude_to_db(amplitude: Any) -> Any:
-    """Linear amplitude to dB: ``20 * log10(max(amplitude, MIN_AMPLITUDE))`` (>= -120 dB)."""
-    if isinstance(amplitude, torch.Tensor):
-        return 20.0 * torch.log10(torch.clamp(amplitude, min=MIN_AMPLITUDE))
-    return 20.0 * np.log10(np.maximum(np.asarray(amplitude, dtype=np.float64), MIN_AMPLITUDE))
-
-
-def db_to_amplitude(db: Any) -> Any:
-    """dB to linear amplitude: ``10 ** (db / 20)``."""
-    if isinstance(db, torch.Tensor):
-        return torch.pow(10.0, db / 20.0)
-    return np.power(10.0, np.asarray(db, dtype=np.float64) / 20.0)
 
 
 # ---------------------------------------------------------------------------------------------

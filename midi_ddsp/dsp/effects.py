@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from midi_ddsp.dsp.core import _as_tensor, _check_positive_int
+from midi_ddsp.dsp.units import db_to_amplitude
 from midi_ddsp.errors import ParameterError
 
 __all__ = [
@@ -195,7 +196,7 @@ def _room_at_model_rate(preset: RoomPreset, n_taps: int, seed: int) -> np.ndarra
     noise = np.random.default_rng(seed).standard_normal(n_taps)
     freqs = np.fft.rfftfreq(n_taps, 1.0 / rate)
     octaves = np.log2(np.maximum(freqs, _TILT_REFERENCE_HZ) / _TILT_REFERENCE_HZ)
-    noise = np.fft.irfft(np.fft.rfft(noise) * 10.0 ** (preset.tilt_db_per_octave * octaves / 20.0),
+    noise = np.fft.irfft(np.fft.rfft(noise) * db_to_amplitude(preset.tilt_db_per_octave * octaves),
                          n=n_taps)  # stationary noise: circular filtering leaves no seam
     t = np.arange(n_taps) / rate - preset.predelay_s
     envelope = np.exp(-_LN_1000 * np.maximum(t, 0.0) / preset.rt60_s)

@@ -14,7 +14,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from midi_ddsp.dsp.core import MIN_DB, _as_tensor, _check_positive_int
+from midi_ddsp.dsp.core import _as_tensor, _check_positive_int
+from midi_ddsp.dsp.units import MIN_DB
 from midi_ddsp.errors import ParameterError
 
 __all__ = [

@@ -18,18 +18,22 @@ from torch import nn
 from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG, SignalConfig, config_from_dict
 from midi_ddsp.dsp.effects import DEFAULT_REVERB
 from midi_ddsp.dsp.spectral import log_mel
+from midi_ddsp.dsp.units import hz_to_midi
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.instruments import InstrumentSpec, instrument_weights
 from midi_ddsp.models.checkpoint import CheckpointMixin, register_model
 from midi_ddsp.models.features import PITCH_CENTER, PITCH_SCALE
+from midi_ddsp.models.controls import (
+    amp_db_from_logits,
+    harmonic_distribution_from_logits,
+    noise_db_from_logits,
+    synth_params_from_controls,
+)
 from midi_ddsp.models.layers import (
     ConditionedDilatedStack,
     InstrumentEmbedding,
-    amp_db_from_logits,
-    harmonic_distribution_from_logits,
     ignore_legacy_reverb_state,
     instrument_impulse_response,
-    noise_db_from_logits,
 )
 from midi_ddsp.synth_params import SynthParams
 
@@ -116,7 +120,7 @@ class DDSPInference(CheckpointMixin, nn.Module):
         n_frames = f0_hz.shape[1]
         mel = self.audio_features(audio, n_frames)
         voiced = (f0_hz > 0).float()
-        midi = 69.0 + 12.0 * torch.log2(f0_hz.clamp(min=1.0) / 440.0)
+        midi = hz_to_midi(f0_hz.clamp(min=1.0))
         pitch = voiced * (midi - PITCH_CENTER) / PITCH_SCALE
         emb = self.embedding(instrument_weights)[:, :, None].expand(-1, -1, n_frames)
         cond = torch.cat([mel.transpose(1, 2), pitch[:, None], voiced[:, None],
@@ -157,9 +161,7 @@ class DDSPInference(CheckpointMixin, nn.Module):
         with torch.no_grad():
             out = self.forward(torch.from_numpy(audio)[None], torch.from_numpy(f0)[None],
                                torch.from_numpy(loud)[None], weights)
-        amp = np.power(10.0, out["amp_db"][0].numpy() / 20.0)
-        noise = np.power(10.0, out["noise_db"][0].numpy() / 20.0)
-        return SynthParams(np.maximum(f0, 0.0), amp, out["harmonic_distribution"][0].numpy(), noise)
+        return synth_params_from_controls(out, np.maximum(f0, 0.0))
 
     def impulse_response(self, instrument: InstrumentSpec, *,
                          reverb: object = DEFAULT_REVERB) -> np.ndarray:

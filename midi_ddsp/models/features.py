@@ -14,6 +14,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from midi_ddsp.expression.definitions import ATTACK_S, VIBRATO_RATE_HZ
 from midi_ddsp.frames import part_to_frames
 from midi_ddsp.phrasing import metrical_weights, phrase_positions
 from midi_ddsp.score import Note, Part, note_frame_span
@@ -38,10 +39,6 @@ _VIBRATO_FEATURE_RATES_HZ = (4.0, 5.5, 7.0)  # sin/cos of time since onset at th
 N_NOTE_FRAME_FEATURES = 8 + 2 * len(_VIBRATO_FEATURE_RATES_HZ)
 N_NOTE_FEATURES = 10
 
-# Extractor constants (same values as midi_ddsp.expression; DESIGN §4).
-_VIBRATO_RATE_HZ = (3.0, 9.0)
-_VIBRATO_MIN_NOTE_S = 0.2
-_ATTACK_S = 0.04
 _SOFT_ARGMAX_PER_DB = 3.0   # sharpness of the soft arg-max of the level (1/dB)
 
 
@@ -162,7 +159,7 @@ def note_expressions_torch(amp_db: torch.Tensor, f0_dev: torch.Tensor,
                            harmonic_distribution: torch.Tensor, noise_db: torch.Tensor,
                            seg_batch: torch.Tensor, seg_start: torch.Tensor,
                            seg_length: torch.Tensor, *, frame_rate: int = 250,
-                           vibrato_band_hz: tuple[float, float] = _VIBRATO_RATE_HZ) -> torch.Tensor:
+                           vibrato_band_hz: tuple[float, float] = VIBRATO_RATE_HZ) -> torch.Tensor:
     """The six note expressions of many notes, differentiable (training loss only).
 
     Args:
@@ -216,7 +213,7 @@ def note_expressions_torch(amp_db: torch.Tensor, f0_dev: torch.Tensor,
     centroid = harmonic_distribution @ k                                  # [B, T]
     brightness = 5.0 * masked_mean(centroid[rows, idx]) / 60.0
 
-    n_attack = max(1, int(round(_ATTACK_S * frame_rate)))
+    n_attack = max(1, int(round(ATTACK_S * frame_rate)))
     attack_mask = mask * (ar[None, :] < n_attack).float()
     noise_level = noise_db.mean(-1)[rows, idx]
     attack = (noise_level * attack_mask).sum(1) / attack_mask.sum(1) / 40.0 + 2.625

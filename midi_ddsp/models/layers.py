@@ -1,24 +1,13 @@
-"""Building blocks shared by the three models: instrument specs and embeddings, dilated
-convolution stacks and the conversions between network outputs and synth controls.
-
-Conversions between network space and physical units live here, in one place (STYLE 5):
-
-- amplitude: ``amp_db = AMP_DB_MIN + (AMP_DB_MAX - AMP_DB_MIN) * sigmoid(x)``, linear = 10^(dB/20);
-- noise magnitudes: ``noise_db = NOISE_DB_MIN + (NOISE_DB_MAX - NOISE_DB_MIN) * sigmoid(x)``;
-- harmonic distribution: ``softmax(x)`` over the harmonics, then
-  ``midi_ddsp.dsp.get_controls`` (harmonics at or above the model's Nyquist removed, renormalised),
-  see ``harmonic_distribution_from_logits``;
-- f0 deviation from the written pitch, in semitones: ``F0_DEV_MAX * tanh(x / F0_DEV_MAX)``.
-"""
+"""Building blocks shared by the three models: the instrument embedding, the room reverb they
+report, and conditioned dilated convolution stacks. (Network outputs become synth controls in
+``midi_ddsp.models.controls``.)"""
 from __future__ import annotations
 
 import numpy as np
 import torch
 from torch import nn
 
-from midi_ddsp.dsp.core import get_controls
 from midi_ddsp.dsp.effects import DEFAULT_REVERB, room_impulse_response
-from midi_ddsp.errors import ParameterError
 from midi_ddsp.instruments import INSTRUMENTS, InstrumentSpec, instrument_weights
 
 __all__ = [
@@ -27,24 +16,10 @@ __all__ = [
     "instrument_impulse_response",
     "ignore_legacy_reverb_state",
     "ConditionedDilatedStack",
-    "AMP_DB_MIN",
-    "AMP_DB_MAX",
-    "NOISE_DB_MIN",
-    "NOISE_DB_MAX",
-    "F0_DEV_MAX",
-    "amp_db_from_logits",
-    "noise_db_from_logits",
-    "f0_dev_from_logits",
-    "harmonic_distribution_from_logits",
 ]
 
 N_INSTRUMENTS = len(INSTRUMENTS)
 
-AMP_DB_MIN = -100.0   # harmonic amplitude range of the network output (dB re. 1.0)
-AMP_DB_MAX = 10.0
-NOISE_DB_MIN = -120.0  # noise-band magnitude range (dB); -120 dB = the MIN_AMPLITUDE floor
-NOISE_DB_MAX = 0.0
-F0_DEV_MAX = 4.0       # semitones: largest f0 deviation from the written pitch the SG can output
 
 
 class InstrumentEmbedding(nn.Module):
@@ -127,34 +102,3 @@ class ConditionedDilatedStack(nn.Module):
         for block in self.blocks:
             h = block(h, cond)
         return h
-
-
-def amp_db_from_logits(x: torch.Tensor) -> torch.Tensor:
-    """Harmonic amplitude in dB, in [AMP_DB_MIN, AMP_DB_MAX]."""
-    return AMP_DB_MIN + (AMP_DB_MAX - AMP_DB_MIN) * torch.sigmoid(x)
-
-
-def noise_db_from_logits(x: torch.Tensor) -> torch.Tensor:
-    """Noise-band magnitudes in dB, in [NOISE_DB_MIN, NOISE_DB_MAX]."""
-    return NOISE_DB_MIN + (NOISE_DB_MAX - NOISE_DB_MIN) * torch.sigmoid(x)
-
-
-def f0_dev_from_logits(x: torch.Tensor) -> torch.Tensor:
-    """f0 deviation from the written pitch in semitones, in (-F0_DEV_MAX, F0_DEV_MAX)."""
-    return F0_DEV_MAX * torch.tanh(x / F0_DEV_MAX)
-
-
-def harmonic_distribution_from_logits(logits: torch.Tensor, f0_hz: torch.Tensor, *,
-                                      sample_rate: int) -> torch.Tensor:
-    """The harmonic distribution a model outputs: ``softmax(logits)`` through ``get_controls``
-    (harmonics at or above ``sample_rate / 2`` at that frame's f0 removed, renormalised).
-
-    Args:
-        logits: [batch, n_frames, n_harmonics].
-        f0_hz: Hz, [batch, n_frames].
-
-    Returns:
-        [batch, n_frames, n_harmonics], each frame sums to 1 (0 if no harmonic is below Nyquist).
-    """
-    dist = torch.softmax(logits, dim=-1)
-    return get_controls(f0_hz, None, dist, sample_rate=sample_rate).harmonic_distribution

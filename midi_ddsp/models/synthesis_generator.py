@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -25,38 +24,38 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG, SignalConfig, config_from_dict
+from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG, RELEASE_TAIL_S, SignalConfig, config_from_dict
 from midi_ddsp.errors import ParameterError
-from midi_ddsp.expression import (EXPRESSION_NAMES, frames_of_valid_table, notes_of_valid_table,
+from midi_ddsp.expression import (EXPRESSION_NAMES, expressions_to_frames, notes_from_note_table,
                                   validate_note_table)
 from midi_ddsp.instruments import InstrumentSpec, instrument_weights
 from midi_ddsp.models.checkpoint import CheckpointMixin, register_model
-from midi_ddsp.dsp.core import midi_to_hz
+from midi_ddsp.dsp.units import midi_to_hz
 from midi_ddsp.dsp.effects import DEFAULT_REVERB
 from midi_ddsp.models.features import (N_NOTE_FRAME_FEATURES, PITCH_CENTER, PITCH_SCALE,
                                        note_frame_features)
-from midi_ddsp.models.layers import (
-    ConditionedDilatedStack,
-    InstrumentEmbedding,
+from midi_ddsp.models.controls import (
     amp_db_from_logits,
     f0_dev_from_logits,
     harmonic_distribution_from_logits,
+    noise_db_from_logits,
+    synth_params_from_controls,
+)
+from midi_ddsp.models.layers import (
+    ConditionedDilatedStack,
+    InstrumentEmbedding,
     ignore_legacy_reverb_state,
     instrument_impulse_response,
-    noise_db_from_logits,
 )
 from midi_ddsp.score import note_frame_span
 from midi_ddsp.synth_params import SynthParams
 
-__all__ = ["SynthesisGeneratorConfig", "SynthesisGenerator", "DEFAULT_TAIL_S", "DEFAULT_CHUNK_FRAMES"]
+__all__ = ["SynthesisGeneratorConfig", "SynthesisGenerator", "DEFAULT_CHUNK_FRAMES"]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_FRAMES = 7500
 """``generate`` runs parts longer than this (30 s at 250 Hz) in overlapping chunks."""
-
-DEFAULT_TAIL_S = 0.25
-"""``generate(n_frames=None)`` renders until the last note's end plus this release tail (s)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -225,7 +224,7 @@ class SynthesisGenerator(CheckpointMixin, nn.Module):
             instrument: a name/alias, an ``Instrument`` or a blend ``{name: weight}``.
             seed: seed of the noise input; the same seed gives the same output.
             n_frames: number of frames; default the last note's stop frame plus
-                ``DEFAULT_TAIL_S`` of release.
+                ``midi_ddsp.config.RELEASE_TAIL_S`` of release.
             chunk_frames: long parts run in chunks of this many frames (plus the receptive
                 radius of context on each side), so memory stays flat; the result does not
                 depend on it (up to float rounding).
@@ -236,20 +235,20 @@ class SynthesisGenerator(CheckpointMixin, nn.Module):
             [n_frames, 65] (linear).
         """
         table = validate_note_table(note_table)
-        notes = notes_of_valid_table(table)
+        notes = notes_from_note_table(table)
         weights = instrument_weights(instrument)
         frame_rate = self.signal_config.frame_rate
         if n_frames is None:
             last = max((note_frame_span(n.onset_s, n.offset_s, frame_rate=frame_rate)[1]
                         for n in notes), default=0)
-            n_frames = last + int(round(DEFAULT_TAIL_S * frame_rate))
+            n_frames = last + int(round(RELEASE_TAIL_S * frame_rate))
         if isinstance(n_frames, bool) or not isinstance(n_frames, (int, np.integer)) or n_frames < 1:
             raise ParameterError(f"n_frames must be an int >= 1; got {n_frames!r}")
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
             raise ParameterError(f"seed must be an int; got {seed!r}")
         n_frames = int(n_frames)
         feats, held = note_frame_features(notes, n_frames=n_frames, frame_rate=frame_rate)
-        expr = frames_of_valid_table(table, n_frames=n_frames, frame_rate=frame_rate)
+        expr = expressions_to_frames(table, n_frames=n_frames, frame_rate=frame_rate)
         gen = torch.Generator().manual_seed(int(seed))
         noise = torch.randn(1, n_frames, self.config.n_noise, generator=gen)
         if isinstance(chunk_frames, bool) or not isinstance(chunk_frames, (int, np.integer)) \
@@ -269,7 +268,7 @@ class SynthesisGenerator(CheckpointMixin, nn.Module):
                 for key, value in out.items():
                     pieces.setdefault(key, []).append(value[:, a - lo:b - lo])
         out = {key: torch.cat(values, dim=1) for key, values in pieces.items()}
-        return controls_to_synth_params(out, held)
+        return synthesis_generator_params(out, held)
 
     def impulse_response(self, instrument: InstrumentSpec, *,
                          reverb: object = DEFAULT_REVERB) -> np.ndarray:
@@ -285,12 +284,8 @@ class SynthesisGenerator(CheckpointMixin, nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
-def controls_to_synth_params(out: dict, held_pitch: np.ndarray, *, index: int = 0) -> SynthParams:
-    """SynthParams (numpy, linear units) of batch row ``index`` of ``SynthesisGenerator.forward``."""
+def synthesis_generator_params(out: dict, held_pitch: np.ndarray, *, index: int = 0) -> SynthParams:
+    """SynthParams of batch row ``index`` of ``SynthesisGenerator.forward``: f0 is the held
+    written pitch [T] (MIDI) plus the deviation, computed in float64."""
     dev = out["f0_dev"][index].detach().cpu().numpy().astype(np.float64)
-    f0_hz = 440.0 * np.power(2.0, (held_pitch[:dev.shape[0]] + dev - 69.0) / 12.0)
-    amp = np.power(10.0, out["amp_db"][index].detach().cpu().numpy() / 20.0)
-    noise = np.power(10.0, out["noise_db"][index].detach().cpu().numpy() / 20.0)
-    hd = out["harmonic_distribution"][index].detach().cpu().numpy()
-    return SynthParams(f0_hz.astype(np.float32), amp.astype(np.float32), hd.astype(np.float32),
-                       noise.astype(np.float32))
+    return synth_params_from_controls(out, midi_to_hz(held_pitch[:dev.shape[0]] + dev), index=index)

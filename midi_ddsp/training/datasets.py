@@ -1,4 +1,4 @@
-"""Training data for the three models, read from shards (``midi_ddsp.data_pipeline.shards``).
+"""Training data for the three models, read from shards (``midi_ddsp.shards``).
 
 ``CorpusPool`` holds the examples of one split in memory and picks up new shards when
 ``refresh()`` is called (the corpus can still be growing while training runs). The batch
@@ -23,7 +23,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from midi_ddsp.data_pipeline.shards import Example, read_shard
+from midi_ddsp.dsp.units import amplitude_to_db, db_to_amplitude, hz_to_midi
 from midi_ddsp.errors import InputFileError
 from midi_ddsp.expression import (
     EXPRESSION_NAMES,
@@ -39,8 +39,10 @@ from midi_ddsp.models.features import (
     note_sequence_features,
     note_spans,
 )
-from midi_ddsp.models.layers import AMP_DB_MAX, AMP_DB_MIN, N_INSTRUMENTS, NOISE_DB_MAX, NOISE_DB_MIN
+from midi_ddsp.models.controls import CONTROL_RANGES
+from midi_ddsp.models.layers import N_INSTRUMENTS
 from midi_ddsp.score import Note
+from midi_ddsp.shards import Example, read_shard
 from midi_ddsp.synth_params import SynthParams
 
 __all__ = [
@@ -53,6 +55,10 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+# the targets are clipped to the ranges the network outputs can reach
+AMP_DB_MIN, AMP_DB_MAX = CONTROL_RANGES["amp_db"].low, CONTROL_RANGES["amp_db"].high
+NOISE_DB_MIN, NOISE_DB_MAX = CONTROL_RANGES["noise_db"].low, CONTROL_RANGES["noise_db"].high
 
 _N_EXPR = len(EXPRESSION_NAMES)
 _MAX_VOICED_DEV = 2.0   # semitones: f0 targets further from the written pitch are masked
@@ -232,14 +238,14 @@ def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
     ``instrument_weights`` [B, 13], ``noise`` [B, T, n_noise], targets ``f0_dev`` [B, T]
     (semitones), ``amp_db`` [B, T], ``harmonic_distribution`` [B, T, K], ``noise_db`` [B, T, Nb],
     masks ``f0_mask`` and ``regress_mask`` [B, T], and per-note segments ``seg_batch``,
-    ``seg_start``, ``seg_length`` (int64 [N]), ``seg_expressions`` [N, 6], ``seg_vibrato_mask``
-    [N] (notes > 200 ms), ``seg_perturbed`` [N].
+    ``seg_start``, ``seg_length`` (int64 [N]), ``seg_expressions`` [N, 6] and
+    ``seg_vibrato_mask`` [N] (notes > 200 ms).
     """
     out = {k: [] for k in ("note_features", "expressions", "instrument_weights", "f0_dev",
                            "amp_db", "harmonic_distribution", "noise_db", "f0_mask",
                            "regress_mask")}
     segs = {k: [] for k in ("seg_batch", "seg_start", "seg_length", "seg_expressions",
-                            "seg_vibrato_mask", "seg_perturbed")}
+                            "seg_vibrato_mask")}
     for b in range(batch_size):
         rec = records[indices[b] if indices is not None else int(rng.integers(len(records)))]
         start, stop = _crop_bounds(rec, crop_frames, rng)
@@ -247,12 +253,12 @@ def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
         notes = clip_notes(rec.notes, start_s=start / frame_rate, end_s=stop / frame_rate,
                            frame_rate=frame_rate)
         params = rec.params(start, stop)
-        amp_db = np.clip(20 * np.log10(np.maximum(params.amplitude, 1e-6)), AMP_DB_MIN, AMP_DB_MAX)
+        amp_db = np.clip(amplitude_to_db(params.amplitude), AMP_DB_MIN, AMP_DB_MAX)
         hd = params.harmonic_distribution.astype(np.float64)
         hd = hd / np.maximum(hd.sum(1, keepdims=True), 1e-7)
         empty = hd.sum(1) < 0.5
         hd[empty] = 1.0 / hd.shape[1]
-        noise_db = np.clip(20 * np.log10(np.maximum(params.noise_magnitudes, 1e-6)),
+        noise_db = np.clip(amplitude_to_db(params.noise_magnitudes),
                            NOISE_DB_MIN, NOISE_DB_MAX)
         spans = note_spans(notes, n_frames=n, frame_rate=frame_rate)
         # parameter-space augmentation of brightness and attack noise, per note
@@ -264,19 +270,17 @@ def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
                 hd[s0:s1] = tilted / np.maximum(tilted.sum(1, keepdims=True), 1e-12)
             if s1 > s0 and rng.random() < augment_prob:
                 noise_db[s0:s1] = _onset_transient(noise_db[s0:s1], rng, frame_rate=frame_rate)
-        aug = SynthParams(params.f0_hz, np.power(10.0, amp_db / 20.0), hd,
-                          np.power(10.0, noise_db / 20.0))
+        aug = SynthParams(params.f0_hz, db_to_amplitude(amp_db).astype(np.float32), hd,
+                          db_to_amplitude(noise_db).astype(np.float32))
         feats, held = note_frame_features(notes, n_frames=n, frame_rate=frame_rate)
         regress = np.ones(n, np.float32)
         if notes:
             table = extract_note_expressions(aug, notes, frame_rate=frame_rate)
             values = table[list(EXPRESSION_NAMES)].to_numpy(np.float32).copy()
-            perturbed = np.zeros(len(notes), np.float32)
             for i, (s0, s1) in enumerate(spans):
                 if s1 > s0 and rng.random() < perturb_prob:
                     j = int(rng.integers(_N_EXPR))
                     values[i, j] = rng.uniform(0.0, _reachable_high(j, notes[i].pitch))
-                    perturbed[i] = 1.0
                     regress[s0:s1] = 0.0
             table[list(EXPRESSION_NAMES)] = values
             expr = expressions_to_frames(table, n_frames=n, frame_rate=frame_rate)
@@ -288,10 +292,9 @@ def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
                 segs["seg_length"].append(s1 - s0)
                 segs["seg_expressions"].append(values[i])
                 segs["seg_vibrato_mask"].append(float(s1 - s0 > _VIBRATO_MIN_FRAMES))
-                segs["seg_perturbed"].append(perturbed[i])
         else:
             expr = np.zeros((n, _N_EXPR), np.float32)
-        midi = 69.0 + 12.0 * np.log2(np.maximum(params.f0_hz, 1e-3) / 440.0)
+        midi = hz_to_midi(np.maximum(params.f0_hz, 1e-3))
         dev = midi - held
         f0_mask = ((params.f0_hz > 0) & (feats[:, 1] > 0) & (np.abs(dev) < _MAX_VOICED_DEV))
         weights = np.zeros(N_INSTRUMENTS, np.float32)
@@ -316,7 +319,6 @@ def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
     batch["seg_expressions"] = torch.from_numpy(
         np.asarray(segs["seg_expressions"], np.float32).reshape(n_seg, _N_EXPR))
     batch["seg_vibrato_mask"] = torch.as_tensor(segs["seg_vibrato_mask"], dtype=torch.float32)
-    batch["seg_perturbed"] = torch.as_tensor(segs["seg_perturbed"], dtype=torch.float32)
     return batch
 
 
@@ -406,10 +408,10 @@ def inference_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
         out["f0_hz"].append(_pad(params.f0_hz, T))
         out["loudness_db"].append(_pad(rec.loudness_db[start:stop], T, -120.0))
         out["instrument_weights"].append(weights)
-        out["amp_db"].append(_pad(np.clip(20 * np.log10(np.maximum(params.amplitude, 1e-6)),
+        out["amp_db"].append(_pad(np.clip(amplitude_to_db(params.amplitude),
                                           AMP_DB_MIN, AMP_DB_MAX).astype(np.float32), T, AMP_DB_MIN))
         out["harmonic_distribution"].append(_pad(hd.astype(np.float32), T, 1.0 / hd.shape[1]))
-        out["noise_db"].append(_pad(np.clip(20 * np.log10(np.maximum(params.noise_magnitudes, 1e-6)),
+        out["noise_db"].append(_pad(np.clip(amplitude_to_db(params.noise_magnitudes),
                                             NOISE_DB_MIN, NOISE_DB_MAX).astype(np.float32), T,
                                     NOISE_DB_MIN))
     return {k: torch.from_numpy(np.stack(v)) for k, v in out.items()}

@@ -36,9 +36,8 @@ import torch
 from midi_ddsp.expression import EXPRESSION_NAMES, extract_note_expressions, expressions_to_frames
 from midi_ddsp.instruments import INSTRUMENT_NAMES, INSTRUMENTS
 from midi_ddsp.models.features import note_frame_features, note_sequence_features, note_spans
-from midi_ddsp.models.synthesis_generator import controls_to_synth_params
+from midi_ddsp.models.synthesis_generator import synthesis_generator_params
 from midi_ddsp.score import Note
-from midi_ddsp.synth_params import SynthParams
 
 __all__ = [
     "PAPER",
@@ -108,7 +107,7 @@ def synthesis_expression_rmse(sg, records) -> dict:
         table = rec_table(rec)
         frames = expressions_to_frames(table, n_frames=rec.n_frames, frame_rate=fr)
         out, held = _sg_forward(sg, rec.notes, frames[None], rec.instrument_index)
-        params = controls_to_synth_params(out, held)
+        params = synthesis_generator_params(out, held)
         again = extract_note_expressions(params, rec.notes, frame_rate=fr)
         given.append(table[list(EXPRESSION_NAMES)].to_numpy())
         measured.append(again[list(EXPRESSION_NAMES)].to_numpy())
@@ -182,7 +181,7 @@ def control_fidelity(sg, records, *, max_notes: int = 200, max_frames: int = 100
         out, held = _sg_forward(sg, notes, frames, rec.instrument_index, seed=seed)
         for c, name in enumerate(EXPRESSION_NAMES):
             for v_i, value in enumerate(_SWEEP):
-                params = controls_to_synth_params(out, held, index=c * len(_SWEEP) + v_i)
+                params = synthesis_generator_params(out, held, index=c * len(_SWEEP) + v_i)
                 sub = [notes[i] for i in note_ids]
                 measured = extract_note_expressions(params, sub, frame_rate=fr)[name].to_numpy()
                 for m in measured:

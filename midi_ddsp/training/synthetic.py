@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG, SignalConfig
-from midi_ddsp.data_pipeline.shards import Example, write_shard
+from midi_ddsp.dsp.units import db_to_amplitude, midi_to_hz
 from midi_ddsp.instruments import INSTRUMENTS
+from midi_ddsp.shards import Example, write_shard
 
 __all__ = ["synthetic_example", "write_synthetic_corpus"]
 
@@ -48,7 +49,7 @@ def synthetic_example(rng: np.random.Generator, *, seconds: float = 1.0, split: 
         swell = rng.uniform(-12, 12) * (pos - 0.5)
         extent = rng.uniform(0.0, 0.5)
         tt = np.arange(n) / fr
-        f0[s0:s1] = 440 * 2 ** ((pitch + extent * np.sin(2 * np.pi * 5.5 * tt) - 69) / 12)
+        f0[s0:s1] = midi_to_hz(pitch + extent * np.sin(2 * np.pi * 5.5 * tt))
         amp_db[s0:s1] = level + swell
         tilt = rng.uniform(0.5, 2.5)
         dist = k ** -tilt
@@ -56,8 +57,8 @@ def synthetic_example(rng: np.random.Generator, *, seconds: float = 1.0, split: 
         attack = rng.uniform(-80, -40)
         noise_db[s0:s1] = -90.0
         noise_db[s0:s0 + min(10, n)] = attack
-    amplitude = 10 ** (amp_db / 20)
-    noise = 10 ** (noise_db / 20)
+    amplitude = db_to_amplitude(amp_db)
+    noise = db_to_amplitude(noise_db)
     audio = np.zeros(n_frames * signal.hop_size, np.float32)
     if with_audio:
         times = np.arange(audio.shape[0]) / sr

@@ -1,5 +1,8 @@
 """The training-data shard format: many examples per ``.npz`` file, plus a JSONL manifest.
 
+Written by data building (``midi_ddsp.data_pipeline``), read by training
+(``midi_ddsp.training.datasets``); it lives in the library so training needs nothing else.
+
 An ``Example`` is one window (4 s for training) or one whole piece (evaluation) of one
 instrument. Frame arrays are at the frame rate of ``SignalConfig`` (250 Hz); audio at its
 sample rate (16 kHz). Shards are written atomically (temporary name, then rename) so a
@@ -11,13 +14,13 @@ import dataclasses
 import json
 import os
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
 import numpy as np
 
 from midi_ddsp.errors import InputFileError
 
-__all__ = ["Example", "write_shard", "read_shard", "iter_examples", "append_manifest", "read_manifest"]
+__all__ = ["Example", "write_shard", "read_shard", "append_manifest", "read_manifest"]
 
 _FRAME_FIELDS = ("f0_hz", "f0_confidence", "loudness_db", "amplitude",
                  "harmonic_distribution", "noise_magnitudes")
@@ -112,12 +115,6 @@ def read_shard(path: "str | os.PathLike[str]") -> list[Example]:
             controls={name: get(f"controls/{name}") for name in entry["controls"]},
         ))
     return examples
-
-
-def iter_examples(paths: Iterable["str | os.PathLike[str]"]) -> Iterator[Example]:
-    """Examples of several shards, in order."""
-    for path in paths:
-        yield from read_shard(path)
 
 
 def append_manifest(path: "str | os.PathLike[str]", record: dict) -> None:
