@@ -20,3 +20,23 @@ def write_pm(path, tracks, *, tempo=120.0):
 def pitches_onsets(part):
     """[(pitch, onset_s, offset_s)] of a part, times rounded to microseconds."""
     return [(n.pitch, round(n.onset_s, 6), round(n.offset_s, 6)) for n in part.notes]
+
+
+def write_type0_trio(path):
+    """A type-0 MIDI file: one track "Duo" whose channels hold a violin (E5, 0-0.5 s), a cello
+    (C3, 0-0.5 s) and a drum hit. Returns ``path``."""
+    import mido
+
+    msgs = [mido.MetaMessage("track_name", name="Duo", time=0),
+            mido.Message("program_change", channel=0, program=40, time=0),
+            mido.Message("program_change", channel=1, program=42, time=0),
+            mido.Message("note_on", channel=0, note=76, velocity=100, time=0),
+            mido.Message("note_on", channel=1, note=48, velocity=100, time=0),
+            mido.Message("note_on", channel=9, note=36, velocity=100, time=0),
+            mido.Message("note_off", channel=9, note=36, velocity=0, time=120),
+            mido.Message("note_off", channel=0, note=76, velocity=0, time=360),
+            mido.Message("note_off", channel=1, note=48, velocity=0, time=0)]
+    mid = mido.MidiFile(type=0, ticks_per_beat=480)
+    mid.tracks.append(mido.MidiTrack(msgs))
+    mid.save(str(path))
+    return path

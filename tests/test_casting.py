@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import logging
 
-import mido
 import pytest
 
 from midi_ddsp.casting import cast_score, dominant_instrument, instrument_label, instrument_spec
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.score import Note, load_score, score_from_notes
-from score_files import write_pm
+from score_files import write_pm, write_type0_trio
 
 
 @pytest.fixture
@@ -74,19 +73,9 @@ def test_drums_are_never_cast(tmp_path, caplog):
 
 
 def test_channels_of_a_type0_track_are_cast_by_their_names(tmp_path):
-    msgs = [mido.MetaMessage("track_name", name="Duo", time=0),
-            mido.Message("program_change", channel=0, program=40, time=0),
-            mido.Message("program_change", channel=1, program=42, time=0),
-            mido.Message("note_on", channel=0, note=76, velocity=100, time=0),
-            mido.Message("note_on", channel=1, note=48, velocity=100, time=0),
-            mido.Message("note_off", channel=0, note=76, velocity=0, time=360),
-            mido.Message("note_off", channel=1, note=48, velocity=0, time=0)]
-    mid = mido.MidiFile(type=0, ticks_per_beat=480)
-    mid.tracks.append(mido.MidiTrack(msgs))
-    mid.save(str(tmp_path / "type0.mid"))
-    score = load_score(tmp_path / "type0.mid")
+    score = load_score(write_type0_trio(tmp_path / "type0.mid"))
     assert _specs(cast_score(score, {"Duo: Cello": "bassoon"})) == [("Duo: Violin", "violin"),
-                                                                   ("Duo: Cello", "bassoon")]
+                                                                   ("Duo: Cello", "bassoon"), ("Duo: Drums", None)]
     with pytest.raises(ParameterError, match="no track or part"):
         cast_score(score, {"Duo: Violin v3": "viola"})
 

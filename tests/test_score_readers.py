@@ -11,7 +11,7 @@ import pytest
 
 from midi_ddsp.errors import InputFileError, ParameterError
 from midi_ddsp.score import Note, load_score, require_pitched_parts, score_from_notes
-from score_files import pitches_onsets, write_pm
+from score_files import pitches_onsets, write_pm, write_type0_trio
 
 
 # ------------------------------------------------------------------ MIDI loading, tempo
@@ -297,19 +297,7 @@ def test_score_from_notes_bad_notes(notes, match):
 
 
 def test_type0_file_channels_become_separate_parts(tmp_path):
-    msgs = [mido.MetaMessage("track_name", name="Duo", time=0),
-            mido.Message("program_change", channel=0, program=40, time=0),
-            mido.Message("program_change", channel=1, program=42, time=0),
-            mido.Message("note_on", channel=0, note=76, velocity=100, time=0),
-            mido.Message("note_on", channel=1, note=48, velocity=100, time=0),
-            mido.Message("note_on", channel=9, note=36, velocity=100, time=0),
-            mido.Message("note_off", channel=9, note=36, velocity=0, time=120),
-            mido.Message("note_off", channel=0, note=76, velocity=0, time=360),
-            mido.Message("note_off", channel=1, note=48, velocity=0, time=0)]
-    mid = mido.MidiFile(type=0, ticks_per_beat=480)
-    mid.tracks.append(mido.MidiTrack(msgs))
-    path = tmp_path / "type0.mid"
-    mid.save(str(path))
+    path = write_type0_trio(tmp_path / "type0.mid")
     score = load_score(path)
     assert [(p.name, p.track, p.is_drum) for p in score.parts] == [
         ("Duo: Violin", 0, False), ("Duo: Cello", 0, False), ("Duo: Drums", 0, True)]
