@@ -43,7 +43,7 @@ setup(
     ],
     extras_require={
         "interop": ["note-seq>=0.0.5"],
-        "distributed": ["ray>=2.9"],
+        "ray": ["ray>=2.9"],
         "test": ["pytest>=7"],
     },
     entry_points={

@@ -4,7 +4,8 @@
 
 Usage: midi_ddsp_build_corpus --out data/corpus [--cache data/cache] [--seed 0]
            [--train-minutes 45] [--valid-minutes 4] [--test-minutes 4]
-           [--instruments violin,flute] [--jobs 2] [--window-s 0] [--melody-budget 300]
+           [--instruments violin,flute] [--jobs 2] [--engine local|ray] [--ray-address ADDR]
+           [--window-s 0] [--melody-budget 300]
            [--no-progress]
 
 Writes out/build.json, out/manifest.jsonl and out/shards/*.npz (see
@@ -32,7 +33,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--valid-minutes", type=float, default=4.0, help="minutes per instrument, valid")
     p.add_argument("--test-minutes", type=float, default=4.0, help="minutes per instrument, test")
     p.add_argument("--instruments", default=None, help="comma-separated names (default: all 13)")
-    p.add_argument("--jobs", type=int, default=2, help="worker processes")
+    p.add_argument("--jobs", type=int, default=2, help="workers (processes or Ray actors)")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local process pool (default) or Ray (pip install 'midi_ddsp[ray]')")
+    p.add_argument("--ray-address", default=None,
+                   help="with --engine ray: an existing cluster (default: start a local Ray)")
     p.add_argument("--window-s", type=float, default=0.0,
                    help="training window length (s); 0 = whole segments (default)")
     p.add_argument("--melody-budget", type=int, default=300, help="music21 works to export")
@@ -52,6 +57,7 @@ def main(argv=None) -> int:
             minutes_per_instrument={"train": args.train_minutes, "valid": args.valid_minutes,
                                     "test": args.test_minutes},
             instruments=instruments, jobs=args.jobs, window_s=args.window_s,
+            engine=args.engine, ray_address=args.ray_address,
             cache_dir=args.cache, melody_budget=args.melody_budget,
             progress=not args.no_progress)
     except MidiDDSPError as exc:

@@ -14,6 +14,9 @@ examples:
   midi_ddsp_synthesize song.mid --instrument 1=flute --instrument Cello=bassoon
   midi_ddsp_synthesize song.mid --instrument "violin:0.5+flute:0.5"     (every part, a blend)
   midi_ddsp_synthesize --midi-dir corpus/ --output-dir rendered/ --jobs 2 --skip-existing-files
+  midi_ddsp_synthesize --midi-dir chorales/ --output-dir set/ --engine ray --jobs 8
+      --augment-ensembles string_quartet,brass_quartet --augment-speed 0.9,1.1 --augment-jitter-ms 10
+  midi_ddsp_synthesize --from-manifest set/manifest.jsonl --output-dir again/
 
 Exit status: 0 when every file rendered (or was skipped as done), 2 when any failed or the
 arguments are wrong; each problem is one line "error: <file>: <problem>" on stderr.
@@ -177,9 +180,40 @@ def build_parser() -> argparse.ArgumentParser:
                              "peaks alike, whatever its dynamics); none = no gain, the models' "
                              "own level (a limiter only where a sample would clip). Default "
                              "loudness; the gain applied is in metadata.json under \"mix\"")
+    aug = parser.add_argument_group(
+        "dataset augmentation (drawn per file, reproducibly; recorded in metadata.json and the "
+        "manifest)")
+    aug.add_argument("--augment-ensembles", default=None, metavar="NAMES",
+                     help="comma-separated ensembles, one drawn per file for its parts soprano "
+                          "to bass: string_quartet, woodwind_quartet, brass_quartet")
+    aug.add_argument("--augment-random-instruments", action="store_true",
+                     help="each part draws an instrument whose range holds its notes")
+    aug.add_argument("--augment-speed", default=None, metavar="LO,HI",
+                     help="tempo factor drawn from LO..HI, e.g. 0.9,1.1")
+    aug.add_argument("--augment-jitter-ms", type=float, default=0.0, metavar="MS",
+                     help="Gaussian onset jitter per note, standard deviation in ms")
+    aug.add_argument("--augment-temperature", default=None, metavar="LO,HI",
+                     help="expression temperature drawn from LO..HI")
+    aug.add_argument("--augment-pitch", default=None, metavar="LO,HI",
+                     help="pitch offset in semitones drawn from LO..HI (whole numbers)")
+    aug.add_argument("--augment-reverb", default=None, metavar="NAMES",
+                     help=f"comma-separated reverb presets, one drawn per file ({', '.join(REVERB_PRESETS)})")
+    aug.add_argument("--augment-seed", type=int, default=0, metavar="N",
+                     help="seed of every draw (default 0)")
+    aug.add_argument("--from-manifest", "--from_manifest", default=None, metavar="MANIFEST",
+                     help="render the files of a manifest.jsonl again, each with the options it "
+                          "was rendered with (inputs and the options above are then not used)")
     run = parser.add_argument_group("running")
     run.add_argument("--jobs", type=int, default=1, metavar="N",
-                     help="render N files in parallel worker processes (default 1)")
+                     help="render N files in parallel workers (default 1)")
+    run.add_argument("--engine", choices=("local", "ray"), default="local",
+                     help="local worker processes (default) or Ray actors (pip install "
+                          "'midi_ddsp[ray]'); the same output either way")
+    run.add_argument("--ray-address", "--ray_address", default=None, metavar="ADDR",
+                     help="with --engine ray: a running cluster (default: start a local Ray)")
+    run.add_argument("--device", default="auto", metavar="auto|cpu|cuda",
+                     help="where the generators run (default auto: CUDA when present); the DDSP "
+                          "synth runs on the CPU")
     run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="show progress bars (default: when stderr is a terminal)")
     run.add_argument("-q", "--quiet", action="store_true", help="print errors only")
@@ -213,6 +247,36 @@ def _list_tracks(inputs: Sequence[str]) -> int:
     return 2 if failed else 0
 
 
+def _range(text: "str | None", flag: str, cast=float):
+    if text is None:
+        return None
+    from midi_ddsp.errors import ParameterError
+
+    try:
+        lo, hi = (cast(v) for v in text.split(","))
+    except ValueError:
+        raise ParameterError(f"{flag} takes LO,HI (e.g. 0.9,1.1), got {text!r}") from None
+    return lo, hi
+
+
+def _names(text: "str | None") -> tuple:
+    return tuple(n.strip() for n in (text or "").split(",") if n.strip())
+
+
+def _augmentation(args):
+    """The Augmentation the --augment-* flags ask for, or None."""
+    from midi_ddsp.augmentation import Augmentation
+
+    aug = Augmentation(ensembles=_names(args.augment_ensembles),
+                       random_instruments=args.augment_random_instruments,
+                       speed_range=_range(args.augment_speed, "--augment-speed"),
+                       timing_jitter_ms=args.augment_jitter_ms,
+                       temperature_range=_range(args.augment_temperature, "--augment-temperature"),
+                       pitch_offset_range=_range(args.augment_pitch, "--augment-pitch", int),
+                       reverbs=_names(args.augment_reverb), seed=args.augment_seed)
+    return aug if aug.active else None
+
+
 def main(argv: "Sequence[str] | None" = None) -> int:
     """Command-line entry point; returns the exit status (0 ok, 2 any failure)."""
     parser = build_parser()
@@ -221,7 +285,7 @@ def main(argv: "Sequence[str] | None" = None) -> int:
     from midi_ddsp.errors import MidiDDSPError
 
     inputs = [*args.files, *args.midi_path, *args.midi_dir]
-    if not inputs:
+    if not inputs and not args.from_manifest:
         parser.print_usage(sys.stderr)
         print("error: no input: give score files, --midi-path or --midi-dir", file=sys.stderr)
         return 2
@@ -233,21 +297,28 @@ def main(argv: "Sequence[str] | None" = None) -> int:
         return _list_tracks(inputs)
     try:
         instruments = dict(parse_instrument_option(text) for text in args.instrument)
-        from midi_ddsp.batch import check_output_root, render_dataset
+        from midi_ddsp.batch import check_output_root, render_dataset, render_from_manifest
         from midi_ddsp.pretrained import load_pretrained_model
 
         check_output_root(args.output_dir)
         models = load_pretrained_model(
             expression_generator_path=args.expression_generator_weight_path,
-            synthesis_generator_path=args.synthesis_generator_weight_path)
-        report = render_dataset(
-            inputs, args.output_dir, models=models, jobs=args.jobs,
-            skip_existing=args.skip_existing_files, save_params=args.save_metadata,
-            plot=args.plot, subtype="FLOAT" if args.float_wav else "PCM_16", progress=progress,
-            instruments=instruments or None, pitch_offset=args.pitch_offset,
-            speed_rate=args.speed_rate, seed=args.seed, sample_rate=args.sample_rate,
-            use_fluidsynth=args.use_fluidsynth, sf2_path=args.sf2_path, normalize=args.normalize,
-            expression_seed=args.expression_seed, temperature=args.temperature, reverb=args.reverb)
+            synthesis_generator_path=args.synthesis_generator_weight_path,
+            device=args.device)
+        run = dict(models=models, jobs=args.jobs, engine=args.engine, ray_address=args.ray_address,
+                   skip_existing=args.skip_existing_files, save_params=args.save_metadata,
+                   plot=args.plot, subtype="FLOAT" if args.float_wav else "PCM_16",
+                   progress=progress)
+        if args.from_manifest:
+            report = render_from_manifest(args.from_manifest, args.output_dir, **run)
+        else:
+            report = render_dataset(
+                inputs, args.output_dir, augmentation=_augmentation(args), **run,
+                instruments=instruments or None, pitch_offset=args.pitch_offset,
+                speed_rate=args.speed_rate, seed=args.seed, sample_rate=args.sample_rate,
+                use_fluidsynth=args.use_fluidsynth, sf2_path=args.sf2_path,
+                normalize=args.normalize, expression_seed=args.expression_seed,
+                temperature=args.temperature, reverb=args.reverb)
     except MidiDDSPError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2

@@ -32,14 +32,15 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG
 from midi_ddsp.data_pipeline import melodies
 from midi_ddsp.data_pipeline.shard_builder import window_notes
-from midi_ddsp.errors import ParameterError
+from midi_ddsp.engines import WorkerLost, check_engine, run_tasks
+from midi_ddsp.errors import MidiDDSPError, ParameterError
 from midi_ddsp.instruments import INSTRUMENT_NAMES, get_instrument
 from midi_ddsp.shards import Example, append_manifest, read_manifest, read_shard, write_shard
 
@@ -282,16 +283,14 @@ def run_job(job: Job, out_dir: "str | os.PathLike[str]", *, window_s: float = 0.
 
 
 def _worker_init() -> None:
+    """Per-worker state of the build: none; one torch thread per worker."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    try:
-        import torch
+    import torch
 
-        torch.set_num_threads(1)
-    except ImportError:  # pragma: no cover
-        pass
+    torch.set_num_threads(1)
 
 
-def _run_job_star(args) -> dict:
+def _run_job_task(_state, args) -> dict:
     job, out_dir, window_s = args
     return run_job(job, out_dir, window_s=window_s)
 
@@ -331,7 +330,8 @@ def build_corpus(out_dir: "str | os.PathLike[str]", *, seed: int = 0,
                  minutes_per_instrument: "dict[str, float] | None" = None,
                  instruments: "Sequence[str] | None" = None, jobs: int = 2, window_s: float = 0.0,
                  cache_dir: "str | os.PathLike[str] | None" = None,
-                 melody_budget: int = _DEFAULT_BUDGET, progress: bool = True) -> BuildSummary:
+                 melody_budget: int = _DEFAULT_BUDGET, progress: bool = True,
+                 engine: str = "local", ray_address: "str | None" = None) -> BuildSummary:
     """Build (or resume) a rendered corpus in ``out_dir``.
 
     Args:
@@ -340,7 +340,9 @@ def build_corpus(out_dir: "str | os.PathLike[str]", *, seed: int = 0,
         minutes_per_instrument: split -> minutes of audio per instrument (estimated at the
             base tempo; default train 45, valid 4, test 4).
         instruments: instrument names (default: all 13).
-        jobs: worker processes (1 = run in this process).
+        jobs: workers (processes, or Ray actors; local 1 = run in this process).
+        engine: ``"local"`` (process pool) or ``"ray"`` (``midi_ddsp.engines``).
+        ray_address: an existing Ray cluster for ``engine="ray"`` (default: start a local one).
         window_s: length of the training windows in seconds (valid/test stay whole).
         cache_dir: melody export cache (default ``out_dir/melody_cache``).
         melody_budget: number of music21 works to export.
@@ -361,6 +363,7 @@ def build_corpus(out_dir: "str | os.PathLike[str]", *, seed: int = 0,
     names = [get_instrument(n).name for n in (INSTRUMENT_NAMES if instruments is None else instruments)]
     if isinstance(jobs, bool) or not isinstance(jobs, (int, np.integer)) or jobs < 1:
         raise ParameterError(f"jobs: expected a positive integer, got {jobs!r}")
+    check_engine(engine, jobs=int(jobs))
     if not (isinstance(window_s, (int, float)) and np.isfinite(window_s) and window_s >= 0):
         raise ParameterError(f"window_s: expected seconds >= 0 (0 = whole segments), got {window_s!r}")
     out_dir = Path(out_dir)
@@ -406,40 +409,43 @@ def build_corpus(out_dir: "str | os.PathLike[str]", *, seed: int = 0,
     pre = {j.job_id: ready(j) for j in todo}
     to_render = [j for j in todo if pre[j.job_id] is None]
     args = [(j, str(out_dir), float(window_s)) for j in to_render]
-    pool = None
-    if jobs == 1 or len(args) <= 1:
-        _worker_init()
-        results: Iterable[dict] = map(_run_job_star, args)
-    else:
-        import multiprocessing
-
-        pool = multiprocessing.get_context("spawn").Pool(int(jobs), initializer=_worker_init)
-        results = pool.imap(_run_job_star, args, chunksize=1)
+    outcomes = run_tasks(_run_job_task, args, init=_worker_init, engine=engine,
+                         jobs=min(int(jobs), max(1, len(args))), address=ray_address)
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=len(todo), desc="corpus", unit="job")
     audio_s = 0.0
-    try:
-        results = iter(results)
-        for job in todo:  # plan order: the manifest never depends on timing
-            record = pre[job.job_id]
+    rendered: dict[str, dict] = {}
+    next_job = 0
+
+    def flush() -> None:  # plan order: the manifest never depends on timing
+        nonlocal next_job, audio_s
+        while next_job < len(todo):
+            job = todo[next_job]
+            record = pre[job.job_id] if pre[job.job_id] is not None else rendered.pop(job.job_id, None)
             if record is None:
-                record = next(results)
+                return
+            if pre[job.job_id] is None:
                 audio_s += record["duration_s"]
-                if record["job_id"] != job.job_id:  # pragma: no cover - ordering invariant
-                    raise RuntimeError(f"job order mismatch: {record['job_id']} != {job.job_id}")
             append_manifest(manifest_path, record)
+            next_job += 1
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(x_realtime=f"{audio_s / max(time.monotonic() - t_start, 1e-9):.0f}")
+
+    try:
+        flush()
+        for index, record in outcomes:
+            if isinstance(record, WorkerLost):
+                raise MidiDDSPError(f"corpus job {to_render[index].job_id}: {record.reason} "
+                                    f"{record.attempts} times; rerun the same command to resume")
+            rendered[record["job_id"]] = record
+            flush()
     finally:
         if bar is not None:
             bar.close()
-        if pool is not None:
-            pool.terminate()
-            pool.join()
     seconds = time.monotonic() - t_start
     summary = BuildSummary(str(out_dir), len(plan), n_done_before, len(to_render), seconds, audio_s)
     logger.info("corpus: %d jobs rendered in %.0f s (%.0fx real time)", summary.n_rendered,

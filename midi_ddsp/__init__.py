@@ -7,7 +7,7 @@ The Python API in one import (the model-backed names load lazily, on first use):
 import importlib
 from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG, SignalConfig
 from midi_ddsp.errors import CheckpointError, InputFileError, MidiDDSPError, ParameterError
-from midi_ddsp.instruments import INSTRUMENTS, Instrument, get_instrument
+from midi_ddsp.instruments import ENSEMBLES, INSTRUMENTS, Instrument, get_instrument
 from midi_ddsp.score import (
     Note,
     Part,
@@ -31,7 +31,6 @@ _LAZY = {
     "synthesize_midi": "midi_ddsp.pipeline",
     "rerender": "midi_ddsp.pipeline",
     "synthesize_bach": "midi_ddsp.chorales",
-    "ENSEMBLES": "midi_ddsp.chorales",
     "cast_score": "midi_ddsp.casting",
     "instrument_label": "midi_ddsp.casting",
 }
@@ -44,6 +43,7 @@ __all__ = [
     "MidiDDSPError",
     "ParameterError",
     "INSTRUMENTS",
+    "ENSEMBLES",
     "Instrument",
     "get_instrument",
     "Note",

@@ -5,9 +5,16 @@ recursively for .mid/.midi/.musicxml/.xml/.mxl/.krn/.abc) into ``output_root/<re
 without extension>/`` with ``midi_ddsp.results.write_result`` and writes
 ``output_root/manifest.jsonl``: one JSON object per input file with ``file``, ``output_dir``,
 ``status`` (``ok`` / ``skipped`` / ``failed``), ``error``, ``parts``, ``instruments``,
-``duration_s``, ``seed`` and ``render_s``.
+``duration_s``, ``seed``, ``options`` and ``render_s``.
 
-- Parallel: ``jobs`` worker processes (spawned; each loads the models once, 1 torch thread).
+- Parallel: ``jobs`` workers, local processes (spawned) or Ray actors (``engine="ray"``,
+  ``midi_ddsp.engines``); each loads the models once and runs 1 torch thread. A worker that
+  dies is replaced and its file tried again.
+- Augmentation (``augmentation=midi_ddsp.augmentation.Augmentation(...)``): per file, drawn
+  instruments, tempo, onset jitter, temperature, expression seed, pitch offset and reverb. What
+  each file was rendered with (drawn or given) is its ``render_options``: in its metadata.json
+  and its manifest row (``options``), and ``render_from_manifest`` renders a dataset again from
+  them, bit-identically.
 - Resumable: a file whose folder already holds ``metadata.json`` is skipped when
   ``skip_existing``; folders are written under a temporary name and renamed when complete, so
   a half-written folder never carries the final name.
@@ -16,11 +23,9 @@ without extension>/`` with ``midi_ddsp.results.write_result`` and writes
 """
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import json
 import logging
-import multiprocessing
 import os
 import tempfile
 import time
@@ -28,11 +33,13 @@ import traceback
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from midi_ddsp.augmentation import Augmentation, jitter_onsets
 from midi_ddsp.dsp.effects import reverb_preset
+from midi_ddsp.engines import WorkerLost, check_engine, run_tasks
 from midi_ddsp.errors import InputFileError, MidiDDSPError, ParameterError
 from midi_ddsp.expression import check_temperature
 from midi_ddsp.mixing import normalize_mode
-from midi_ddsp.score import SCORE_EXTENSIONS
+from midi_ddsp.score import SCORE_EXTENSIONS, load_score
 
 __all__ = [
     "MANIFEST_NAME",
@@ -42,6 +49,7 @@ __all__ = [
     "plan_outputs",
     "check_output_root",
     "render_dataset",
+    "render_from_manifest",
 ]
 
 logger = logging.getLogger(__name__)
@@ -183,6 +191,7 @@ def _row(item: BatchItem, *, status: str, error: str = "", metadata: "Mapping | 
         "skipped_parts": [p["name"] for p in meta.get("skipped_parts", [])],
         "duration_s": meta.get("duration_s"),
         "seed": meta.get("settings", {}).get("seed", seed),
+        "options": meta.get("render_options"),
         "render_s": None if render_s is None else round(render_s, 3),
     }
 
@@ -204,7 +213,23 @@ def _write_manifest(root: str, rows: Sequence[dict]) -> str:
 # --------------------------------------------------------------------------------------------
 # Rendering one file (in this process or in a worker)
 
-_WORKER_MODELS = None
+# what a file's render options may hold besides synthesize_midi's own (see Augmentation.draw)
+_JITTER_KEYS = ("timing_jitter_ms", "jitter_seed")
+_INFO_KEYS = ("ensemble",)
+_WRITE_KEYS = ("save_params", "plot", "subtype")
+_RUN_KEYS = _WRITE_KEYS + ("progress",)   # how the run goes, not what a file sounds like
+
+
+@dataclasses.dataclass(frozen=True)
+class _Job:
+    """One file to render: where it goes, the options of the run, and either the augmentation to
+    draw from or (re-rendering from a manifest) the options it was rendered with."""
+
+    item: BatchItem
+    key: str
+    options: dict
+    augmentation: "Augmentation | None" = None
+    recorded: "dict | None" = None
 
 
 class _OneLine(logging.Formatter):
@@ -212,36 +237,52 @@ class _OneLine(logging.Formatter):
         return f"{record.levelname.lower()}: {' '.join(record.getMessage().split())}"
 
 
-def _init_worker(models, threads: int, log_level: int) -> None:
-    global _WORKER_MODELS
-    try:
+def _worker_models(models, threads: "int | None", log_level: "int | None"):
+    """Per-worker state: the models (in a worker process, also 1 torch thread and one-line logs)."""
+    if threads is not None:
         import torch
 
         torch.set_num_threads(max(1, int(threads)))
-    except ImportError:  # pragma: no cover - torch is a hard dependency
-        pass
-    handler = logging.StreamHandler()
-    handler.setFormatter(_OneLine())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(log_level)
-    _WORKER_MODELS = models
+    if log_level is not None:
+        handler = logging.StreamHandler()
+        handler.setFormatter(_OneLine())
+        root = logging.getLogger()
+        root.handlers[:] = [handler]
+        root.setLevel(log_level)
+    return models
 
 
-def _render_one(item: BatchItem, models, options: dict) -> tuple[str, str, "dict | None", float]:
+def _render_options(job: _Job, score) -> dict:
+    """The options this file is rendered with: the run's, overridden by what was drawn (or
+    recorded)."""
+    drawn = job.recorded
+    if drawn is None:
+        drawn = job.augmentation.draw(job.key, score) if job.augmentation is not None else {}
+    synth = {k: v for k, v in job.options.items() if k not in _RUN_KEYS}
+    return dict(synth, **drawn)
+
+
+def _render_one(models, job: _Job) -> tuple[str, str, "dict | None", float]:
     """Render and write one file; returns (status, error, metadata, seconds). Never raises for
     problems with the file."""
     from midi_ddsp.pipeline import synthesize_midi
     from midi_ddsp.results import write_result
 
     t0 = time.perf_counter()
-    models = models if models is not None else _WORKER_MODELS
-    write_opts = {k: options[k] for k in ("save_params", "plot", "subtype") if k in options}
-    synth_opts = {k: v for k, v in options.items() if k not in write_opts}
+    item = job.item
+    write_opts = {k: job.options[k] for k in _WRITE_KEYS if k in job.options}
     try:
-        result = synthesize_midi(item.source, models=models, **synth_opts)
+        score = load_score(item.source)
+        options = _render_options(job, score)
+        synth = {k: v for k, v in options.items() if k not in _JITTER_KEYS + _INFO_KEYS}
+        if options.get("timing_jitter_ms"):
+            score = jitter_onsets(score, timing_jitter_ms=options["timing_jitter_ms"],
+                                  jitter_seed=options["jitter_seed"])
+        result = synthesize_midi(score, models=models, progress=job.options.get("progress", False),
+                                 **synth)
         metadata = write_result(result, item.output_dir, **write_opts,
-                                extra_metadata={"source_file": item.source})
+                                extra_metadata={"source_file": item.source,
+                                                "render_options": _options_to_json(options)})
         return "ok", "", _slim(metadata), time.perf_counter() - t0
     except MidiDDSPError as exc:
         message = str(exc)
@@ -256,26 +297,60 @@ def _render_one(item: BatchItem, models, options: dict) -> tuple[str, str, "dict
                 f"{' '.join(str(exc).split())[:200]}", None, time.perf_counter() - t0)
 
 
+def _options_to_json(options: Mapping) -> dict:
+    """Render options as JSON: ``instruments`` as [key, spec] pairs (track numbers stay ints)."""
+    out = {k: v for k, v in options.items() if k != "instruments"}
+    if options.get("instruments") is not None:
+        out["instruments"] = [[k, v] for k, v in dict(options["instruments"]).items()]
+    return out
+
+
+def _options_from_json(options: Mapping) -> dict:
+    out = dict(options)
+    if out.get("instruments") is not None:
+        out["instruments"] = {k: v for k, v in out["instruments"]}
+    return out
+
+
 def _slim(metadata: Mapping) -> dict:
     """Just what the manifest needs (keeps inter-process traffic small)."""
     return {"parts": [{"name": p["name"], "instrument": p.get("instrument"), "program": p.get("program")}
                       for p in metadata.get("parts", [])],
             "skipped_parts": [{"name": p["name"]} for p in metadata.get("skipped_parts", [])],
             "duration_s": metadata.get("duration_s"),
-            "settings": {"seed": metadata.get("settings", {}).get("seed")}}
+            "settings": {"seed": metadata.get("settings", {}).get("seed")},
+            "render_options": metadata.get("render_options")}
+
+
+def _check_options(options: dict) -> dict:
+    """Bad options fail once, before any file, not once per file."""
+    if "normalize" in options:
+        options["normalize"] = normalize_mode(options["normalize"])
+    if "temperature" in options:
+        options["temperature"] = check_temperature(options["temperature"])
+    if "reverb" in options:
+        options["reverb"] = reverb_preset(options["reverb"]).name
+    return options
 
 
 def render_dataset(inputs: "Iterable[str | os.PathLike[str]]", output_root: "str | os.PathLike[str]",
-                   *, models=None, jobs: int = 1, skip_existing: bool = True, save_params: bool = True,
-                   plot: bool = False, subtype: str = "PCM_16", progress: bool = False,
-                   **synthesis_options: Any) -> BatchReport:
+                   *, models=None, jobs: int = 1, engine: str = "local",
+                   ray_address: "str | None" = None,
+                   augmentation: "Augmentation | None" = None, skip_existing: bool = True,
+                   save_params: bool = True, plot: bool = False, subtype: str = "PCM_16",
+                   progress: bool = False, **synthesis_options: Any) -> BatchReport:
     """Render score files (or folders of them) into one folder each, plus a manifest.
 
     Args:
         inputs: score files and/or folders (searched recursively).
         output_root: where the per-file folders and ``manifest.jsonl`` go (created if needed).
         models: a ``midi_ddsp.MidiDDSP`` (default: the shipped checkpoints).
-        jobs: worker processes; 1 renders in this process.
+        jobs: workers; with the local engine 1 renders in this process.
+        engine: ``"local"`` (process pool) or ``"ray"`` (Ray actors; ``pip install
+            'midi_ddsp[ray]'``); the same files, folders, manifest and audio either way.
+        ray_address: with ``engine="ray"``, a running cluster (default: start a local Ray).
+        augmentation: what to draw per file (``midi_ddsp.augmentation.Augmentation``); drawn
+            values override ``synthesis_options``.
         skip_existing: skip files whose output folder is complete (resume an interrupted run).
         save_params: write per-part ``params/*.npz`` (expressions + synthesis parameters).
         plot: write a PNG per part.
@@ -292,76 +367,112 @@ def render_dataset(inputs: "Iterable[str | os.PathLike[str]]", output_root: "str
 
     Raises:
         InputFileError: the output root cannot be written, or a folder holds no score files.
-        ParameterError: ``jobs`` < 1 or a bad ``normalize``. CheckpointError: the default
+        ParameterError: bad ``jobs``, ``engine`` or option values. CheckpointError: the default
             models cannot be loaded.
         Problems with single files never raise: they are recorded as ``failed`` rows.
     """
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ParameterError(f"jobs must be an integer >= 1, got {jobs!r}")
-    # bad options fail once here, not once per file
-    if "normalize" in synthesis_options:
-        synthesis_options["normalize"] = normalize_mode(synthesis_options["normalize"])
-    if "temperature" in synthesis_options:
-        synthesis_options["temperature"] = check_temperature(synthesis_options["temperature"])
-    if "reverb" in synthesis_options:
-        synthesis_options["reverb"] = reverb_preset(synthesis_options["reverb"]).name
+    check_engine(engine, jobs=jobs)
+    if augmentation is not None and not isinstance(augmentation, Augmentation):
+        raise ParameterError(f"augmentation must be an Augmentation, got {type(augmentation).__name__}")
+    options = dict(_check_options(dict(synthesis_options)), save_params=save_params, plot=plot,
+                   subtype=subtype)
     root = check_output_root(output_root)
-    items = plan_outputs(find_score_files(inputs), root)
-    seed = synthesis_options.get("seed", 0)
-    rows: list["dict | None"] = [None] * len(items)
+    files = find_score_files(inputs)
+    items = plan_outputs(files, root)
+    jobs_ = [_Job(item, key=os.path.relpath(item.output_dir, root), options=options,
+                  augmentation=augmentation if augmentation is not None and augmentation.active
+                  else None) for item in items]
+    return _run(jobs_, root, models=models, jobs=jobs, engine=engine, ray_address=ray_address,
+                skip_existing=skip_existing, progress=progress)
+
+
+def render_from_manifest(manifest: "str | os.PathLike[str]", output_root: "str | os.PathLike[str]",
+                         *, models=None, jobs: int = 1, engine: str = "local",
+                         ray_address: "str | None" = None, skip_existing: bool = True,
+                         save_params: bool = True, plot: bool = False, subtype: str = "PCM_16",
+                         progress: bool = False) -> BatchReport:
+    """Render a dataset again from its manifest alone: every ``ok`` row's file with the options it
+    was rendered with (``options``), into the same relative folder under ``output_root``.
+
+    Raises:
+        InputFileError: the manifest is missing or unreadable, or has no rows with options.
+    """
+    check_engine(engine, jobs=jobs)
+    path = os.fspath(manifest)
+    try:
+        with open(path, encoding="utf-8") as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+    except (OSError, ValueError) as exc:
+        raise InputFileError(path, f"not a readable manifest ({type(exc).__name__}: {exc})") from None
+    old_root = os.path.dirname(os.path.abspath(path))
+    root = check_output_root(output_root)
+    write = {"save_params": save_params, "plot": plot, "subtype": subtype}
+    jobs_ = []
+    for row in rows:
+        if row.get("status") not in ("ok", "skipped") or not row.get("options"):
+            continue
+        rel = os.path.relpath(os.path.abspath(row["output_dir"]), old_root)
+        item = BatchItem(source=row["file"], output_dir=os.path.join(root, rel))
+        jobs_.append(_Job(item, key=rel, options=write,
+                          recorded=_options_from_json(row["options"])))
+    if not jobs_:
+        raise InputFileError(path, "has no rendered files with their options (manifest rows "
+                                   "written by render_dataset of this version)")
+    return _run(jobs_, root, models=models, jobs=jobs, engine=engine, ray_address=ray_address,
+                skip_existing=skip_existing, progress=progress)
+
+
+def _run(jobs_: Sequence[_Job], root: str, *, models, jobs: int, engine: str,
+         ray_address: "str | None", skip_existing: bool, progress: bool) -> BatchReport:
+    """Render the jobs not done yet, record every outcome, write the manifest (also while
+    running and whatever happens)."""
+    rows: list["dict | None"] = [None] * len(jobs_)
     todo: list[int] = []
-    for i, item in enumerate(items):
-        done = _done(item) if skip_existing else None
+    for i, job in enumerate(jobs_):
+        done = _done(job.item) if skip_existing else None
         if done is not None:
-            rows[i] = _row(item, status="skipped", metadata=done)
-            logger.info("%s: already rendered in %s; skipped", item.source, item.output_dir)
+            rows[i] = _row(job.item, status="skipped", metadata=done)
+            logger.info("%s: already rendered in %s; skipped", job.item.source, job.item.output_dir)
         else:
             todo.append(i)
-    options = dict(synthesis_options, save_params=save_params, plot=plot, subtype=subtype)
-    if todo:
+    if todo and models is None:
         from midi_ddsp.pretrained import load_pretrained_model
 
-        if models is None:
-            models = load_pretrained_model()
+        models = load_pretrained_model()
+    in_process = engine == "local" and (jobs == 1 or len(todo) <= 1)
+    if in_process:  # a bar over the parts of each file
+        todo_jobs = [dataclasses.replace(jobs_[i], options=dict(jobs_[i].options, progress=progress))
+                     for i in todo]
+        init_args = (models, None, None)
+    else:
+        todo_jobs = [jobs_[i] for i in todo]
+        init_args = (models, max(1, (os.cpu_count() or 1) // jobs),
+                     logging.getLogger().getEffectiveLevel())
     bar = None
     if progress and todo:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(todo), unit="file", desc="rendering")
-    last_write = [0.0]
-
-    def record(i: int, outcome) -> None:
-        status, error, metadata, seconds = outcome
-        rows[i] = _row(items[i], status=status, error=error, metadata=metadata, render_s=seconds,
-                       seed=seed)
-        if status == "failed":
-            logger.error("%s", error)
-        if bar is not None:
-            bar.update(1)
-        if time.monotonic() - last_write[0] > _MANIFEST_EVERY_S:
-            _write_manifest(root, [r for r in rows if r is not None])
-            last_write[0] = time.monotonic()
-
+    last_write = 0.0
     try:
-        if jobs == 1 or len(todo) <= 1:
-            serial = dict(options, progress=progress)  # a bar over the parts of each file
-            for i in todo:
-                record(i, _render_one(items[i], models, serial))
-        else:
-            threads = max(1, (os.cpu_count() or 1) // jobs)
-            context = multiprocessing.get_context("spawn")
-            with concurrent.futures.ProcessPoolExecutor(
-                    max_workers=jobs, mp_context=context, initializer=_init_worker,
-                    initargs=(models, threads, logging.getLogger().getEffectiveLevel())) as pool:
-                futures = {pool.submit(_render_one, items[i], None, options): i for i in todo}
-                for future in concurrent.futures.as_completed(futures):
-                    i = futures[future]
-                    try:
-                        outcome = future.result()
-                    except Exception as exc:  # a worker died (killed, out of memory)
-                        outcome = ("failed", f"{items[i].source}: worker failed "
-                                   f"({type(exc).__name__}: {exc})", None, 0.0)
-                    record(i, outcome)
+        for k, outcome in run_tasks(_render_one, todo_jobs, init=_worker_models,
+                                    init_args=init_args, engine=engine,
+                                    jobs=1 if in_process else jobs, address=ray_address):
+            i = todo[k]
+            item = jobs_[i].item
+            if isinstance(outcome, WorkerLost):
+                outcome = ("failed", f"{item.source}: {outcome.reason} ({outcome.attempts} "
+                           "attempts)", None, 0.0)
+            status, error, metadata, seconds = outcome
+            rows[i] = _row(item, status=status, error=error, metadata=metadata,
+                           render_s=seconds, seed=jobs_[i].options.get("seed", 0))
+            if status == "failed":
+                logger.error("%s", error)
+            if bar is not None:
+                bar.update(1)
+            if time.monotonic() - last_write > _MANIFEST_EVERY_S:
+                _write_manifest(root, [r for r in rows if r is not None])
+                last_write = time.monotonic()
     finally:
         if bar is not None:
             bar.close()

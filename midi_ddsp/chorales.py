@@ -8,21 +8,13 @@ from typing import Any, Sequence
 
 from midi_ddsp.casting import dominant_instrument, instrument_spec
 from midi_ddsp.errors import InputFileError, MidiDDSPError, ParameterError
-from midi_ddsp.instruments import Instrument
+from midi_ddsp.instruments import ENSEMBLES, Instrument
 from midi_ddsp.pipeline import synthesize_midi
 from midi_ddsp.results import SynthesisResult
 
-__all__ = ["ENSEMBLES", "synthesize_bach"]
+__all__ = ["synthesize_bach"]
 
 logger = logging.getLogger(__name__)
-
-#: Quartets for ``synthesize_bach``: instruments for soprano, alto, tenor, bass.
-ENSEMBLES: dict[str, tuple[str, str, str, str]] = {
-    "string_quartet": ("violin", "violin", "viola", "cello"),
-    "woodwind_quartet": ("flute", "oboe", "clarinet", "bassoon"),
-    "brass_quartet": ("trumpet", "horn", "trombone", "tuba"),
-}
-
 
 def synthesize_bach(work: "str | os.PathLike[str]" = "bwv66.6", *, ensemble: str = "string_quartet",
                     **kwargs: Any) -> SynthesisResult:

@@ -22,6 +22,7 @@ __all__ = [
     "get_instrument",
     "instrument_for_program",
     "InstrumentSpec",
+    "ENSEMBLES",
     "instrument_weights",
 ]
 
@@ -173,3 +174,11 @@ def instrument_weights(instrument: InstrumentSpec) -> np.ndarray:
     if total <= 0:
         raise ParameterError(f"instrument blend weights sum to 0: {dict(instrument)}")
     return out / total
+
+
+#: Quartets (``synthesize_bach``, batch augmentation): instruments for soprano, alto, tenor, bass.
+ENSEMBLES: dict[str, tuple[str, str, str, str]] = {
+    "string_quartet": ("violin", "violin", "viola", "cello"),
+    "woodwind_quartet": ("flute", "oboe", "clarinet", "bassoon"),
+    "brass_quartet": ("trumpet", "horn", "trombone", "tuba"),
+}

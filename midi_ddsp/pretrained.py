@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from midi_ddsp.devices import resolve_device
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.models import load_model, shipped_checkpoint_path
 
@@ -40,6 +41,11 @@ class MidiDDSP:
         return int(self.synthesis_generator.signal_config.frame_rate)
 
     @property
+    def device(self):
+        """The torch device the generators run on."""
+        return next(self.synthesis_generator.parameters()).device
+
+    @property
     def model_sample_rate(self) -> int:
         """Sample rate (Hz) the reverb IRs are given at."""
         return int(self.synthesis_generator.signal_config.sample_rate)
@@ -57,8 +63,8 @@ _CACHE: dict[tuple, MidiDDSP] = {}
 
 
 def load_pretrained_model(*, expression_generator_path: "str | os.PathLike[str] | None" = None,
-                          synthesis_generator_path: "str | os.PathLike[str] | None" = None
-                          ) -> MidiDDSP:
+                          synthesis_generator_path: "str | os.PathLike[str] | None" = None,
+                          device: str = "cpu") -> MidiDDSP:
     """Load the Expression and Synthesis Generators (shipped checkpoints by default).
 
     A path given for one model is used even when the shipped checkpoints are absent; the
@@ -68,6 +74,8 @@ def load_pretrained_model(*, expression_generator_path: "str | os.PathLike[str] 
     Args:
         expression_generator_path: an ``expression_generator`` checkpoint (.pt).
         synthesis_generator_path: a ``synthesis_generator`` checkpoint (.pt).
+        device: where the generators run: ``"cpu"`` (default), ``"cuda"`` or ``"auto"`` (CUDA
+            when present; ``midi_ddsp.devices.resolve_device``). The DDSP synth runs on the CPU.
 
     Raises:
         CheckpointError: a file is missing, corrupt, of an unknown version or of the wrong kind
@@ -77,10 +85,12 @@ def load_pretrained_model(*, expression_generator_path: "str | os.PathLike[str] 
     for kind, given in (("expression_generator", expression_generator_path),
                         ("synthesis_generator", synthesis_generator_path)):
         paths[kind] = Path(given) if given is not None else shipped_checkpoint_path(kind)
-    key = tuple((str(p.resolve()), p.stat().st_mtime if p.exists() else None) for p in paths.values())
+    target = resolve_device(device)
+    key = tuple((str(p.resolve()), p.stat().st_mtime if p.exists() else None)
+                for p in paths.values()) + (str(target),)
     if key in _CACHE:
         return _CACHE[key]
-    models = {kind: load_model(path, kind=kind) for kind, path in paths.items()}
+    models = {kind: load_model(path, kind=kind).to(target) for kind, path in paths.items()}
     bundle = MidiDDSP(
         expression_generator=models["expression_generator"],
         synthesis_generator=models["synthesis_generator"],

@@ -7,6 +7,7 @@ MIDI controls, with JSON-friendly metadata. ``write_result`` writes it to a fold
 from __future__ import annotations
 
 import dataclasses
+import glob
 import json
 import os
 import re
@@ -91,7 +92,7 @@ def write_result(result: SynthesisResult, output_dir: "str | os.PathLike[str]", 
     ``params/NN_<part>.npz`` (with ``save_params``: f0_hz, amplitude, harmonic_distribution,
     noise_magnitudes at the frame rate, the NoteTable columns, frame_rate); ``plots/NN_<part>.png``
     (with ``plot``); ``metadata.json`` (the result's metadata plus the file names). An existing
-    folder of that name is replaced.
+    folder of that name is replaced; temporary folders a killed run left for this name are removed.
 
     Args:
         result: what ``synthesize_midi`` / ``rerender`` returned.
@@ -110,9 +111,9 @@ def write_result(result: SynthesisResult, output_dir: "str | os.PathLike[str]", 
     final = Path(output_dir)
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
+        for stale in final.parent.glob(glob.escape(f".{final.name}") + ".tmp-*"):  # a killed run's
+            shutil.rmtree(stale, ignore_errors=True)
         tmp = final.parent / f".{final.name}.tmp-{os.getpid()}"
-        if tmp.exists():
-            shutil.rmtree(tmp)
         tmp.mkdir()
     except OSError as exc:
         raise InputFileError(final, f"cannot create output folder ({exc.strerror or exc})") from None

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from midi_ddsp import chorales
-from midi_ddsp.chorales import ENSEMBLES, synthesize_bach
+from midi_ddsp.chorales import synthesize_bach
+from midi_ddsp.instruments import ENSEMBLES
 from midi_ddsp.errors import InputFileError, ParameterError
 
 

@@ -285,3 +285,37 @@ def test_list_tracks(tmp_path, capsys):
     assert "track  1" in lines[1] and "violin" in lines[1] and "1 notes" in lines[1]
     assert "drums" in lines[2]
     assert not (tmp_path / "out").exists()
+
+
+def test_augmented_render_and_its_manifest_rerender(ckpt, tmp_path, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    for k in range(2):
+        pm = pretty_midi.PrettyMIDI()
+        inst = pretty_midi.Instrument(program=40)
+        inst.notes = [pretty_midi.Note(90, 67 + k + i, 0.2 * i, 0.2 * i + 0.18) for i in range(3)]
+        pm.instruments.append(inst)
+        pm.write(str(src / f"s{k}.mid"))
+    common = [*ckpt, "--quiet"]
+    assert main(["--midi-dir", str(src), "--output-dir", str(tmp_path / "a"), "--augment-speed",
+                 "0.8,1.2", "--augment-reverb", "dry,hall", "--augment-seed", "3", *common]) == 0
+    rows = [json.loads(line) for line in (tmp_path / "a/manifest.jsonl").read_text().splitlines()]
+    assert all(0.8 <= r["options"]["speed_rate"] <= 1.2 for r in rows)
+    assert main(["--from-manifest", str(tmp_path / "a/manifest.jsonl"), "--output-dir",
+                 str(tmp_path / "b"), *common]) == 0
+    for k in range(2):
+        a, _ = soundfile.read(tmp_path / f"a/s{k}/mix.wav", dtype="int16")
+        b, _ = soundfile.read(tmp_path / f"b/s{k}/mix.wav", dtype="int16")
+        np.testing.assert_array_equal(a, b)
+    assert main(["--midi-dir", str(src), "--output-dir", str(tmp_path / "c"), "--augment-speed",
+                 "1.2,0.8", *common]) == 2
+    assert "low must not exceed high" in capsys.readouterr().err
+
+
+def test_device_flag(ckpt, tmp_path, capsys):
+    path = write_midi(tmp_path / "d.mid")
+    assert main([str(path), "--output-dir", str(tmp_path / "out"), "--device", "cpu", *ckpt]) == 0
+    if not torch.cuda.is_available():
+        assert main([str(path), "--output-dir", str(tmp_path / "out2"), "--device", "cuda", *ckpt]) == 2
+        assert "no CUDA GPU is available" in capsys.readouterr().err
+    assert main([str(path), "--output-dir", str(tmp_path / "out3"), "--device", "tpu", *ckpt]) == 2

@@ -21,7 +21,7 @@ from midi_ddsp.models import shipped_checkpoint_path
 from midi_ddsp.score import Note, Score, score_from_notes
 from midi_ddsp.synth_params import SynthParams
 from midi_ddsp import chorales, pretrained
-from midi_ddsp.chorales import ENSEMBLES
+from midi_ddsp.instruments import ENSEMBLES
 from midi_ddsp.pipeline import render_audio, rerender, synthesize_midi
 from midi_ddsp.casting import instrument_label
 from midi_ddsp.pretrained import MidiDDSP

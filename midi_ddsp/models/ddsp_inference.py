@@ -157,10 +157,12 @@ class DDSPInference(CheckpointMixin, nn.Module):
                                  f"got {f0.shape} and {loud.shape}")
         if not (np.all(np.isfinite(audio)) and np.all(np.isfinite(f0)) and np.all(np.isfinite(loud))):
             raise ParameterError("audio, f0_hz and loudness_db must be finite")
-        weights = torch.from_numpy(instrument_weights(instrument))[None]
+        device = next(self.parameters()).device
+        weights = torch.from_numpy(instrument_weights(instrument))[None].to(device)
         with torch.no_grad():
-            out = self.forward(torch.from_numpy(audio)[None], torch.from_numpy(f0)[None],
-                               torch.from_numpy(loud)[None], weights)
+            out = self.forward(torch.from_numpy(audio)[None].to(device),
+                               torch.from_numpy(f0)[None].to(device),
+                               torch.from_numpy(loud)[None].to(device), weights)
         return synth_params_from_controls(out, np.maximum(f0, 0.0))
 
     def impulse_response(self, instrument: InstrumentSpec, *,

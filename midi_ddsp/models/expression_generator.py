@@ -153,24 +153,26 @@ class ExpressionGenerator(CheckpointMixin, nn.Module):
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
             raise ParameterError(f"seed must be None or an int; got {seed!r}")
         temperature = check_temperature(temperature)
-        weights = torch.from_numpy(instrument_weights(instrument))[None]
+        device = next(self.parameters()).device
+        weights = torch.from_numpy(instrument_weights(instrument))[None].to(device)
         values = np.zeros((len(notes), _N_EXPR), np.float32)
         gen = (torch.Generator().manual_seed(int(seed))
                if seed is not None and temperature > 0 else None)
         if notes:
             with torch.no_grad():
-                context = self.encode(torch.from_numpy(note_sequence_features(notes))[None], weights)
+                context = self.encode(torch.from_numpy(note_sequence_features(notes))[None].to(device),
+                                      weights)
                 emb = self.embedding(weights)[:, None, :]
-                previous = torch.zeros(1, 1, _N_EXPR)
+                previous = torch.zeros(1, 1, _N_EXPR, device=device)
                 hidden = None
                 for i in range(len(notes)):
                     mean, log_std, hidden = self._step(context[:, i:i + 1], previous, emb, hidden)
                     value = mean
                     if gen is not None:
-                        noise = torch.randn(mean.shape, generator=gen)
+                        noise = torch.randn(mean.shape, generator=gen).to(device)
                         value = mean + temperature * torch.exp(log_std) * noise
-                    values[i] = np.clip(value[0, 0].numpy(), _CLIP_LOW, _CLIP_HIGH)
-                    previous = torch.from_numpy(values[i])[None, None]
+                    values[i] = np.clip(value[0, 0].cpu().numpy(), _CLIP_LOW, _CLIP_HIGH)
+                    previous = torch.from_numpy(values[i])[None, None].to(device)
         table = pd.DataFrame({
             "pitch": [n.pitch for n in notes], "onset_s": [n.onset_s for n in notes],
             "offset_s": [n.offset_s for n in notes], "velocity": [n.velocity for n in notes],

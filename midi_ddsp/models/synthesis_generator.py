@@ -254,9 +254,11 @@ class SynthesisGenerator(CheckpointMixin, nn.Module):
         if isinstance(chunk_frames, bool) or not isinstance(chunk_frames, (int, np.integer)) \
                 or chunk_frames < 1:
             raise ParameterError(f"chunk_frames must be an int >= 1; got {chunk_frames!r}")
-        feats_t = torch.from_numpy(feats)[None]
-        expr_t = torch.from_numpy(expr)[None]
-        weights_t = torch.from_numpy(weights)[None]
+        device = next(self.parameters()).device  # noise drawn on the CPU: the same on any device
+        noise = noise.to(device)
+        feats_t = torch.from_numpy(feats)[None].to(device)
+        expr_t = torch.from_numpy(expr)[None].to(device)
+        weights_t = torch.from_numpy(weights)[None].to(device)
         ctx = self.receptive_radius
         pieces: dict[str, list] = {}
         with torch.inference_mode():
