@@ -115,3 +115,13 @@ def test_no_source_module_over_500_lines():
     long = {name: n for name, path in MODULES.items()
             if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
     assert not long, f"modules over {MAX_LINES} lines: {long}"
+
+
+def test_importing_the_package_and_reading_scores_does_not_load_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, midi_ddsp, midi_ddsp.score, midi_ddsp.casting, midi_ddsp.dsp.units; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

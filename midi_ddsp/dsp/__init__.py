@@ -1,48 +1,6 @@
 """Differentiable DSP layers: unit conversions (units), pure functions (core, spectral), synths,
 effects, the synthesizer."""
-from midi_ddsp.dsp.core import (
-    HarmonicControls,
-    get_controls,
-    harmonic_frequencies,
-    normalize_harmonics,
-    remove_above_nyquist,
-    upsample_linear,
-)
-from midi_ddsp.dsp.effects import (
-    DEFAULT_REVERB,
-    REVERB_PRESETS,
-    ROOM_SAMPLE_RATE,
-    RoomPreset,
-    apply_reverb,
-    resample_impulse_response,
-    reverb_preset,
-    room_impulse_response,
-)
-from midi_ddsp.dsp.spectral import (
-    LOUDNESS_REFERENCE,
-    a_weighted_loudness_db,
-    a_weighting_db,
-    log_mel,
-    mel_filterbank,
-    multiscale_spectral_loss,
-    stft_magnitude,
-)
-from midi_ddsp.dsp.synthesizer import DDSPSynthesizer, render_synth_params
-from midi_ddsp.dsp.units import (
-    MIN_AMPLITUDE,
-    MIN_DB,
-    amplitude_to_db,
-    db_to_amplitude,
-    hz_to_midi,
-    midi_to_hz,
-    power_to_db,
-)
-from midi_ddsp.dsp.synths import (
-    filtered_noise,
-    frequency_impulse_response,
-    harmonic_synth,
-    white_noise,
-)
+import importlib
 
 __all__ = [
     # units
@@ -86,3 +44,48 @@ __all__ = [
     "DDSPSynthesizer",
     "render_synth_params",
 ]
+
+# name -> submodule; imported on first use, so importing one submodule (e.g. the torch-free
+# ``midi_ddsp.dsp.units``) does not import them all
+_WHERE = {
+    "HarmonicControls": "core",
+    "get_controls": "core",
+    "harmonic_frequencies": "core",
+    "normalize_harmonics": "core",
+    "remove_above_nyquist": "core",
+    "upsample_linear": "core",
+    "DEFAULT_REVERB": "effects",
+    "REVERB_PRESETS": "effects",
+    "ROOM_SAMPLE_RATE": "effects",
+    "RoomPreset": "effects",
+    "apply_reverb": "effects",
+    "resample_impulse_response": "effects",
+    "reverb_preset": "effects",
+    "room_impulse_response": "effects",
+    "LOUDNESS_REFERENCE": "spectral",
+    "a_weighted_loudness_db": "spectral",
+    "a_weighting_db": "spectral",
+    "log_mel": "spectral",
+    "mel_filterbank": "spectral",
+    "multiscale_spectral_loss": "spectral",
+    "stft_magnitude": "spectral",
+    "DDSPSynthesizer": "synthesizer",
+    "render_synth_params": "synthesizer",
+    "MIN_AMPLITUDE": "units",
+    "MIN_DB": "units",
+    "amplitude_to_db": "units",
+    "db_to_amplitude": "units",
+    "hz_to_midi": "units",
+    "midi_to_hz": "units",
+    "power_to_db": "units",
+    "filtered_noise": "synths",
+    "frequency_impulse_response": "synths",
+    "harmonic_synth": "synths",
+    "white_noise": "synths",
+}
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"midi_ddsp.dsp.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'midi_ddsp.dsp' has no attribute {name!r}")
