@@ -149,3 +149,22 @@ def test_pool_follows_rewritten_and_deleted_shards(tmp_path):
     write_synthetic_corpus(tmp_path, n_train=4, n_valid=0, n_test=0, per_shard=2, seed=5)
     assert pool.refresh() == 4 and len(pool) == 4
     assert CorpusPool(tmp_path, split="train", max_examples=3).refresh() == 3
+
+
+def test_device_option(corpus, tmp_path):
+    """Training runs on the device asked for; its checkpoints hold CPU tensors (load anywhere)."""
+    import torch
+
+    from midi_ddsp.errors import ParameterError
+    from midi_ddsp.models.checkpoint import read_checkpoint
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    result = train("synthesis", corpus, tmp_path / "run",
+                   config=TrainConfig(steps=2, device=device, amp=True, **TINY), progress=False)
+    assert next(result.model.parameters()).device.type == device
+    state = read_checkpoint(tmp_path / "run" / "model.pt")["state_dict"]
+    assert all(t.device.type == "cpu" for t in state.values())
+    if not torch.cuda.is_available():
+        with pytest.raises(ParameterError, match="no CUDA GPU is available"):
+            train("synthesis", corpus, tmp_path / "gpu", config=TrainConfig(steps=1, device="cuda",
+                                                                            **TINY), progress=False)

@@ -10,12 +10,17 @@
 - ``log.csv``: one row per ``log_every`` steps (training loss parts, validation loss);
 - ``loss.png``: the loss curves.
 
+Devices: ``TrainConfig.device`` (``auto`` = CUDA when present); on CUDA, ``amp`` runs the forward
+pass and losses in bfloat16 autocast (no loss scaling needed; parameters and optimizer stay
+float32). Checkpoints hold CPU tensors, so a model trained on a GPU loads on a CPU.
+
 Under ``torchrun`` (``WORLD_SIZE`` > 1) the process group is initialised from the environment
-(gloo on the CPU), the model is wrapped in ``DistributedDataParallel``, each rank draws its own
-batches and rank 0 alone writes files.
+(gloo on the CPU, nccl on GPUs, one GPU per rank by ``LOCAL_RANK``), the model is wrapped in
+``DistributedDataParallel``, each rank draws its own batches and rank 0 alone writes files.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
@@ -30,6 +35,7 @@ import numpy as np
 import torch
 
 from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG
+from midi_ddsp.devices import resolve_device
 from midi_ddsp.errors import CheckpointError, InputFileError, ParameterError
 from midi_ddsp.models.checkpoint import save_checkpoint_dict
 from midi_ddsp.models.ddsp_inference import DDSPInference, DDSPInferenceConfig
@@ -77,6 +83,8 @@ class TrainConfig:
         grad_clip: gradient-norm clip.
         tiny: use the model's ``tiny()`` config (tests).
         max_examples: load at most this many training examples (None = all).
+        device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
+        amp: on CUDA, bfloat16 autocast for the forward pass and the losses.
     """
 
     steps: int = 20000
@@ -99,6 +107,8 @@ class TrainConfig:
     grad_clip: float = 1.0
     tiny: bool = False
     max_examples: "int | None" = None
+    device: str = "auto"
+    amp: bool = False
 
     def learning_rate_at(self, step: int) -> float:
         warm = min(1.0, (step + 1) / max(self.warmup_steps, 1))
@@ -152,6 +162,11 @@ def _make_batch(name, model, records, rng, config: TrainConfig, *, indices=None,
                                 previous_dropout=config.previous_dropout if train else 0.0)
     return inference_batch(records, rng, batch_size=bs, crop_frames=config.crop_frames,
                            hop_size=signal.hop_size, indices=indices)
+
+
+def _to_device(batch: dict, device: torch.device) -> dict:
+    return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v
+            for k, v in batch.items()}
 
 
 def _loss(name, module, batch, frame_rate):
@@ -232,8 +247,12 @@ def train(name: str, data_dir: "str | os.PathLike[str]", out_dir: "str | os.Path
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     distributed = world > 1
+    device = resolve_device(config.device)
+    if device.type == "cuda" and distributed:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
     if distributed and not torch.distributed.is_initialized():
-        torch.distributed.init_process_group("gloo")
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
     is_main = rank == 0
     out_dir = Path(out_dir)
     if is_main:
@@ -274,6 +293,7 @@ def train(name: str, data_dir: "str | os.PathLike[str]", out_dir: "str | os.Path
     if init is not None:
         model.load_state_dict(init.state_dict())
         logger.info("initialised %s from %s", name, init_from)
+    model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     rng = np.random.default_rng(config.seed + 1000 * rank)
     step = 0
@@ -291,11 +311,15 @@ def train(name: str, data_dir: "str | os.PathLike[str]", out_dir: "str | os.Path
         logger.info("resumed %s from %s at step %d", name, state_path, step)
     module = model
     if distributed:
-        module = torch.nn.parallel.DistributedDataParallel(model)
+        module = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) \
+        if config.amp and device.type == "cuda" else contextlib.nullcontext
 
     valid_batch = _make_batch(name, model, valid_records, np.random.default_rng(12345), config,
                               indices=[i % len(valid_records) for i in range(_N_VALID)],
                               batch_size=_N_VALID)
+    valid_batch = _to_device(valid_batch, device)
     frame_rate = model.signal_config.frame_rate
     csv_path = out_dir / "log.csv"
     fieldnames = None
@@ -339,7 +363,7 @@ def train(name: str, data_dir: "str | os.PathLike[str]", out_dir: "str | os.Path
 
     def validate() -> tuple[float, dict]:
         model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), autocast():
             loss, parts = _loss(name, model, valid_batch, frame_rate)
         model.train()
         return float(loss), parts
@@ -359,8 +383,9 @@ def train(name: str, data_dir: "str | os.PathLike[str]", out_dir: "str | os.Path
         lr = config.learning_rate_at(step)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        batch = _make_batch(name, model, pool.records, rng, config)
-        loss, parts = _loss(name, module, batch, frame_rate)
+        batch = _to_device(_make_batch(name, model, pool.records, rng, config), device)
+        with autocast():
+            loss, parts = _loss(name, module, batch, frame_rate)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
