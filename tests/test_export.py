@@ -1,0 +1,78 @@
+"""Tests of midi_ddsp.export and midi_ddsp_export: exported graphs give the models' outputs."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from midi_ddsp.cli.export import main as export_main
+from midi_ddsp.export import example_inputs, export_models, run_exported
+from midi_ddsp.models.features import note_sequence_features
+from midi_ddsp.score import Note
+
+pytest.importorskip("onnxruntime")  # the onnx extra (make test installs it)
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_models, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("onnx")
+    return folder, export_models(folder, tiny_models)
+
+
+def _reference(models, name, inputs):
+    from midi_ddsp.export import _module
+
+    with torch.no_grad():
+        out = _module(models, name)(*inputs)
+    return [o.numpy() for o in (out if isinstance(out, tuple) else (out,))]
+
+
+@pytest.mark.parametrize("name, lengths", [("synthesis_generator", (64, 37, 501, 9)),
+                                           ("expression_generator_encoder", (64, 5, 130)),
+                                           ("expression_generator_step", (1,))])
+def test_exported_graphs_match_torch_at_any_length(exported, tiny_models, name, lengths):
+    folder, contract = exported
+    for k, length in enumerate(lengths):
+        inputs = example_inputs(tiny_models, name, length, seed=k + 1)
+        got = run_exported(folder, name, inputs)
+        want = _reference(tiny_models, name, inputs)
+        assert [g.shape for g in got] == [w.shape for w in want]
+        for g, w in zip(got, want):
+            assert np.abs(g - w).max() <= 1e-4, (name, length)
+    assert contract["graphs"][name]["inputs"]
+
+
+def test_the_exported_decoder_loop_plays_the_expression_generator(exported, tiny_models):
+    folder, contract = exported
+    notes = [Note(60 + i, 0.3 * i, 0.3 * i + 0.25, 80 + i) for i in range(7)]
+    weights = torch.zeros(1, 13)
+    weights[0, 4] = 1.0  # flute
+    [context] = run_exported(folder, "expression_generator_encoder",
+                             (torch.from_numpy(note_sequence_features(notes))[None], weights))
+    low = np.array(contract["expression_generator"]["generated_low"], np.float32)
+    high = np.array(contract["expression_generator"]["generated_high"], np.float32)
+    previous = np.zeros((1, 1, 6), np.float32)
+    hidden = np.zeros((1, 1, contract["expression_generator"]["decoder_hidden"]), np.float32)
+    values = []
+    for i in range(len(notes)):
+        mean, _, hidden = run_exported(folder, "expression_generator_step",
+                                       (context[:, i:i + 1], previous, weights.numpy(), hidden))
+        previous = np.clip(mean, low, high).astype(np.float32)
+        values.append(previous[0, 0])
+    table = tiny_models.expression_generator.generate(notes, "flute", seed=None)
+    np.testing.assert_allclose(np.array(values), table[contract["expression_generator"][
+        "expressions"]].to_numpy(), atol=1e-4)
+
+
+def test_cli_writes_the_contract_and_names_a_bad_checkpoint(tiny_checkpoints, tmp_path, capsys):
+    assert export_main(["--out", str(tmp_path / "onnx"), "--format", "onnx",
+                        "--synthesis-generator", str(tiny_checkpoints["synthesis_generator"]),
+                        "--expression-generator", str(tiny_checkpoints["expression_generator"])]) == 0
+    contract = json.loads((tmp_path / "onnx/contract.json").read_text())
+    assert sorted(contract["files"]) == ["expression_generator_encoder", "expression_generator_step",
+                                         "synthesis_generator"]
+    assert export_main(["--out", str(tmp_path / "x"), "--synthesis-generator",
+                        str(tmp_path / "nope.pt")]) == 2
+    assert "nope.pt: no such checkpoint file" in capsys.readouterr().err
