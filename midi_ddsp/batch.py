@@ -379,10 +379,10 @@ def render_dataset(inputs: "Iterable[str | os.PathLike[str]]", output_root: "str
     root = check_output_root(output_root)
     files = find_score_files(inputs)
     items = plan_outputs(files, root)
-    jobs_ = [_Job(item, key=os.path.relpath(item.output_dir, root), options=options,
+    work = [_Job(item, key=os.path.relpath(item.output_dir, root), options=options,
                   augmentation=augmentation if augmentation is not None and augmentation.active
                   else None) for item in items]
-    return _run(jobs_, root, models=models, jobs=jobs, engine=engine, ray_address=ray_address,
+    return _run(work, root, models=models, jobs=jobs, engine=engine, ray_address=ray_address,
                 skip_existing=skip_existing, progress=progress)
 
 
@@ -407,28 +407,28 @@ def render_from_manifest(manifest: "str | os.PathLike[str]", output_root: "str |
     old_root = os.path.dirname(os.path.abspath(path))
     root = check_output_root(output_root)
     write = {"save_params": save_params, "plot": plot, "subtype": subtype}
-    jobs_ = []
+    work = []
     for row in rows:
         if row.get("status") not in ("ok", "skipped") or not row.get("options"):
             continue
         rel = os.path.relpath(os.path.abspath(row["output_dir"]), old_root)
         item = BatchItem(source=row["file"], output_dir=os.path.join(root, rel))
-        jobs_.append(_Job(item, key=rel, options=write,
+        work.append(_Job(item, key=rel, options=write,
                           recorded=_options_from_json(row["options"])))
-    if not jobs_:
+    if not work:
         raise InputFileError(path, "has no rendered files with their options (manifest rows "
                                    "written by render_dataset of this version)")
-    return _run(jobs_, root, models=models, jobs=jobs, engine=engine, ray_address=ray_address,
+    return _run(work, root, models=models, jobs=jobs, engine=engine, ray_address=ray_address,
                 skip_existing=skip_existing, progress=progress)
 
 
-def _run(jobs_: Sequence[_Job], root: str, *, models, jobs: int, engine: str,
+def _run(work: Sequence[_Job], root: str, *, models, jobs: int, engine: str,
          ray_address: "str | None", skip_existing: bool, progress: bool) -> BatchReport:
     """Render the jobs not done yet, record every outcome, write the manifest (also while
     running and whatever happens)."""
-    rows: list["dict | None"] = [None] * len(jobs_)
+    rows: list["dict | None"] = [None] * len(work)
     todo: list[int] = []
-    for i, job in enumerate(jobs_):
+    for i, job in enumerate(work):
         done = _done(job.item) if skip_existing else None
         if done is not None:
             rows[i] = _row(job.item, status="skipped", metadata=done)
@@ -441,11 +441,11 @@ def _run(jobs_: Sequence[_Job], root: str, *, models, jobs: int, engine: str,
         models = load_pretrained_model()
     in_process = engine == "local" and (jobs == 1 or len(todo) <= 1)
     if in_process:  # a bar over the parts of each file
-        todo_jobs = [dataclasses.replace(jobs_[i], options=dict(jobs_[i].options, progress=progress))
+        todo_jobs = [dataclasses.replace(work[i], options=dict(work[i].options, progress=progress))
                      for i in todo]
         init_args = (models, None, None)
     else:
-        todo_jobs = [jobs_[i] for i in todo]
+        todo_jobs = [work[i] for i in todo]
         init_args = (models, max(1, (os.cpu_count() or 1) // jobs),
                      logging.getLogger().getEffectiveLevel())
     bar = None
@@ -459,13 +459,13 @@ def _run(jobs_: Sequence[_Job], root: str, *, models, jobs: int, engine: str,
                                     init_args=init_args, engine=engine,
                                     jobs=1 if in_process else jobs, address=ray_address):
             i = todo[k]
-            item = jobs_[i].item
+            item = work[i].item
             if isinstance(outcome, WorkerLost):
                 outcome = ("failed", f"{item.source}: {outcome.reason} ({outcome.attempts} "
                            "attempts)", None, 0.0)
             status, error, metadata, seconds = outcome
             rows[i] = _row(item, status=status, error=error, metadata=metadata,
-                           render_s=seconds, seed=jobs_[i].options.get("seed", 0))
+                           render_s=seconds, seed=work[i].options.get("seed", 0))
             if status == "failed":
                 logger.error("%s", error)
             if bar is not None:
