@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := fluidsynth fluid-soundfont-gm libsndfile1
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: demo test env apt benchmark clean
+.PHONY: demo test env apt benchmark clean real-clips
 
 apt:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -31,7 +31,11 @@ env: $(VENV)/.installed
 demo: env
 	$(PY) examples/demo.py
 
-test: env
+# short real recordings for the transcription/transfer tests (gitignored; a test skips offline)
+real-clips: env
+	-$(PY) scripts/fetch_real_clips.py
+
+test: env real-clips
 	$(PY) -m pytest -q tests
 
 benchmark: env

@@ -55,6 +55,7 @@ setup(
             "midi_ddsp_train=midi_ddsp.cli.train:main",
             "midi_ddsp_evaluate=midi_ddsp.cli.evaluate:main",
             "midi_ddsp_export=midi_ddsp.cli.export:main",
+            "midi_ddsp_transfer=midi_ddsp.cli.transfer:main",
         ]
     },
 )

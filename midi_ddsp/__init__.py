@@ -33,6 +33,9 @@ _LAZY = {
     "synthesize_bach": "midi_ddsp.chorales",
     "cast_score": "midi_ddsp.casting",
     "instrument_label": "midi_ddsp.casting",
+    "transfer_audio": "midi_ddsp.transfer",
+    "transfer_file": "midi_ddsp.transfer",
+    "transcribe": "midi_ddsp.transcription",
 }
 
 __all__ = [

@@ -20,11 +20,17 @@ Segmentation (``segment_notes``), in three steps:
    ``ACTIVITY_RANGE_DB`` below the 99th-percentile loudness are silent). Changing state costs
    ``SWITCH_PENALTY`` nats. Runs of one state are the first segmentation (pitch changes and
    silences).
-2. **onsets**: peaks of the onset strength above ``ONSET_THRESHOLD``. A run boundary moves to
-   the strongest peak within ``SNAP_BEFORE_S`` before / ``SNAP_AFTER_S`` after it (CREPE's pitch
-   switches late, while the previous note's release rings under the new attack); a peak inside
-   a run of one pitch splits it (a repeated note) when both parts last at least ``min_note_s``.
-3. **notes**: segments shorter than ``min_note_s`` are dropped; the pitch of a note is the
+2. **onsets**: cues from the onset strength and the loudness (``_onset_candidates``): flux
+   peaks above ``ONSET_THRESHOLD`` followed by a loudness rise (a re-attack, not a release),
+   and loudness valleys at least ``VALLEY_DB`` deep. The start of each pitch run moves to the
+   strongest flux peak above ``CHANGE_THRESHOLD`` within ``SNAP_BEFORE_S`` before /
+   ``SNAP_AFTER_S`` after it (CREPE's pitch switches late, while the previous note's release
+   rings under the new attack), else to the nearest cue; a pitch change with no cue whose
+   frames do not settle on their semitone is a glide and stays in the previous note. Strong
+   cues (flux twice the threshold, valleys ``SPLIT_VALLEY_DB`` deep) inside a run of one pitch
+   split it (repeated notes) when both parts last at least ``min_note_s``.
+3. **notes**: segments shorter than ``min_note_s``, mostly unvoiced (``MIN_NOTE_VOICING``) or
+   far quieter than the rest (``QUIET_NOTE_DB``) are dropped; the pitch of a note is the
    confidence-weighted median of the CREPE pitch over its frames after the first
    ``ATTACK_SKIP_S`` (attacks hold the octave errors), rounded to the semitone; a note ends
    where the next begins or where its state run ends.
@@ -33,12 +39,10 @@ Velocity (``velocity_from_loudness``) is relative: the mean loudness of each not
 40 log10 velocity curve (a GM synth's), anchored so the 90th-percentile note reads
 ``VELOCITY_REFERENCE``: v = 100 * 10 ** ((L - L90) / 40), clipped to 1..127.
 
-``input_problem`` names what makes audio untranscribable (silent, no pitched sound, more than one
-pitch at once, too short) for the transfer front end. ``note_f1`` is the mir_eval-style note
-metric (one-to-one matching on onset within 50 ms and pitch within 50 cents; optional offsets).
-
-``python -m midi_ddsp.transcription --corpus data/corpus`` measures note F1 on the corpus's
-test-split renders (``benchmarks/results/transcription.json``).
+``midi_ddsp.monophony.input_problem`` says what makes audio untranscribable (silent, noise,
+several pitches at once, too short).
+``midi_ddsp.note_metrics.note_f1`` scores a transcription (mir_eval's note F1);
+``benchmarks/bench_transcription.py`` measures it on the corpus's test-split renders.
 """
 from __future__ import annotations
 
@@ -51,13 +55,12 @@ import numpy as np
 
 from midi_ddsp.crepe import CREPE_SAMPLE_RATE, CrepePitchTracker, resample_audio
 from midi_ddsp.dsp.spectral import a_weighted_loudness_db
-from midi_ddsp.dsp.units import hz_to_midi, midi_to_hz
+from midi_ddsp.dsp.units import hz_to_midi
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.score import Note
 
 __all__ = ["FRAME_RATE", "TranscriptionFrames", "Transcription", "analyse_frames",
-           "segment_notes", "transcribe", "velocity_from_loudness", "input_problem", "note_f1",
-           "notes_from_array"]
+           "segment_notes", "transcribe", "velocity_from_loudness"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,33 +71,45 @@ CONFIDENCE_LOW, CONFIDENCE_HIGH = 0.3, 0.6
 """CREPE confidence below LOW = unvoiced, above HIGH = voiced, linear in between."""
 ACTIVITY_RANGE_DB = 45.0
 """Frames more than this far below the 99th-percentile loudness count as silence."""
-SILENCE_DB = -70.0
-"""Frames below this loudness (dB re. full-scale sine) are silence whatever the recording."""
+SILENCE_DB = -100.0
+"""Frames below this loudness (dB re. a full-scale sine) are silence whatever the recording
+(quiet recordings are fine: the corpus renders sit around -60 dB)."""
 PITCH_SIGMA = 0.35
 """Spread (semitones) of CREPE pitch around a note's pitch in the emission model."""
 PITCH_OUTLIER = 6.0
 """Cap (nats) on the pitch emission penalty: octave errors cost no more than this per frame."""
-SWITCH_PENALTY = 12.0
+SWITCH_PENALTY = 20.0
 """Cost (nats) of changing pitch state."""
-ONSET_THRESHOLD = 2.5
+ONSET_THRESHOLD = 3.5
 """Onset-strength peaks (in units of the median within-note flux) at least this high are onsets."""
-SNAP_BEFORE_S, SNAP_AFTER_S = 0.10, 0.03
-"""A pitch-change boundary moves to the strongest onset peak this far before / after it."""
+SNAP_BEFORE_S, SNAP_AFTER_S = 0.20, 0.04
+"""How far before / after a pitch change its onset cue is looked for."""
+CHANGE_THRESHOLD = 1.8
+"""At a pitch change, the strongest flux peak at least this high nearby places the onset."""
+RISE_DB = 1.5
+"""A flux peak is an onset only when the loudness rises this much just after it (not a release)."""
+VALLEY_DB, SPLIT_VALLEY_DB = 2.0, 8.0
+"""Loudness valleys this deep (dB, on both sides) are onset cues; SPLIT_VALLEY_DB deep ones
+split a note of one pitch (repeated notes); shallower ones only place pitch changes."""
+VALLEY_REACH_S = 0.12
+"""How far either side of a valley its depth is measured."""
+VALLEY_LEAD_S = 0.02
+"""A note begins this long before the loudness valley between it and the previous note."""
+GLIDE_SEMITONES = 0.3
+"""A pitch change without an onset cue whose frames sit further than this from their semitone
+(median) is a glide and stays in the previous note."""
 ATTACK_SKIP_S = 0.04
 """The first frames of a note are left out of its pitch (attack transients, octave errors)."""
 MIN_NOTE_S = 0.06
 """Default shortest note kept."""
+MIN_NOTE_VOICING = 0.5
+"""Notes whose mean voicing (after the attack) is lower are dropped (unpitched stretches)."""
+QUIET_NOTE_DB = 45.0
+"""Notes more than this far below the 90th-percentile note are dropped (tails, breaths)."""
 VELOCITY_REFERENCE = 100
 """Velocity of the 90th-percentile-loud note."""
-MIN_DURATION_S = 0.25
-"""Shortest input ``input_problem`` accepts."""
 _FLUX_FFT = 512
 _FLUX_COMPRESSION = 100.0
-_HARMONIC_FFT = 2048
-_HARMONIC_HALF_WIDTH = 0.2   # of f0, either side of each harmonic
-_MIN_HARMONIC_RATIO = 0.75   # voiced frames' median energy share at the harmonics of f0
-_MIN_VOICED_FRACTION = 0.15  # of the sounding frames
-_SILENT_PEAK = 10 ** (-60 / 20)   # peak amplitude below -60 dBFS = silent
 _EPS = 1e-12
 
 
@@ -171,6 +186,7 @@ def _check_audio(audio, sample_rate) -> np.ndarray:
 
 def _onset_strength(x16: np.ndarray, n_frames: int) -> np.ndarray:
     hop = CREPE_SAMPLE_RATE // FRAME_RATE
+    x16 = x16 / max(float(np.max(np.abs(x16))) if x16.size else 0.0, _EPS)  # level-independent
     padded = np.pad(x16, (_FLUX_FFT // 2, _FLUX_FFT // 2 + hop * (n_frames + 1)))
     idx = np.arange(n_frames)[:, None] * hop + np.arange(_FLUX_FFT)[None, :]
     spectrum = np.abs(np.fft.rfft(padded[idx] * np.hanning(_FLUX_FFT + 1)[:-1], axis=1))
@@ -240,15 +256,51 @@ def _viterbi_states(frames: TranscriptionFrames, pitches: np.ndarray) -> np.ndar
     return path
 
 
-def _peaks(strength: np.ndarray) -> np.ndarray:
-    """Local maxima (over +-2 frames) of the onset strength above ONSET_THRESHOLD."""
-    s = np.asarray(strength, np.float64)
-    if s.size < 3:
-        return np.zeros(0, np.int64)
-    padded = np.pad(s, 2, constant_values=-np.inf)
-    window = np.lib.stride_tricks.sliding_window_view(padded, 5)
-    is_peak = (s >= window.max(axis=1)) & (s >= ONSET_THRESHOLD)
-    return np.nonzero(is_peak)[0]
+def _local_extrema(values: np.ndarray, reach: int, *, maxima: bool) -> np.ndarray:
+    """Frames holding the max (or min) of ``values`` within +-reach frames."""
+    padded = np.pad(values, reach, constant_values=-np.inf if maxima else np.inf)
+    window = np.lib.stride_tricks.sliding_window_view(padded, 2 * reach + 1)
+    return np.nonzero(values >= window.max(axis=1) if maxima else values <= window.min(axis=1))[0]
+
+
+def _onset_candidates(frames: TranscriptionFrames) -> tuple[np.ndarray, np.ndarray]:
+    """Onset frames and their strength (1 = weak cue, 2 = strong enough to split a note).
+
+    Flux peaks >= ONSET_THRESHOLD followed by a loudness rise of >= RISE_DB (a re-attack, not a
+    release) mark an onset one frame before the peak; loudness valleys at least VALLEY_DB deep
+    on both sides mark one VALLEY_LEAD_S before the valley (legato bowing and tonguing).
+    """
+    rate = frames.frame_rate
+    flux = frames.onset_strength.astype(np.float64)
+    level = frames.loudness_db.astype(np.float64)
+    n = level.size
+    if n < 5:
+        return np.zeros(0, np.int64), np.zeros(0)
+    look = int(round(VALLEY_REACH_S * rate))
+    padded = np.pad(level, look, mode="edge")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * look + 1)
+    left = windows[:, :look].max(axis=1) - level
+    right = windows[:, look + 1:].max(axis=1) - level
+    rise = np.lib.stride_tricks.sliding_window_view(np.pad(level, (3, 8), mode="edge"), 12)
+    rise = rise[:, 3:].max(axis=1) - rise[:, :4].min(axis=1)  # after the frame vs just before
+    sounding = frames.sounding()
+    out: dict[int, float] = {}
+    for p in _local_extrema(flux, 2, maxima=True):
+        if flux[p] >= ONSET_THRESHOLD and rise[p] >= RISE_DB:
+            out[max(int(p) - 1, 0)] = 2.0 if flux[p] >= 2 * ONSET_THRESHOLD else 1.0
+    lead = int(round(VALLEY_LEAD_S * rate))
+    for v in _local_extrema(level, 3, maxima=False):
+        depth = min(left[v], right[v])
+        if depth >= VALLEY_DB and sounding[min(v + 3, n - 1)]:
+            frame = max(int(v) - lead, 0)
+            strength = 2.0 if depth >= SPLIT_VALLEY_DB else 1.0
+            same = [f for f in out if abs(frame - f) <= lead + 2]  # one onset, two cues
+            if same:
+                out[same[0]] = max(out[same[0]], strength)
+            else:
+                out[frame] = strength
+    frames_sorted = np.array(sorted(out), np.int64)
+    return frames_sorted, np.array([out[f] for f in frames_sorted])
 
 
 def _runs(path: np.ndarray) -> list[tuple[int, int, int]]:
@@ -280,35 +332,55 @@ def segment_notes(frames: TranscriptionFrames, *, min_note_s: float = MIN_NOTE_S
     hi = int(math.ceil(float(hz_to_midi(fmax_hz))))
     pitches = np.arange(max(lo, 0), min(hi, 127) + 1, dtype=np.float64)
     path = _viterbi_states(frames, pitches)
-    peaks = _peaks(frames.onset_strength)
-    strength = frames.onset_strength
+    onsets, cue = _onset_candidates(frames)
     min_frames = max(1, int(round(min_note_s * rate)))
     before, after = int(round(SNAP_BEFORE_S * rate)), int(round(SNAP_AFTER_S * rate))
+    midi = hz_to_midi(np.maximum(frames.f0_hz.astype(np.float64), 1e-3))
+    flux = frames.onset_strength.astype(np.float64)
+    flux_peak = np.zeros(frames.n_frames, bool)
+    flux_peak[_local_extrema(flux, 2, maxima=True)] = True
+    flux_peak &= flux >= CHANGE_THRESHOLD
 
-    # note starts: every run of a pitch state begins one, snapped to a nearby onset peak
-    segments: list[list[int]] = []  # [start, stop] of each voiced run, boundaries snapped
-    runs = _runs(path)
-    for state, start, stop in runs:
+    # note starts: every run of a pitch state begins one, moved to a nearby onset cue; a
+    # pitch change without a cue that does not settle on its semitone is a glide (a fall,
+    # a bend, a portamento) and stays part of the previous note
+    segments: list[list[int]] = []  # [start, stop] per note
+    previous_state = 0
+    for state, start, stop in _runs(path):
         if state == 0:
+            previous_state = 0
             continue
-        near = peaks[(peaks >= start - before) & (peaks <= start + after)]
-        if near.size:
-            start = int(near[np.argmax(strength[near])])
+        window = slice(max(start - before, 0), min(start + after + 1, frames.n_frames))
+        bumps = np.arange(window.start, window.stop)[flux_peak[window]]
+        in_reach = (onsets >= start - before) & (onsets <= start + after)
+        near = onsets[in_reach]
+        if bumps.size:  # the new note's first spectral change, however soft its attack
+            start = max(int(bumps[np.argmax(flux[bumps])]) - 1, 0)
+        elif near.size:
+            start = int(near[np.argmin(np.abs(near - start))])
+        elif previous_state and segments and segments[-1][1] == start:
+            run = midi[start:stop] - pitches[state - 1]
+            if abs(float(np.median(run))) > GLIDE_SEMITONES or \
+                    float(np.ptp(np.percentile(run, [10, 90]))) > 2 * GLIDE_SEMITONES:
+                segments[-1][1] = stop
+                previous_state = state
+                continue
+        previous_state = state
         if segments:  # the previous note ends where this one begins
             start = max(start, segments[-1][0] + 1)
             segments[-1][1] = min(segments[-1][1], start)
         segments.append([start, stop])
-    # repeated notes: onset peaks inside a run split it
+    # repeated notes: strong onset cues inside a note split it
     split: list[tuple[int, int]] = []
+    strong = onsets[cue >= 2.0]
     for start, stop in segments:
         cuts = [start]
-        for p in peaks[(peaks > start) & (peaks < stop)]:
+        for p in strong[(strong > start) & (strong < stop)]:
             if p - cuts[-1] >= min_frames and stop - p >= min_frames:
                 cuts.append(int(p))
         cuts.append(stop)
         split.extend(zip(cuts[:-1], cuts[1:]))
 
-    midi = hz_to_midi(np.maximum(frames.f0_hz.astype(np.float64), 1e-3))
     weight = frames.voicing() + 1e-6
     skip = int(round(ATTACK_SKIP_S * rate))
     notes: list[tuple[int, float, float, float]] = []
@@ -316,9 +388,14 @@ def segment_notes(frames: TranscriptionFrames, *, min_note_s: float = MIN_NOTE_S
         if stop - start < min_frames:
             continue
         a = start + skip if stop - start > 2 * skip else start
+        if float(np.mean(weight[a:stop])) < MIN_NOTE_VOICING:
+            continue
         pitch = _weighted_median(midi[a:stop], weight[a:stop])
         level = float(np.mean(frames.loudness_db[start:stop]))
         notes.append((int(np.clip(round(pitch), 0, 127)), start / rate, stop / rate, level))
+    if notes:  # release tails and breaths between notes: far quieter than the notes
+        floor = float(np.percentile([n[3] for n in notes], 90)) - QUIET_NOTE_DB
+        notes = [n for n in notes if n[3] >= floor]
     velocities = velocity_from_loudness([n[3] for n in notes])
     return [Note(p, float(a), float(b), int(v)) for (p, a, b, _), v in zip(notes, velocities)]
 
@@ -361,104 +438,3 @@ def transcribe(audio, *, sample_rate: int, min_note_s: float = MIN_NOTE_S,
     notes = segment_notes(frames, min_note_s=min_note_s, fmin_hz=fmin_hz, fmax_hz=fmax_hz)
     return Transcription(notes=notes, frames=frames, sample_rate=int(sample_rate),
                          duration_s=x.shape[0] / int(sample_rate))
-
-
-# ------------------------------------------------------------------------------------------
-# what cannot be transcribed
-# ------------------------------------------------------------------------------------------
-def _harmonic_ratio(x16: np.ndarray, frames: TranscriptionFrames, rows: np.ndarray) -> np.ndarray:
-    """Share of each given frame's power within +-20 % of f0 around the harmonics of f0."""
-    hop = CREPE_SAMPLE_RATE // frames.frame_rate
-    padded = np.pad(x16, (_HARMONIC_FFT // 2, _HARMONIC_FFT // 2 + hop))
-    idx = rows[:, None] * hop + np.arange(_HARMONIC_FFT)[None, :]
-    power = np.abs(np.fft.rfft(padded[idx] * np.hanning(_HARMONIC_FFT + 1)[:-1], axis=1)) ** 2
-    freqs = np.fft.rfftfreq(_HARMONIC_FFT, 1.0 / CREPE_SAMPLE_RATE)
-    f0 = frames.f0_hz[rows].astype(np.float64)[:, None]
-    order = freqs[None, :] / f0
-    near = (np.abs(order - np.round(order)) <= _HARMONIC_HALF_WIDTH) & (np.round(order) >= 1)
-    keep = freqs[None, :] >= 0.5 * f0   # below half of f0: hum and rumble do not count
-    total = (power * keep).sum(axis=1)
-    return (power * near * keep).sum(axis=1) / np.maximum(total, _EPS)
-
-
-def input_problem(audio, frames: TranscriptionFrames, *, sample_rate: int) -> "str | None":
-    """Why a recording cannot be transcribed as one monophonic pitched line, or None.
-
-    One of: too short (under ``MIN_DURATION_S``), silent (peak below -60 dBFS), no pitched sound
-    (voiced in under 15 % of its sounding frames: noise, speech-like or unpitched), or more than
-    one pitch at once (in its voiced frames, the harmonics of the tracked f0 hold under 75 % of
-    the energy: chords, two instruments, strong noise).
-    """
-    x = _check_audio(audio, sample_rate)
-    duration = x.shape[0] / int(sample_rate)
-    if duration < MIN_DURATION_S:
-        return (f"too short to transcribe ({duration:.2f} s; at least {MIN_DURATION_S:g} s "
-                "needed)")
-    if x.size == 0 or float(np.max(np.abs(x))) < _SILENT_PEAK:
-        return "silent (peak below -60 dBFS): nothing to transcribe"
-    sounding = frames.sounding()
-    voiced = frames.confidence >= CONFIDENCE_HIGH
-    n_sounding = int(sounding.sum())
-    share = float((voiced & sounding).sum()) / max(n_sounding, 1)
-    if n_sounding == 0 or share < _MIN_VOICED_FRACTION:
-        return (f"no pitched sound found (pitch confidence high in {100 * share:.0f} % of the "
-                "sounding frames): noise or unpitched audio cannot be transcribed")
-    rows = np.nonzero(voiced & sounding)[0]
-    if rows.size > 200:
-        rows = rows[np.linspace(0, rows.size - 1, 200).astype(np.int64)]
-    x16 = resample_audio(x, sample_rate=int(sample_rate))
-    ratio = float(np.median(_harmonic_ratio(x16, frames, rows)))
-    if ratio < _MIN_HARMONIC_RATIO:
-        return (f"not monophonic: only {100 * ratio:.0f} % of the energy lies on the harmonics of "
-                "one pitch (several notes at once, or strong noise); give a recording of one "
-                "melodic line")
-    return None
-
-
-# ------------------------------------------------------------------------------------------
-# metric
-# ------------------------------------------------------------------------------------------
-def notes_from_array(array) -> list[Note]:
-    """Notes from a float array [n_notes, 4] of pitch, onset_s, offset_s, velocity (the shard
-    format); velocities clipped to 1..127."""
-    a = np.asarray(array, np.float64).reshape(-1, 4)
-    return [Note(int(round(p)), float(on), float(off), int(np.clip(round(v), 1, 127)))
-            for p, on, off, v in a]
-
-
-def note_f1(reference: Sequence[Note], estimated: Sequence[Note], *,
-            onset_tolerance_s: float = 0.05, pitch_tolerance_cents: float = 50.0,
-            offset_ratio: "float | None" = None, offset_min_tolerance_s: float = 0.05) -> dict:
-    """Note precision, recall and F1 with one-to-one matching (mir_eval.transcription's rules).
-
-    A reference and an estimated note match when their onsets differ by at most
-    ``onset_tolerance_s``, their pitches by at most ``pitch_tolerance_cents`` and, with
-    ``offset_ratio``, their offsets by at most ``max(offset_min_tolerance_s, offset_ratio *
-    reference duration)``; the matching is a maximum bipartite matching.
-
-    Returns:
-        ``{"precision", "recall", "f1", "n_reference", "n_estimated", "n_matched"}``.
-    """
-    from scipy.sparse import csr_matrix
-    from scipy.sparse.csgraph import maximum_bipartite_matching
-
-    ref, est = list(reference), list(estimated)
-    out = {"n_reference": len(ref), "n_estimated": len(est)}
-    if not ref or not est:
-        return dict(out, precision=0.0, recall=0.0, f1=0.0, n_matched=0)
-    r_on = np.array([n.onset_s for n in ref])[:, None]
-    e_on = np.array([n.onset_s for n in est])[None, :]
-    r_p = np.array([midi_to_hz(n.pitch) for n in ref])[:, None]
-    e_p = np.array([midi_to_hz(n.pitch) for n in est])[None, :]
-    ok = (np.abs(r_on - e_on) <= onset_tolerance_s + 1e-9) \
-        & (np.abs(1200.0 * np.log2(e_p / r_p)) <= pitch_tolerance_cents + 1e-9)
-    if offset_ratio is not None:
-        r_off = np.array([n.offset_s for n in ref])[:, None]
-        e_off = np.array([n.offset_s for n in est])[None, :]
-        tolerance = np.maximum(offset_min_tolerance_s, offset_ratio * (r_off - r_on))
-        ok &= np.abs(r_off - e_off) <= tolerance + 1e-9
-    match = maximum_bipartite_matching(csr_matrix(ok.astype(np.int8)), perm_type="column")
-    matched = int(np.sum(match >= 0))
-    precision, recall = matched / len(est), matched / len(ref)
-    f1 = 2 * precision * recall / (precision + recall) if matched else 0.0
-    return dict(out, precision=precision, recall=recall, f1=f1, n_matched=matched)

@@ -1,0 +1,154 @@
+"""Monophonic transcription (midi_ddsp.transcription) and the note metric (midi_ddsp.note_metrics)."""
+import numpy as np
+import pytest
+
+from midi_ddsp import monophony
+from midi_ddsp import transcription as T
+from midi_ddsp.errors import ParameterError
+from midi_ddsp.note_metrics import note_f1, notes_from_array
+from midi_ddsp.score import Note, Part
+
+SR = 16000
+
+
+# ------------------------------------------------------------------ the metric
+def test_note_f1_matches_hand_counted_cases():
+    ref = [Note(60, 0.0, 0.5), Note(62, 0.5, 1.0), Note(64, 1.0, 1.5)]
+    assert note_f1(ref, ref)["f1"] == 1.0
+    late = [Note(60, 0.04, 0.5), Note(62, 0.56, 1.0), Note(64, 1.0, 1.5)]  # 40 ms ok, 60 ms not
+    m = note_f1(ref, late)
+    assert (m["n_matched"], m["precision"], m["recall"]) == (2, 2 / 3, 2 / 3)
+    wrong_pitch = [Note(61, 0.0, 0.5)]
+    assert note_f1(ref, wrong_pitch)["n_matched"] == 0
+    # one-to-one: two estimates near one reference note match once
+    doubled = [Note(60, 0.0, 0.2), Note(60, 0.03, 0.5)]
+    m = note_f1([Note(60, 0.0, 0.5)], doubled)
+    assert (m["n_matched"], m["precision"], m["recall"]) == (1, 0.5, 1.0)
+    assert note_f1(ref, [])["f1"] == 0.0
+
+
+def test_note_f1_offsets_when_asked():
+    ref = [Note(60, 0.0, 1.0)]
+    short = [Note(60, 0.0, 0.5)]
+    assert note_f1(ref, short)["f1"] == 1.0
+    assert note_f1(ref, short, offset_ratio=0.2)["f1"] == 0.0
+    assert note_f1(ref, [Note(60, 0.0, 0.85)], offset_ratio=0.2)["f1"] == 1.0
+
+
+def test_notes_from_array_reads_the_shard_layout():
+    notes = notes_from_array(np.array([[60, 0.1, 0.5, 90.4], [62, 0.5, 0.9, 0]], np.float32))
+    assert notes[0] == Note(60, pytest.approx(0.1), pytest.approx(0.5), 90)
+    assert notes[1].velocity == 1
+
+
+# ------------------------------------------------------------------ velocity
+def test_velocity_follows_the_40_log10_curve_anchored_at_the_90th_percentile():
+    v = T.velocity_from_loudness([-20.0] * 9 + [-60.0])
+    assert v[0] == T.VELOCITY_REFERENCE
+    assert v[-1] == round(T.VELOCITY_REFERENCE * 10 ** (-40 / 40))
+    assert T.velocity_from_loudness([0.0, -200.0]).tolist()[1] == 1
+    assert T.velocity_from_loudness([]).shape == (0,)
+
+
+# ------------------------------------------------------------------ segmentation on frames
+def _frames(segments, n_frames, spikes=()):
+    """Hand-made frame features: (midi, start, stop) voiced at -20 dB, silence elsewhere."""
+    f0 = np.full(n_frames, 100.0)
+    conf = np.full(n_frames, 0.05)
+    loud = np.full(n_frames, -110.0)
+    for midi, a, b in segments:
+        f0[a:b] = 440.0 * 2 ** ((midi - 69) / 12)
+        conf[a:b] = 0.9
+        loud[a:b] = -20.0
+    flux = np.ones(n_frames)
+    for s in spikes:
+        flux[s] = 8.0
+        loud[s - 3:s] -= 2.0  # a re-attack: the level rises after the spike
+    return T.TranscriptionFrames(100, f0.astype(np.float32), conf.astype(np.float32),
+                                 loud.astype(np.float32), flux.astype(np.float32))
+
+
+def test_segment_notes_finds_pitch_changes_silences_and_repeated_notes():
+    frames = _frames([(60, 10, 60), (64, 60, 100), (64, 120, 200)], 230, spikes=[161])
+    notes = T.segment_notes(frames)
+    assert [n.pitch for n in notes] == [60, 64, 64, 64]
+    onsets = [n.onset_s for n in notes]
+    assert onsets[0] == pytest.approx(0.10, abs=0.02)
+    assert onsets[1] == pytest.approx(0.60, abs=0.02)
+    assert onsets[2] == pytest.approx(1.20, abs=0.02)
+    assert onsets[3] == pytest.approx(1.60, abs=0.02)   # the repeated note (flux spike)
+    assert notes[0].offset_s <= notes[1].onset_s
+    assert all(a.offset_s <= b.onset_s + 1e-9 for a, b in zip(notes, notes[1:]))
+
+
+def test_segment_notes_drops_blips_and_ignores_short_octave_errors():
+    frames = _frames([(60, 10, 80), (72, 40, 43), (67, 120, 123)], 150)
+    notes = T.segment_notes(frames, min_note_s=0.06)
+    assert [(n.pitch, round(n.onset_s, 2)) for n in notes] == [(60, 0.10)]
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0])
+def test_segment_notes_rejects_a_bad_min_length(bad):
+    with pytest.raises(ParameterError, match="min_note_s"):
+        T.segment_notes(_frames([(60, 10, 80)], 100), min_note_s=bad)
+
+
+def test_frames_have_the_documented_shapes():
+    x = (0.3 * np.sin(2 * np.pi * 440 * np.arange(int(0.5 * 22050)) / 22050)).astype(np.float32)
+    frames = T.analyse_frames(x, sample_rate=22050)
+    n = x.size * 100 // 22050
+    for name in ("f0_hz", "confidence", "loudness_db", "onset_strength"):
+        assert getattr(frames, name).shape == (n,)
+    assert frames.voicing().shape == (n,)
+    assert np.median(frames.f0_hz[10:-10]) == pytest.approx(440.0, rel=0.01)
+
+
+# ------------------------------------------------------------------ a corpus-like render
+MELODY = [(72, 0.10, 0.45, 100), (74, 0.50, 0.85, 80), (76, 0.90, 1.25, 110), (77, 1.30, 1.50, 70),
+          (79, 1.55, 2.20, 120), (76, 2.30, 2.65, 90), (72, 2.70, 3.05, 60), (74, 3.10, 3.30, 100),
+          (71, 3.35, 3.70, 85), (72, 3.80, 4.60, 110)]
+
+
+@pytest.fixture(scope="module")
+def flute_render():
+    from midi_ddsp.fluidsynth_render import FluidSynthUnavailableError, render_parts_fluidsynth
+    from midi_ddsp.errors import InputFileError
+
+    notes = [Note(p, a, b, v) for p, a, b, v in MELODY]
+    try:
+        audio = render_parts_fluidsynth([Part(notes=notes, program=73)], sample_rate=SR)
+    except (FluidSynthUnavailableError, InputFileError) as exc:
+        pytest.skip(f"FluidSynth not available: {exc}")
+    return audio, notes
+
+
+def test_a_fluidsynth_flute_line_is_transcribed_with_note_f1_of_at_least_0_9(flute_render):
+    audio, notes = flute_render
+    result = T.transcribe(audio, sample_rate=SR)
+    score = note_f1(notes, result.notes)
+    assert score["f1"] >= 0.9, (score, result.notes)
+    assert result.frames.n_frames == audio.size * 100 // SR
+    # velocities: louder source notes get higher estimates (GM velocity sets the gain)
+    matched = [min(result.notes, key=lambda e: abs(e.onset_s - n.onset_s)) for n in notes]
+    loud = np.mean([e.velocity for n, e in zip(notes, matched) if n.velocity >= 100])
+    soft = np.mean([e.velocity for n, e in zip(notes, matched) if n.velocity <= 80])
+    assert loud > soft + 10
+
+
+def test_input_problem_names_what_cannot_be_transcribed(flute_render):
+    audio, _ = flute_render
+    rng = np.random.default_rng(0)
+    t = np.arange(SR) / SR
+    cases = {
+        "too short": np.zeros(SR // 10, np.float32),
+        "silent": np.zeros(SR, np.float32),
+        "no pitched sound": (0.3 * rng.standard_normal(SR)).astype(np.float32),
+        "not monophonic": (0.3 * np.sin(2 * np.pi * 440 * t) + 0.3 * np.sin(2 * np.pi * 523.25 * t)
+                           ).astype(np.float32),
+    }
+    for words, x in cases.items():
+        frames = T.analyse_frames(x, sample_rate=SR)
+        problem = monophony.input_problem(x, frames, sample_rate=SR)
+        assert problem is not None and problem.startswith(words), (words, problem)
+    frames = T.analyse_frames(audio, sample_rate=SR)
+    assert monophony.input_problem(audio, frames, sample_rate=SR) is None
