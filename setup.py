@@ -15,6 +15,7 @@ setup(
         "midi_ddsp.models",
         "midi_ddsp.score",
         "midi_ddsp.expression",
+        "midi_ddsp.studio",
         "midi_ddsp.training",
         "midi_ddsp.cli",
         "midi_ddsp.data_pipeline",
@@ -25,7 +26,8 @@ setup(
         "midi_ddsp.data_pipeline": "data_pipeline",
         "midi_ddsp.checkpoints": "checkpoints",
     },
-    package_data={"midi_ddsp.checkpoints": ["*.pt", "*.json", "*.md"]},
+    package_data={"midi_ddsp.checkpoints": ["*.pt", "*.json", "*.md"],
+                  "midi_ddsp.studio": ["static/*"]},
     install_requires=[
         "torch>=2.1",
         "numpy>=1.24",
@@ -45,7 +47,8 @@ setup(
         "interop": ["note-seq>=0.0.5"],
         "ray": ["ray>=2.9"],
         "onnx": ["onnx>=1.16", "onnxruntime>=1.18", "onnxscript>=0.2"],
-        "test": ["pytest>=7"],
+        "studio": ["starlette>=0.40", "uvicorn>=0.30", "python-multipart>=0.0.18"],
+        "test": ["pytest>=7", "httpx>=0.27", "selenium>=4.20"],
     },
     entry_points={
         "console_scripts": [
@@ -56,6 +59,7 @@ setup(
             "midi_ddsp_evaluate=midi_ddsp.cli.evaluate:main",
             "midi_ddsp_export=midi_ddsp.cli.export:main",
             "midi_ddsp_transfer=midi_ddsp.cli.transfer:main",
+            "midi_ddsp_studio=midi_ddsp.cli.studio:main",
         ]
     },
 )

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import os
+import struct
 import tempfile
 
 import numpy as np
 
 from midi_ddsp.errors import InputFileError, ParameterError
 
-__all__ = ["write_wav"]
+__all__ = ["write_wav", "wav_bytes"]
 
 _SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
 
@@ -69,3 +70,16 @@ def _remove_quietly(path: str) -> None:
         os.remove(path)
     except OSError:
         pass
+
+
+def wav_bytes(samples: np.ndarray, sample_rate: int, format_tag: int) -> bytes:
+    """A mono WAV file in memory (downloads): RIFF header, ``fmt`` chunk (``format_tag`` 1 = PCM
+    for int16 ``samples``, 3 = IEEE float for float32), ``data`` chunk. No ``PEAK`` chunk
+    (libsndfile's carries a time stamp, so equal audio would give unequal files)."""
+    data = samples.tobytes()
+    width = samples.dtype.itemsize
+    fmt = struct.pack("<HHIIHH", format_tag, 1, int(sample_rate), int(sample_rate) * width,
+                      width, 8 * width)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + \
+        struct.pack("<I", len(data)) + data
+    return b"RIFF" + struct.pack("<I", len(body)) + body
