@@ -225,8 +225,13 @@ def _reachable_high(expression_index: int, pitch: int, sample_rate: int = 16000)
 def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batch_size: int,
                     crop_frames: int, frame_rate: int = 250, n_noise: int = 4,
                     perturb_prob: float = 0.3, augment_prob: float = 0.5,
-                    indices: "Sequence[int] | None" = None) -> dict:
+                    indices: "Sequence[int] | None" = None, audio_examples: int = 0,
+                    hop_size: int = 64) -> dict:
     """A batch of random crops for the Synthesis Generator.
+
+    The first ``audio_examples`` rows (records must keep their audio) are neither augmented
+    nor perturbed, so their conditioning describes their corpus audio, returned as ``audio``
+    [audio_examples, crop_frames * hop_size] (zero-padded) for a spectral loss.
 
     Returns a dict of tensors: ``note_features`` [B, T, 14], ``expressions`` [B, T, 6],
     ``instrument_weights`` [B, 13], ``noise`` [B, T, n_noise], targets ``f0_dev`` [B, T]
@@ -240,10 +245,18 @@ def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
                            "regress_mask")}
     segs = {k: [] for k in ("seg_batch", "seg_start", "seg_length", "seg_expressions",
                             "seg_vibrato_mask", "seg_perturbed")}
+    audio = []
     for b in range(batch_size):
         rec = records[indices[b] if indices is not None else int(rng.integers(len(records)))]
         start, stop = _crop_bounds(rec, crop_frames, rng)
         n = stop - start
+        clean = b < audio_examples
+        if clean:
+            if rec.audio is None:
+                raise InputFileError(rec.example_id, "audio_examples needs records that keep "
+                                                     "their audio (CorpusPool(keep_audio=True))")
+            audio.append(_pad(rec.audio[start * hop_size:stop * hop_size].astype(np.float32),
+                              crop_frames * hop_size))
         notes = clip_notes(rec.notes, start_s=start / frame_rate, end_s=stop / frame_rate,
                            frame_rate=frame_rate)
         params = rec.params(start, stop)
@@ -258,6 +271,8 @@ def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
         # parameter-space augmentation of brightness and attack noise, per note
         k = np.arange(1, hd.shape[1] + 1, dtype=np.float64)
         for (s0, s1) in spans:
+            if clean:
+                continue
             if s1 > s0 and rng.random() < augment_prob:
                 gamma = rng.uniform(-1.0, 1.0)
                 tilted = hd[s0:s1] * k[None, :] ** gamma
@@ -273,7 +288,7 @@ def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
             values = table[list(EXPRESSION_NAMES)].to_numpy(np.float32).copy()
             perturbed = np.zeros(len(notes), np.float32)
             for i, (s0, s1) in enumerate(spans):
-                if s1 > s0 and rng.random() < perturb_prob:
+                if s1 > s0 and not clean and rng.random() < perturb_prob:
                     j = int(rng.integers(_N_EXPR))
                     values[i, j] = rng.uniform(0.0, _reachable_high(j, notes[i].pitch))
                     perturbed[i] = 1.0
@@ -317,6 +332,8 @@ def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
         np.asarray(segs["seg_expressions"], np.float32).reshape(n_seg, _N_EXPR))
     batch["seg_vibrato_mask"] = torch.as_tensor(segs["seg_vibrato_mask"], dtype=torch.float32)
     batch["seg_perturbed"] = torch.as_tensor(segs["seg_perturbed"], dtype=torch.float32)
+    if audio_examples:
+        batch["audio"] = torch.from_numpy(np.stack(audio))
     return batch
 
 
