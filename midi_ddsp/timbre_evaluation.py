@@ -70,6 +70,7 @@ __all__ = [
     "frechet_distance",
     "piece_metrics",
     "evaluate_timbre",
+    "control_fidelity",
     "run_timbre_evaluation",
     "summary_lines",
     "main",
@@ -504,6 +505,29 @@ def evaluate_timbre(pieces: Sequence[TimbrePiece], *, synthesis_generators: Mapp
     return result
 
 
+def control_fidelity(synthesis_generator_path: "str | os.PathLike[str]", *,
+                     instruments: Sequence[str] = ("violin", "flute", "trumpet"),
+                     registers: Sequence[str] = ("middle",), seed: int = 0) -> dict:
+    """Control fidelity from audio (``audio_evaluation.control_sweep``) of one Synthesis
+    Generator on a reduced grid: control -> {"r", "slope", "worst_slope", "n_cells"}, means over
+    the cells (instrument x register) that can reach the control."""
+    from midi_ddsp.audio_evaluation import control_sweep, reachable, summarize_sweep
+    from midi_ddsp.expression import EXPRESSION_NAMES
+    from midi_ddsp.synthesis import load_pretrained_model
+
+    model = load_pretrained_model(synthesis_generator_path=synthesis_generator_path)
+    out = {}
+    for control in EXPRESSION_NAMES:
+        fits = [summarize_sweep(control_sweep(model, inst, reg, control, seed=seed), control)["fidelity"]
+                for inst in instruments for reg in registers
+                if reachable(control, inst, reg) is None]
+        slopes = [f["slope"] for f in fits if np.isfinite(f["slope"])]
+        out[control] = {"r": _mean(f["r"] for f in fits), "slope": _mean(slopes),
+                        "worst_slope": float(min(slopes)) if slopes else float("nan"),
+                        "n_cells": len(fits)}
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # report
 # ---------------------------------------------------------------------------------------------
@@ -565,6 +589,19 @@ def timbre_markdown(metrics: dict, *, title: str = "Timbre fidelity") -> str:
                        f"| {label} | {_f(s['spectral_loss'], 3)} | {_f(s['floor_ratio'])} | "
                        f"{_f(s['harmonic_level_db'])} | {_f(s['centroid_abs_hz'], 0)} | "
                        f"{_f(s['attack_db'])} | {_f(s['frechet'])} | {bands} ({corpus}) |")
+    fidelity = metrics.get("control_fidelity")
+    if fidelity:
+        grid = metrics["settings"].get("fidelity_grid", {})
+        names = list(next(iter(fidelity.values())))
+        out += ["", "## Control fidelity from audio (reduced grid: "
+                f"{', '.join(grid.get('instruments', []))}; {', '.join(grid.get('registers', []))} "
+                "register)", "", "slope (r) of the re-extracted control against the requested "
+                "one, mean over the grid; worst slope in brackets.", "",
+                "| model | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+        for label, per in fidelity.items():
+            out.append(f"| {label} | " + " | ".join(
+                f"{_f(per[c]['slope'])} ({_f(per[c]['r'])}; {_f(per[c]['worst_slope'])})"
+                for c in names) + " |")
     for section in metrics.get("extra_sections", []):
         out += ["", section]
     return "\n".join(out) + "\n"
@@ -575,13 +612,16 @@ def run_timbre_evaluation(data_dir: "str | os.PathLike[str]", out_dir: "str | os
                           ddsp_inference_path: "str | os.PathLike[str] | None" = None,
                           instruments: "Sequence[str] | None" = None,
                           pieces_per_instrument: int = 3, max_seconds: float = 8.0, seed: int = 0,
-                          command: "str | None" = None, stem: str = "timbre") -> dict:
+                          command: "str | None" = None, stem: str = "timbre",
+                          fidelity_instruments: Sequence[str] = (),
+                          fidelity_registers: Sequence[str] = ("middle",)) -> dict:
     """Load the corpus test pieces and the models, run ``evaluate_timbre``, write
     ``out_dir/<stem>_metrics.json`` and ``out_dir/<stem>_evaluation.md``; returns the metrics.
 
     ``models``: label -> Synthesis Generator checkpoint (default: the shipped one as
     ``"shipped"``); ``ddsp_inference_path``: default the shipped DDSP Inference (None when it
-    is missing).
+    is missing). With ``fidelity_instruments``, also ``control_fidelity`` of every model on
+    that grid (``metrics["control_fidelity"][label]``).
     """
     from midi_ddsp.models import load_model, shipped_checkpoint_path
 
@@ -605,6 +645,14 @@ def run_timbre_evaluation(data_dir: "str | os.PathLike[str]", out_dir: "str | os
         metrics["data_version"] = f"corpus v{settings.get('corpus_version', 1)} (seed {settings.get('seed')})"
     metrics["settings"].update({"pieces_per_instrument": pieces_per_instrument,
                                 "max_seconds": max_seconds})
+    if fidelity_instruments:
+        metrics["settings"]["fidelity_grid"] = {"instruments": list(fidelity_instruments),
+                                                "registers": list(fidelity_registers)}
+        metrics["control_fidelity"] = {
+            label: control_fidelity(path, instruments=fidelity_instruments,
+                                    registers=fidelity_registers, seed=seed)
+            for label, path in models.items()}
+        metrics["wall_time_s"] = round(time.time() - t0, 1)
     if command:
         metrics["command"] = command
     out = Path(out_dir)
@@ -640,6 +688,11 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--stem", default="timbre", help="file name stem of the outputs")
+    parser.add_argument("--fidelity-instruments", nargs="*", default=[],
+                        help="also sweep the six controls on these instruments (control "
+                             "fidelity from audio, audio_evaluation.control_sweep)")
+    parser.add_argument("--fidelity-registers", nargs="+", default=["middle"],
+                        choices=["low", "middle", "high"])
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -665,7 +718,9 @@ def main(argv=None) -> int:
                                         instruments=args.instruments,
                                         pieces_per_instrument=args.pieces_per_instrument,
                                         max_seconds=args.max_seconds, seed=args.seed,
-                                        command=command, stem=args.stem)
+                                        command=command, stem=args.stem,
+                                        fidelity_instruments=args.fidelity_instruments,
+                                        fidelity_registers=args.fidelity_registers)
     except (MidiDDSPError, OSError) as exc:
         print(f"timbre_evaluation: error: {exc}", file=sys.stderr)
         return 2
