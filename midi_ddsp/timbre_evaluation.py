@@ -589,6 +589,19 @@ def timbre_markdown(metrics: dict, *, title: str = "Timbre fidelity") -> str:
                        f"| {label} | {_f(s['spectral_loss'], 3)} | {_f(s['floor_ratio'])} | "
                        f"{_f(s['harmonic_level_db'])} | {_f(s['centroid_abs_hz'], 0)} | "
                        f"{_f(s['attack_db'])} | {_f(s['frechet'])} | {bands} ({corpus}) |")
+    sgs = [k for k in labels if k not in SYSTEMS_REFERENCE]
+    out += ["", "## Targets (issue 15)", "",
+            "Spectral loss within 1.2x the floor for every instrument; Fréchet distance half of "
+            f"the first model's (`{sgs[0]}`).", ""]
+    for label in sgs:
+        s = metrics["overall"][label]
+        n_ok = sum(inst["systems"][label]["floor_ratio"] <= 1.2
+                   for inst in metrics["instruments"].values())
+        ratio = s["frechet"] / metrics["overall"][sgs[0]]["frechet"] \
+            if metrics["overall"][sgs[0]]["frechet"] > 0 else float("nan")
+        out.append(f"- `{label}`: {n_ok} of {len(metrics['instruments'])} instruments within 1.2x "
+                   f"the floor (worst {_f(s['max_floor_ratio'])}x); Fréchet {_f(ratio)}x "
+                   f"`{sgs[0]}`'s")
     fidelity = metrics.get("control_fidelity")
     if fidelity:
         grid = metrics["settings"].get("fidelity_grid", {})
