@@ -97,6 +97,8 @@ _ATTACK_FFT = 256
 _BAND_FFT = 2048
 _TINY = 1e-12    # guards logs of energies (power)
 SYSTEMS_REFERENCE = ("floor", "ddsp_inference")
+DIAGNOSTIC_SUFFIX = "+corpus_f0"
+"""Label suffix of a generator's output rendered with the corpus f0 (``corpus_f0_diagnostic``)."""
 
 
 @dataclasses.dataclass
@@ -420,7 +422,7 @@ def _summarise(rows: list[dict]) -> dict:
 
 def evaluate_timbre(pieces: Sequence[TimbrePiece], *, synthesis_generators: Mapping[str, object],
                     ddsp_inference=None, seed: int = 0, crepe_model: str = "tiny",
-                    sample_rate: int = 16000) -> dict:
+                    sample_rate: int = 16000, corpus_f0_diagnostic: bool = False) -> dict:
     """Timbre metrics per instrument for each Synthesis Generator, the analysis floor and
     (optionally) DDSP Inference, on ``pieces`` (see module docstring).
 
@@ -429,6 +431,9 @@ def evaluate_timbre(pieces: Sequence[TimbrePiece], *, synthesis_generators: Mapp
         synthesis_generators: label -> ``SynthesisGenerator``.
         ddsp_inference: a ``DDSPInference`` or None (skipped).
         seed: seed of the generators' noise input and of the synth's noise.
+        corpus_f0_diagnostic: also render each generator's output with the corpus f0 in place
+            of its own (system ``"<label>+corpus_f0"``): what its amplitude, harmonics and noise
+            score when the pitch contour is taken out of the comparison.
 
     Returns:
         ``{"instruments": {name: {"n_pieces", "seconds", "corpus": {"band_energy_db"},
@@ -444,7 +449,10 @@ def evaluate_timbre(pieces: Sequence[TimbrePiece], *, synthesis_generators: Mapp
     if not synthesis_generators:
         raise ParameterError("evaluate_timbre: no synthesis generator given")
     tracker = CrepePitchTracker(crepe_model)
-    labels = list(synthesis_generators) + ["floor"] + (["ddsp_inference"] if ddsp_inference else [])
+    labels = list(synthesis_generators)
+    if corpus_f0_diagnostic:
+        labels += [f"{label}{DIAGNOSTIC_SUFFIX}" for label in synthesis_generators]
+    labels += ["floor"] + (["ddsp_inference"] if ddsp_inference else [])
     by_inst: dict[str, dict] = {}
     for piece in pieces:
         t0 = time.time()
@@ -458,6 +466,11 @@ def evaluate_timbre(pieces: Sequence[TimbrePiece], *, synthesis_generators: Mapp
         for label, sg in synthesis_generators.items():
             params = sg.generate(table, piece.instrument, seed=seed, n_frames=n_frames)
             renders[label] = (render_dry(params, n_samples, seed=seed), params.f0_hz)
+            if corpus_f0_diagnostic:
+                swapped = SynthParams(piece.params.f0_hz, params.amplitude,
+                                      params.harmonic_distribution, params.noise_magnitudes)
+                renders[f"{label}{DIAGNOSTIC_SUFFIX}"] = (render_dry(swapped, n_samples, seed=seed),
+                                                          piece.params.f0_hz)
         renders["floor"] = (render_dry(piece.params, n_samples, seed=seed), piece.params.f0_hz)
         if ddsp_inference is not None:
             params = ddsp_inference.infer(piece.audio, piece.params.f0_hz, piece.loudness_db,
@@ -564,7 +577,9 @@ def timbre_markdown(metrics: dict, *, title: str = "Timbre fidelity") -> str:
             "sustained frames; centroid: mean |error| of the spectral-centroid track; attack: mean "
             "|dB error| of 256-point spectra over the first 60 ms of notes; Fréchet: CREPE (tiny) "
             "penultimate-layer embeddings of in-note frames, renders vs corpus, per instrument; "
-            "bands: energy in 2-4 / 4-6 / 6-8 kHz re. total, render minus corpus (dB).", "",
+            "bands: energy in 2-4 / 4-6 / 6-8 kHz re. total, render minus corpus (dB). "
+            f"`<model>{DIAGNOSTIC_SUFFIX}` (diagnostic): the model's amplitude, harmonics and noise "
+            "rendered on the corpus f0, so the pitch contour is out of the comparison.", "",
             "## Overall (mean over instruments)", "",
             "| system | spectral loss | × floor (worst) | harmonic dB | centroid Hz (bias) | "
             "attack dB | Fréchet | Δ2-4 | Δ4-6 | Δ6-8 kHz dB |",
@@ -589,7 +604,7 @@ def timbre_markdown(metrics: dict, *, title: str = "Timbre fidelity") -> str:
                        f"| {label} | {_f(s['spectral_loss'], 3)} | {_f(s['floor_ratio'])} | "
                        f"{_f(s['harmonic_level_db'])} | {_f(s['centroid_abs_hz'], 0)} | "
                        f"{_f(s['attack_db'])} | {_f(s['frechet'])} | {bands} ({corpus}) |")
-    sgs = [k for k in labels if k not in SYSTEMS_REFERENCE]
+    sgs = [k for k in labels if k not in SYSTEMS_REFERENCE and not k.endswith(DIAGNOSTIC_SUFFIX)]
     out += ["", "## Targets (issue 15)", "",
             "Spectral loss within 1.2x the floor for every instrument; Fréchet distance half of "
             f"the first model's (`{sgs[0]}`).", ""]
@@ -627,7 +642,8 @@ def run_timbre_evaluation(data_dir: "str | os.PathLike[str]", out_dir: "str | os
                           pieces_per_instrument: int = 3, max_seconds: float = 8.0, seed: int = 0,
                           command: "str | None" = None, stem: str = "timbre",
                           fidelity_instruments: Sequence[str] = (),
-                          fidelity_registers: Sequence[str] = ("middle",)) -> dict:
+                          fidelity_registers: Sequence[str] = ("middle",),
+                          corpus_f0_diagnostic: bool = False) -> dict:
     """Load the corpus test pieces and the models, run ``evaluate_timbre``, write
     ``out_dir/<stem>_metrics.json`` and ``out_dir/<stem>_evaluation.md``; returns the metrics.
 
@@ -645,7 +661,8 @@ def run_timbre_evaluation(data_dir: "str | os.PathLike[str]", out_dir: "str | os
     t0 = time.time()
     pieces = load_test_pieces(data_dir, instruments=instruments,
                               pieces_per_instrument=pieces_per_instrument, max_seconds=max_seconds)
-    metrics = evaluate_timbre(pieces, synthesis_generators=sgs, ddsp_inference=di, seed=seed)
+    metrics = evaluate_timbre(pieces, synthesis_generators=sgs, ddsp_inference=di, seed=seed,
+                              corpus_f0_diagnostic=corpus_f0_diagnostic)
     metrics["generated"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     metrics["wall_time_s"] = round(time.time() - t0, 1)
     metrics["models"] = {label: str(path) for label, path in models.items()}
@@ -706,6 +723,8 @@ def main(argv=None) -> int:
                              "fidelity from audio, audio_evaluation.control_sweep)")
     parser.add_argument("--fidelity-registers", nargs="+", default=["middle"],
                         choices=["low", "middle", "high"])
+    parser.add_argument("--corpus-f0-diagnostic", action="store_true",
+                        help="also render each model's output on the corpus f0")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -733,7 +752,8 @@ def main(argv=None) -> int:
                                         max_seconds=args.max_seconds, seed=args.seed,
                                         command=command, stem=args.stem,
                                         fidelity_instruments=args.fidelity_instruments,
-                                        fidelity_registers=args.fidelity_registers)
+                                        fidelity_registers=args.fidelity_registers,
+                                        corpus_f0_diagnostic=args.corpus_f0_diagnostic)
     except (MidiDDSPError, OSError) as exc:
         print(f"timbre_evaluation: error: {exc}", file=sys.stderr)
         return 2

