@@ -283,6 +283,23 @@ class CrepePitchTracker:
                 out[start:start + frames.shape[0]] = self._net(torch.from_numpy(frames)).numpy()
         return out
 
+    def embeddings(self, audio_16k, *, centres) -> np.ndarray:
+        """Penultimate-layer activations (the classifier's input) of frames centred on the given
+        samples, float32 [n_frames, 256] (tiny) or [n_frames, 2048] (full); same framing and
+        per-frame normalisation as :meth:`activations`."""
+        import torch
+
+        captured = []
+        hook = self._net.classifier.register_forward_pre_hook(
+            lambda _module, args: captured.append(args[0].detach().clone()))
+        try:
+            self.activations(audio_16k, centres=centres)
+        finally:
+            hook.remove()
+        if not captured:
+            return np.zeros((0, self._net.in_features), np.float32)
+        return torch.cat(captured).numpy().astype(np.float32)
+
     def track(self, audio, *, sample_rate: int = CREPE_SAMPLE_RATE, frame_rate: int = 250,
               viterbi: bool = False, fmin_hz: float = DEFAULT_FMIN_HZ,
               fmax_hz: float = DEFAULT_FMAX_HZ) -> tuple[np.ndarray, np.ndarray]:

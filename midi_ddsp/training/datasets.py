@@ -231,8 +231,13 @@ def _reachable_high(expression_index: int, pitch: int, sample_rate: int = 16000)
 def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batch_size: int,
                     crop_frames: int, frame_rate: int = 250, n_noise: int = 4,
                     perturb_prob: float = 0.3, augment_prob: float = 0.5,
-                    indices: "Sequence[int] | None" = None) -> dict:
+                    indices: "Sequence[int] | None" = None, audio_examples: int = 0,
+                    hop_size: int = 64) -> dict:
     """A batch of random crops for the Synthesis Generator.
+
+    The first ``audio_examples`` rows (records must keep their audio) are neither augmented
+    nor perturbed, so their conditioning describes their corpus audio, returned as ``audio``
+    [audio_examples, crop_frames * hop_size] (zero-padded) for a spectral loss.
 
     Returns a dict of tensors: ``note_features`` [B, T, 14], ``expressions`` [B, T, 6],
     ``instrument_weights`` [B, 13], ``noise`` [B, T, n_noise], targets ``f0_dev`` [B, T]
@@ -246,10 +251,18 @@ def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
                            "regress_mask")}
     segs = {k: [] for k in ("seg_batch", "seg_start", "seg_length", "seg_expressions",
                             "seg_vibrato_mask")}
+    audio = []
     for b in range(batch_size):
         rec = records[indices[b] if indices is not None else int(rng.integers(len(records)))]
         start, stop = _crop_bounds(rec, crop_frames, rng)
         n = stop - start
+        clean = b < audio_examples
+        if clean:
+            if rec.audio is None:
+                raise InputFileError(rec.example_id, "audio_examples needs records that keep "
+                                                     "their audio (CorpusPool(keep_audio=True))")
+            audio.append(_pad(rec.audio[start * hop_size:stop * hop_size].astype(np.float32),
+                              crop_frames * hop_size))
         notes = clip_notes(rec.notes, start_s=start / frame_rate, end_s=stop / frame_rate,
                            frame_rate=frame_rate)
         params = rec.params(start, stop)
@@ -264,6 +277,8 @@ def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
         # parameter-space augmentation of brightness and attack noise, per note
         k = np.arange(1, hd.shape[1] + 1, dtype=np.float64)
         for (s0, s1) in spans:
+            if clean:
+                continue
             if s1 > s0 and rng.random() < augment_prob:
                 gamma = rng.uniform(-1.0, 1.0)
                 tilted = hd[s0:s1] * k[None, :] ** gamma
@@ -278,7 +293,7 @@ def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
             table = extract_note_expressions(aug, notes, frame_rate=frame_rate)
             values = table[list(EXPRESSION_NAMES)].to_numpy(np.float32).copy()
             for i, (s0, s1) in enumerate(spans):
-                if s1 > s0 and rng.random() < perturb_prob:
+                if s1 > s0 and not clean and rng.random() < perturb_prob:
                     j = int(rng.integers(_N_EXPR))
                     values[i, j] = rng.uniform(0.0, _reachable_high(j, notes[i].pitch))
                     regress[s0:s1] = 0.0
@@ -319,6 +334,8 @@ def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
     batch["seg_expressions"] = torch.from_numpy(
         np.asarray(segs["seg_expressions"], np.float32).reshape(n_seg, _N_EXPR))
     batch["seg_vibrato_mask"] = torch.as_tensor(segs["seg_vibrato_mask"], dtype=torch.float32)
+    if audio_examples:
+        batch["audio"] = torch.from_numpy(np.stack(audio))
     return batch
 
 

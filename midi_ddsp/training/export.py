@@ -19,7 +19,8 @@ from midi_ddsp.models.checkpoint import load_model
 __all__ = ["export_run", "main"]
 
 _METRIC_KEYS = {
-    "synthesis_generator": ("audio", "sg_expression_rmse", "control_fidelity", "pitch", "speed"),
+    "synthesis_generator": ("audio", "sg_expression_rmse", "control_fidelity", "pitch", "speed",
+                            "timbre"),
     "expression_generator": ("audio", "eg_teacher_forced_rmse", "pitch", "speed"),
     "ddsp_inference": ("resynthesis",),
 }

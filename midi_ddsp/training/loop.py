@@ -85,6 +85,11 @@ class TrainConfig:
         max_examples: load at most this many training examples (None = all).
         device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
         amp: on CUDA, bfloat16 autocast for the forward pass and the losses.
+        spectral_loss_weight: Synthesis Generator: weight of the multi-scale spectral loss
+            between the corpus audio and the output rendered dry through the differentiable
+            synth (0 = parameter-space losses only).
+        spectral_examples: Synthesis Generator: rows per batch that carry audio for that loss
+            (neither augmented nor perturbed; at most ``batch_size``).
     """
 
     steps: int = 20000
@@ -109,6 +114,8 @@ class TrainConfig:
     max_examples: "int | None" = None
     device: str = "auto"
     amp: bool = False
+    spectral_loss_weight: float = 0.0
+    spectral_examples: int = 4
 
     def learning_rate_at(self, step: int) -> float:
         warm = min(1.0, (step + 1) / max(self.warmup_steps, 1))
@@ -153,7 +160,8 @@ def _make_batch(name, model, records, rng, config: TrainConfig, *, indices=None,
         return synthesis_batch(records, rng, batch_size=bs, crop_frames=config.crop_frames,
                                frame_rate=signal.frame_rate, n_noise=model.config.n_noise,
                                perturb_prob=config.perturb_prob, augment_prob=config.augment_prob,
-                               indices=indices)
+                               indices=indices, audio_examples=_audio_examples(config, bs),
+                               hop_size=signal.hop_size)
     if name == "expression":
         train = indices is None
         return expression_batch(records, rng, batch_size=bs, indices=indices,
@@ -169,9 +177,17 @@ def _to_device(batch: dict, device: torch.device) -> dict:
             for k, v in batch.items()}
 
 
-def _loss(name, module, batch, frame_rate):
+def _audio_examples(config: TrainConfig, batch_size: int) -> int:
+    """Rows of a Synthesis Generator batch that carry audio for the spectral loss."""
+    if config.spectral_loss_weight <= 0:
+        return 0
+    return max(1, min(int(config.spectral_examples), batch_size))
+
+
+def _loss(name, module, batch, frame_rate, config: TrainConfig):
     if name == "synthesis":
-        return synthesis_loss(module, batch, frame_rate=frame_rate)
+        return synthesis_loss(module, batch, frame_rate=frame_rate,
+                              spectral_weight=config.spectral_loss_weight)
     if name == "expression":
         return expression_loss(module, batch)
     return inference_loss(module, batch)
@@ -259,7 +275,7 @@ def train(name: str, data_dir: "str | os.PathLike[str]", out_dir: "str | os.Path
         out_dir.mkdir(parents=True, exist_ok=True)
     state_path = out_dir / "state.pt"
 
-    keep_audio = name == "inference"
+    keep_audio = name == "inference" or (name == "synthesis" and config.spectral_loss_weight > 0)
     pool = CorpusPool(data_dir, split="train", keep_audio=keep_audio,
                       frame_rate=DEFAULT_SIGNAL_CONFIG.frame_rate, max_examples=config.max_examples)
     pool.refresh()
@@ -364,7 +380,7 @@ def train(name: str, data_dir: "str | os.PathLike[str]", out_dir: "str | os.Path
     def validate() -> tuple[float, dict]:
         model.eval()
         with torch.no_grad(), autocast():
-            loss, parts = _loss(name, model, valid_batch, frame_rate)
+            loss, parts = _loss(name, model, valid_batch, frame_rate, config)
         model.train()
         return float(loss), parts
 
@@ -385,7 +401,7 @@ def train(name: str, data_dir: "str | os.PathLike[str]", out_dir: "str | os.Path
             group["lr"] = lr
         batch = _to_device(_make_batch(name, model, pool.records, rng, config), device)
         with autocast():
-            loss, parts = _loss(name, module, batch, frame_rate)
+            loss, parts = _loss(name, module, batch, frame_rate, config)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)

@@ -3,7 +3,9 @@
 Synthesis Generator: f0 deviation (low-passed, so the frame loss does not fight over the phase
 of vibrato; vibrato extent is taught by the expression loss), amplitude dB, harmonic
 distribution (cross-entropy), noise dB, plus expression consistency: the six expressions
-measured on the output by ``note_expressions_torch`` against the conditioning.
+measured on the output by ``note_expressions_torch`` against the conditioning; optionally
+(``spectral_weight`` > 0, batches with ``audio``) the multi-scale spectral loss (DESIGN §8)
+between the corpus audio and the output rendered dry through the differentiable synth.
 """
 from __future__ import annotations
 
@@ -12,9 +14,11 @@ import dataclasses
 import torch
 import torch.nn.functional as F
 
+from midi_ddsp.dsp.spectral import multiscale_spectral_loss
+from midi_ddsp.dsp.synthesizer import DDSPSynthesizer
 from midi_ddsp.models.features import note_expressions_torch
 
-__all__ = ["SynthesisLossWeights", "synthesis_loss", "expression_loss", "inference_loss"]
+__all__ = ["SynthesisLossWeights", "synthesis_loss", "render_controls", "expression_loss", "inference_loss"]
 
 _DB_SCALE = 20.0          # dB errors are divided by this before squaring
 _AUDIBLE_DB = -80.0       # harmonic distributions are fitted only where the amplitude exceeds this
@@ -51,9 +55,26 @@ def _smooth(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return num / den.clamp(min=1e-3)
 
 
+def render_controls(out: dict, *, signal_config, n_rows: "int | None" = None,
+                    seed: "int | None" = None, detach_f0: bool = True) -> torch.Tensor:
+    """Dry audio [n_rows, n_frames * hop] of ``SynthesisGenerator.forward`` outputs, through the
+    differentiable synth. With ``detach_f0`` no gradient reaches f0 (a spectral loss would
+    fight over the phase of vibrato; f0 is taught in parameter space)."""
+    rows = slice(None) if n_rows is None else slice(0, n_rows)
+    synth = DDSPSynthesizer(signal_config)
+    f0_hz = out["f0_hz"][rows]
+    return synth(f0_hz.detach() if detach_f0 else f0_hz, torch.pow(10.0, out["amp_db"][rows] / 20.0),
+                 out["harmonic_distribution"][rows], torch.pow(10.0, out["noise_db"][rows] / 20.0),
+                 seed=seed)
+
+
 def synthesis_loss(model, batch: dict, *, weights: SynthesisLossWeights = SynthesisLossWeights(),
-                   frame_rate: int = 250) -> tuple[torch.Tensor, dict]:
-    """Total loss and its named parts (floats) for one ``synthesis_batch``."""
+                   frame_rate: int = 250, spectral_weight: float = 0.0) -> tuple[torch.Tensor, dict]:
+    """Total loss and its named parts (floats) for one ``synthesis_batch``.
+
+    With ``spectral_weight`` > 0 and ``batch["audio"]`` [n, n_samples] (the first n rows' corpus
+    audio), adds ``spectral_weight`` x the multi-scale spectral loss of those rows rendered dry.
+    """
     out = model(batch["note_features"], batch["expressions"], batch["instrument_weights"],
                 batch["noise"])
     regress = batch["regress_mask"]
@@ -91,6 +112,12 @@ def synthesis_loss(model, batch: dict, *, weights: SynthesisLossWeights = Synthe
         parts["expressions"] = out["amp_db"].sum() * 0.0
         parts["vibrato_high"] = out["amp_db"].sum() * 0.0
     total = sum(getattr(weights, k) * v for k, v in parts.items() if k != "expr_rmse")
+    if spectral_weight and "audio" in batch:
+        target = batch["audio"]
+        signal_config = getattr(model, "signal_config", None) or model.module.signal_config
+        render = render_controls(out, signal_config=signal_config, n_rows=target.shape[0])
+        parts["spectral"] = multiscale_spectral_loss(target, render[:, :target.shape[1]])
+        total = total + spectral_weight * parts["spectral"]
     return total, {k: float(v.detach()) for k, v in parts.items()}
 
 
