@@ -49,7 +49,7 @@ import scipy.fft
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.synth_params import SynthParams
 
-__all__ = ["FILTERED_NOISE_VARIANCE", "analyse_audio", "resynthesis_floor"]
+__all__ = ["FILTERED_NOISE_VARIANCE", "analyse_audio", "resynthesis_floor", "fill_unvoiced"]
 
 logger = logging.getLogger(__name__)
 
@@ -231,7 +231,7 @@ def resynthesis_floor(audio, params: SynthParams, *, sample_rate: int = 16000) -
         raise ParameterError(f"params: expected SynthParams, got {type(params).__name__}")
     # unvoiced frames carry f0 = 0 and amplitude 0; rendering them with the nearest voiced f0
     # avoids glides to 0 Hz at every note boundary (what a model is free to do as well)
-    render = SynthParams(_fill_unvoiced(params.f0_hz), params.amplitude,
+    render = SynthParams(fill_unvoiced(params.f0_hz), params.amplitude,
                          params.harmonic_distribution, params.noise_magnitudes)
     resynth = np.asarray(render_synth_params(render, sample_rate=sample_rate,
                                              impulse_response=None, seed=0), np.float32).reshape(-1)
@@ -244,7 +244,7 @@ def resynthesis_floor(audio, params: SynthParams, *, sample_rate: int = 16000) -
 # ---------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------
-def _fill_unvoiced(f0_hz: np.ndarray) -> np.ndarray:
+def fill_unvoiced(f0_hz: np.ndarray) -> np.ndarray:
     """f0 with frames <= 0 set to the nearest voiced frame's f0 (unchanged if none is voiced)."""
     f0 = np.asarray(f0_hz, np.float32)
     voiced = np.nonzero(f0 > 0)[0]

@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-from midi_ddsp.analysis import analyse_audio
+from midi_ddsp.analysis import analyse_audio, fill_unvoiced  # the floor's own unvoiced rule
 from midi_ddsp.dsp.spectral import multiscale_spectral_loss, stft_magnitude
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.score import Note, note_frame_span
@@ -91,10 +91,9 @@ _TINY = 1e-12    # guards logs of energies (power)
 def render_dry(params: SynthParams, n_samples: int, *, seed: int = 0) -> np.ndarray:
     """Dry render [n_samples] of ``params`` (unvoiced f0 filled with the nearest voiced f0, as
     ``analysis.resynthesis_floor``), cut or zero-padded to ``n_samples``."""
-    from midi_ddsp.analysis import _fill_unvoiced   # the floor's own rule, kept in one place
     from midi_ddsp.dsp.synthesizer import render_synth_params
 
-    filled = SynthParams(_fill_unvoiced(params.f0_hz), params.amplitude,
+    filled = SynthParams(fill_unvoiced(params.f0_hz), params.amplitude,
                          params.harmonic_distribution, params.noise_magnitudes)
     audio = np.asarray(render_synth_params(filled, seed=seed), np.float32)
     return np.pad(audio, (0, max(0, n_samples - audio.shape[0])))[:n_samples]
@@ -269,11 +268,10 @@ def piece_metrics(piece: TimbrePiece, render: np.ndarray, render_f0_hz: np.ndarr
                   sample_rate: int = 16000) -> dict:
     """Every per-piece metric of one render [n_samples] (its f0 [n_frames] places the harmonic
     analysis) against the piece's corpus audio."""
-    from midi_ddsp.analysis import _fill_unvoiced
 
     audio = piece.audio
     sustained = sustained_frames(piece.notes, piece.params.amplitude)
-    analysed = analyse_audio(render, _fill_unvoiced(render_f0_hz), sample_rate=sample_rate,
+    analysed = analyse_audio(render, fill_unvoiced(render_f0_hz), sample_rate=sample_rate,
                              n_harmonics=piece.params.harmonic_distribution.shape[1],
                              n_noise_bands=piece.params.noise_magnitudes.shape[1])
     in_note = sustained_frames(piece.notes, piece.params.amplitude, trim_s=(0.0, 0.0))
