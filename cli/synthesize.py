@@ -66,13 +66,13 @@ def parse_instrument_option(text: str):
 
     ``KEY=SPEC`` where KEY is a 0-based track number or a track / part name, or just ``SPEC`` for
     every pitched part. SPEC is an instrument name or alias (``flute``, ``vn``) or a blend
-    ``violin:0.5+flute:0.5`` (weights are normalised).
+    ``violin:0.5+flute:0.5`` (weights are normalised; ``midi_ddsp.casting.instrument_from_text``).
 
     Raises:
         ParameterError: empty key or spec, a bad weight, or an unknown instrument name.
     """
+    from midi_ddsp.casting import instrument_from_text
     from midi_ddsp.errors import ParameterError
-    from midi_ddsp.instruments import get_instrument
 
     key, sep, spec = text.partition("=")
     if not sep:
@@ -81,23 +81,8 @@ def parse_instrument_option(text: str):
     if not key or not spec:
         raise ParameterError(f"--instrument {text!r}: expected TRACK=INSTRUMENT, e.g. 2=flute")
     parsed_key = int(key) if key.isdigit() else key
-    if "+" in spec or ":" in spec:
-        blend = {}
-        for item in spec.split("+"):
-            name, colon, weight = item.partition(":")
-            try:
-                value = float(weight) if colon else 1.0
-            except ValueError:
-                raise ParameterError(f"--instrument {text!r}: weight {weight!r} of {name.strip()!r} "
-                                     "is not a number") from None
-            try:
-                canonical = get_instrument(name.strip()).name
-            except ParameterError as exc:
-                raise ParameterError(f"--instrument {text!r}: {exc}") from None
-            blend[canonical] = blend.get(canonical, 0.0) + value
-        return parsed_key, blend
     try:
-        return parsed_key, get_instrument(spec).name
+        return parsed_key, instrument_from_text(spec)
     except ParameterError as exc:
         raise ParameterError(f"--instrument {text!r}: {exc}") from None
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import re
 from typing import Any, Mapping, Sequence
 
@@ -27,6 +28,7 @@ __all__ = [
     "CastPart",
     "cast_score",
     "instrument_spec",
+    "instrument_from_text",
     "instrument_label",
     "dominant_instrument",
 ]
@@ -86,6 +88,37 @@ def instrument_spec(spec: Any) -> "str | dict":
         return next(iter(blend)) if len(blend) == 1 else blend
     raise ParameterError(f"an instrument is a name, an Instrument or a blend such as "
                          f"{{'violin': 0.5, 'flute': 0.5}}; got {spec!r}")
+
+
+def instrument_from_text(text: Any) -> "str | dict":
+    """An instrument spec written as text, the way the command line and the studio take it: a
+    name or alias (``"flute"``, ``"vn"``), or a blend ``"violin:0.5+flute:0.5"`` (a weight left
+    out is 1; weights are normalised). A mapping or an ``Instrument`` passes through
+    ``instrument_spec``. Returns the canonical spec.
+
+    Raises:
+        ParameterError: an unknown name, a weight that is not a number >= 0, or no positive weight.
+    """
+    if not isinstance(text, str):
+        return instrument_spec(text)
+    value = text.strip()
+    if "+" not in value and ":" not in value:
+        return instrument_spec(value)
+    blend: dict[str, float] = {}
+    for item in value.split("+"):
+        name, colon, weight = item.partition(":")
+        try:
+            w = float(weight) if colon else 1.0
+        except ValueError:
+            raise ParameterError(f"instrument {text!r}: weight {weight.strip()!r} of "
+                                 f"{name.strip()!r} is not a number") from None
+        if not math.isfinite(w) or w < 0:
+            raise ParameterError(f"instrument {text!r}: weights must be numbers >= 0")
+        canonical = get_instrument(name.strip()).name
+        blend[canonical] = blend.get(canonical, 0.0) + w
+    if sum(blend.values()) <= 0:
+        raise ParameterError(f"instrument {text!r}: a blend needs a positive weight")
+    return instrument_spec(blend)
 
 
 def dominant_instrument(spec: Any) -> Instrument:

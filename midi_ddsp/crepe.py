@@ -32,6 +32,7 @@ import numpy as np
 from midi_ddsp.errors import CheckpointError, ParameterError
 
 __all__ = [
+    "check_mono_audio",
     "CREPE_SAMPLE_RATE",
     "CREPE_WINDOW",
     "CREPE_BINS",
@@ -121,12 +122,9 @@ def resample_audio(audio, *, sample_rate: int, target_rate: int = CREPE_SAMPLE_R
     return y[:n_out]
 
 
-def _validate_audio(audio, sample_rate, frame_rate) -> np.ndarray:
-    for name, value in (("sample_rate", sample_rate), ("frame_rate", frame_rate)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-            raise ParameterError(f"{name}: expected a positive integer, got {value!r}")
-    if frame_rate > sample_rate:
-        raise ParameterError(f"frame_rate ({frame_rate}) must not exceed sample_rate ({sample_rate})")
+def check_mono_audio(audio) -> np.ndarray:
+    """``audio`` as float32 [n_samples], or ParameterError (one line): not numeric, not mono, or
+    not finite."""
     try:
         x = np.asarray(audio, dtype=np.float32)
     except (TypeError, ValueError) as exc:
@@ -136,6 +134,15 @@ def _validate_audio(audio, sample_rate, frame_rate) -> np.ndarray:
     if not np.all(np.isfinite(x)):
         raise ParameterError("audio: contains NaN or inf")
     return x
+
+
+def _validate_audio(audio, sample_rate, frame_rate) -> np.ndarray:
+    for name, value in (("sample_rate", sample_rate), ("frame_rate", frame_rate)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+            raise ParameterError(f"{name}: expected a positive integer, got {value!r}")
+    if frame_rate > sample_rate:
+        raise ParameterError(f"frame_rate ({frame_rate}) must not exceed sample_rate ({sample_rate})")
+    return check_mono_audio(audio)
 
 
 def _frame_centres(n_frames: int, frame_rate: int, rate: int) -> np.ndarray:

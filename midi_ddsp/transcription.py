@@ -53,7 +53,7 @@ from typing import Sequence
 
 import numpy as np
 
-from midi_ddsp.crepe import CREPE_SAMPLE_RATE, CrepePitchTracker, resample_audio
+from midi_ddsp.crepe import CREPE_SAMPLE_RATE, CrepePitchTracker, check_mono_audio, resample_audio
 from midi_ddsp.dsp.spectral import a_weighted_loudness_db
 from midi_ddsp.dsp.units import hz_to_midi
 from midi_ddsp.errors import ParameterError
@@ -173,15 +173,7 @@ def _check_audio(audio, sample_rate) -> np.ndarray:
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) \
             or sample_rate <= 0:
         raise ParameterError(f"sample_rate: expected a positive integer, got {sample_rate!r}")
-    try:
-        x = np.asarray(audio, dtype=np.float32)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"audio: expected a numeric array ({exc})") from None
-    if x.ndim != 1:
-        raise ParameterError(f"audio: expected mono audio of shape [n_samples], got {x.shape}")
-    if not np.all(np.isfinite(x)):
-        raise ParameterError("audio: contains NaN or inf")
-    return x
+    return check_mono_audio(audio)
 
 
 def _onset_strength(x16: np.ndarray, n_frames: int) -> np.ndarray:

@@ -109,3 +109,16 @@ def test_instrument_spec_canonical_forms():
     assert dominant_instrument({"violin": 0.4, "oboe": 0.6}).name == "oboe"
     with pytest.raises(ParameterError, match="a name, an Instrument or a blend"):
         instrument_spec(42)
+
+
+def test_instrument_from_text():
+    from midi_ddsp.casting import instrument_from_text
+
+    assert instrument_from_text(" Vn ") == "violin"
+    assert instrument_from_text("violin:1+flute:3") == {"violin": 0.25, "flute": 0.75}
+    assert instrument_from_text("violin+fl") == {"violin": 0.5, "flute": 0.5}
+    assert instrument_from_text({"oboe": 2}) == "oboe"
+    for bad, match in [("violin:x", "not a number"), ("violin:-1+flute:1", ">= 0"),
+                       ("violin:0", "positive weight"), ("kazoo+flute", "kazoo")]:
+        with pytest.raises(ParameterError, match=match):
+            instrument_from_text(bad)

@@ -95,7 +95,7 @@ def test_kebab_case_flags_are_the_same_options():
     ("Alto=vn", ("Alto", "violin")),
     ("bassoon", ("*", "bassoon")),
     ("0=violin:0.25+flute:0.75", (0, {"violin": 0.25, "flute": 0.75})),
-    ("violin+flute", ("*", {"violin": 1.0, "flute": 1.0})),
+    ("violin+flute", ("*", {"violin": 0.5, "flute": 0.5})),
 ])
 def test_parse_instrument_option(text, expected):
     assert parse_instrument_option(text) == expected

@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import math
 import re
 import shutil
 import zipfile
@@ -26,10 +25,10 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from midi_ddsp.casting import instrument_label, instrument_spec
+from midi_ddsp.casting import instrument_from_text, instrument_label
 from midi_ddsp.errors import InputFileError, ParameterError
 from midi_ddsp.expression import EXPRESSION_NAMES, EXPRESSIONS, validate_note_table
-from midi_ddsp.instruments import INSTRUMENT_NAMES, get_instrument
+from midi_ddsp.instruments import INSTRUMENT_NAMES
 from midi_ddsp.pipeline import rerender, synthesize_midi
 from midi_ddsp.results import SynthesisResult, write_result
 from midi_ddsp.score import SCORE_EXTENSIONS
@@ -67,27 +66,11 @@ def path_inside(folder: Path, *parts: str) -> Path:
 
 
 def parse_instrument(value: Any) -> "str | dict":
-    """An instrument spec from the page: a name (``"flute"``), a blend text
-    (``"violin:0.5+flute:0.5"``) or a mapping ``{"violin": 0.5, "flute": 0.5}``; canonical form."""
-    if isinstance(value, str) and ("+" in value or ":" in value):
-        blend: dict[str, float] = {}
-        for item in value.split("+"):
-            name, colon, weight = item.partition(":")
-            try:
-                w = float(weight) if colon else 1.0
-            except ValueError:
-                raise ParameterError(f"instrument {value!r}: weight {weight.strip()!r} of "
-                                     f"{name.strip()!r} is not a number") from None
-            if not math.isfinite(w) or w < 0:
-                raise ParameterError(f"instrument {value!r}: weights must be numbers >= 0")
-            canonical = get_instrument(name.strip()).name
-            blend[canonical] = blend.get(canonical, 0.0) + w
-        if not blend or sum(blend.values()) <= 0:
-            raise ParameterError(f"instrument {value!r}: a blend needs a positive weight")
-        value = blend
-    if isinstance(value, str):
-        value = value.strip()
-    return instrument_spec(value)
+    """An instrument spec from the page (a name, a blend text ``"violin:0.5+flute:0.5"`` or a
+    mapping); canonical form (``midi_ddsp.casting.instrument_from_text``)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ParameterError("instrument: give a name or a blend such as violin:0.5+flute:0.5")
+    return instrument_from_text(value)
 
 
 @dataclasses.dataclass
