@@ -60,7 +60,7 @@ def _run(engine: str, jobs: int, n: int, work: pathlib.Path, models) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--files", type=int, default=8, help="N (the runs render N and 2N files)")
+    parser.add_argument("--files", type=int, default=16, help="N (the runs render N and 2N files)")
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
