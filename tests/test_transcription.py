@@ -6,7 +6,8 @@ from midi_ddsp import monophony
 from midi_ddsp import transcription as T
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.note_metrics import note_f1, notes_from_array
-from midi_ddsp.score import Note, Part
+from midi_ddsp.score import Note
+from audio_files import fluidsynth_line
 
 SR = 16000
 
@@ -111,15 +112,7 @@ MELODY = [(72, 0.10, 0.45, 100), (74, 0.50, 0.85, 80), (76, 0.90, 1.25, 110), (7
 
 @pytest.fixture(scope="module")
 def flute_render():
-    from midi_ddsp.fluidsynth_render import FluidSynthUnavailableError, render_parts_fluidsynth
-    from midi_ddsp.errors import InputFileError
-
-    notes = [Note(p, a, b, v) for p, a, b, v in MELODY]
-    try:
-        audio = render_parts_fluidsynth([Part(notes=notes, program=73)], sample_rate=SR)
-    except (FluidSynthUnavailableError, InputFileError) as exc:
-        pytest.skip(f"FluidSynth not available: {exc}")
-    return audio, notes
+    return fluidsynth_line(MELODY, sample_rate=SR)
 
 
 def test_a_fluidsynth_flute_line_is_transcribed_with_note_f1_of_at_least_0_9(flute_render):

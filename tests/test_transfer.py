@@ -16,9 +16,9 @@ from midi_ddsp.errors import InputFileError, ParameterError
 from midi_ddsp.expression import NOTE_TABLE_COLUMNS
 from midi_ddsp.pipeline import rerender
 from midi_ddsp.results import write_result
-from midi_ddsp.score import Note, Part
 from midi_ddsp.transfer import (MIDI_EXPRESSION_CCS, SourceControls, load_audio, save_midi,
                                 transfer_audio, transfer_file)
+from audio_files import fluidsynth_line
 
 SR = 16000
 REAL_FLUTE = Path(__file__).resolve().parents[1] / "data" / "real_clips" / "pyo_flute.aif"
@@ -36,14 +36,7 @@ def tracker():
 
 @pytest.fixture(scope="module")
 def flute_line():
-    from midi_ddsp.fluidsynth_render import FluidSynthUnavailableError, render_parts_fluidsynth
-
-    notes = [Note(p, a, b, v) for p, a, b, v in LINE]
-    try:
-        audio = render_parts_fluidsynth([Part(notes=notes, program=73)], sample_rate=SR)
-    except (FluidSynthUnavailableError, InputFileError) as exc:
-        pytest.skip(f"FluidSynth not available: {exc}")
-    return audio, notes
+    return fluidsynth_line(LINE, sample_rate=SR)
 
 
 @pytest.fixture(scope="module")
