@@ -40,9 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             parser.add_argument(flag, type=type(default), default=default,
                                 help=f"(default {default})")
-    parser.add_argument("--model-config", choices=("default", "fast"), default="default",
-                        help="architecture of a new run: 'fast' = SynthesisGeneratorConfig.fast() "
-                             "(synthesis only; a resumed run keeps its saved config)")
+    parser.add_argument("--model-config", choices=("default", "fast", "streaming"),
+                        default="default",
+                        help="architecture of a new run: 'fast' = SynthesisGeneratorConfig.fast(), "
+                             "'streaming' = the causal SynthesisGeneratorConfig.streaming() for "
+                             "live playing (synthesis only; a resumed run keeps its saved config)")
     parser.add_argument("--init", metavar="PT", help="start a new run from this model checkpoint "
                                                       "(fine-tune); ignored with --resume")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -57,13 +59,13 @@ def main(argv=None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
     model_config = None
-    if args.model_config == "fast":
+    if args.model_config != "default":
         if args.model != "synthesis":
-            print("midi_ddsp_train: error: --model-config fast exists only for synthesis",
-                  file=sys.stderr)
+            print(f"midi_ddsp_train: error: --model-config {args.model_config} exists only for "
+                  "synthesis", file=sys.stderr)
             return 2
         from midi_ddsp.models.synthesis_generator import SynthesisGeneratorConfig
-        model_config = SynthesisGeneratorConfig.fast()
+        model_config = getattr(SynthesisGeneratorConfig, args.model_config)()
     try:
         result = train(args.model, args.data, args.out, config=config, resume=args.resume,
                        progress=not args.no_progress, model_config=model_config,

@@ -26,10 +26,34 @@ import numpy as np
 from midi_ddsp.dsp.units import db_to_amplitude
 
 __all__ = ["MOD_WHEEL_VIBRATO", "DEFAULT_BEND_RANGE", "MidiControls", "ChannelEvents",
-           "sustain_offsets"]
+           "sustain_offsets", "controller_gain_db", "bend_range_update"]
 
 MOD_WHEEL_VIBRATO = 1.0   # vibrato expression added by a full mod wheel (1.0 ~ +-40 cents)
 DEFAULT_BEND_RANGE = 2.0  # semitones, the GM default
+
+
+def controller_gain_db(value):
+    """Attenuation (dB) of CC7 or CC11 values 0..127 (a number or an array):
+    ``40 log10(value / 127)`` (GM / FluidSynth curve; 0 dB at 127)."""
+    return 40.0 * np.log10(np.maximum(np.asarray(value, np.float64), 1e-3) / 127.0)
+
+
+def bend_range_update(rpn: list, number: int, value: int, current: "float | None") -> "float | None":
+    """Follow the registered-parameter protocol for the pitch-bend range (RPN 0,0).
+
+    ``rpn`` ([msb, lsb], changed in place) is the selected RPN (CC101, CC100). Returns the new
+    bend range in semitones when this controller sets it (CC6 data entry: semitones; CC38:
+    cents added to ``current``), else None.
+    """
+    if number == 101:
+        rpn[0] = value
+    elif number == 100:
+        rpn[1] = value
+    elif number == 6 and rpn == [0, 0]:
+        return float(value)
+    elif number == 38 and rpn == [0, 0] and current is not None:
+        return float(int(current)) + value / 100.0
+    return None
 
 
 @dataclasses.dataclass
@@ -42,15 +66,13 @@ class ChannelEvents:
     _rpn: list = dataclasses.field(default_factory=lambda: [127, 127])
 
     def control_change(self, tick: int, number: int, value: int) -> None:
-        if number == 101:
-            self._rpn[0] = value
-        elif number == 100:
-            self._rpn[1] = value
-        elif number == 6 and self._rpn == [0, 0]:
-            self.bend_range.append((tick, float(value)))
-        elif number == 38 and self._rpn == [0, 0] and self.bend_range:
-            t, semis = self.bend_range[-1]
-            self.bend_range[-1] = (t, float(int(semis)) + value / 100.0)
+        current = self.bend_range[-1][1] if self.bend_range else None
+        semis = bend_range_update(self._rpn, number, value, current)
+        if semis is not None:
+            if number == 38:
+                self.bend_range[-1] = (self.bend_range[-1][0], semis)
+            else:
+                self.bend_range.append((tick, semis))
         self.cc.setdefault(number, []).append((tick, value))
 
     def to_controls(self, to_seconds) -> "MidiControls | None":
@@ -148,8 +170,7 @@ class MidiControls:
         out = np.zeros(np.shape(times_s))
         for curve in (self.volume, self.expression):
             if curve:
-                value = np.maximum(_held(curve, np.asarray(times_s), 127.0), 1e-3)
-                out += 40.0 * np.log10(value / 127.0)
+                out += controller_gain_db(_held(curve, np.asarray(times_s), 127.0))
         return out
 
     def note_vibrato(self, onsets_s: np.ndarray, offsets_s: np.ndarray) -> np.ndarray:

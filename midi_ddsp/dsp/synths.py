@@ -31,6 +31,8 @@ __all__ = [
     "filtered_noise",
     "frequency_impulse_response",
     "white_noise",
+    "noise_block",
+    "NOISE_BLOCK_SAMPLES",
 ]
 
 _SYNTH_CHUNK_ELEMENTS = 1 << 19
@@ -193,6 +195,17 @@ def harmonic_synth(f0_hz: Any, amplitude: Any, harmonic_distribution: Any, *,
 # ---------------------------------------------------------------------------------------------
 # filtered noise
 # ---------------------------------------------------------------------------------------------
+NOISE_BLOCK_SAMPLES = _NOISE_BLOCK
+
+
+def noise_block(seed: int, row: int, block: int) -> torch.Tensor:
+    """Block ``block`` (samples ``[block * 16384, (block + 1) * 16384)``) of batch row ``row`` of
+    the seeded noise of :func:`white_noise`, uniform in [0, 1), float32 [16384]."""
+    state = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(row), int(block)]).generate_state(2)
+    gen = torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
+    return torch.rand(_NOISE_BLOCK, generator=gen)
+
+
 def white_noise(batch: int, n_samples: int, *, seed: int | None = None,
                 generator: torch.Generator | None = None, sample_offset: int = 0,
                 device: torch.device | str | None = None) -> torch.Tensor:
@@ -215,12 +228,8 @@ def white_noise(batch: int, n_samples: int, *, seed: int | None = None,
     first, last = sample_offset // _NOISE_BLOCK, (sample_offset + n_samples - 1) // _NOISE_BLOCK
     rows = []
     for row in range(batch):
-        blocks = []
-        for block in range(first, last + 1):
-            state = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, row, block]).generate_state(2)
-            gen = torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
-            blocks.append(torch.rand(_NOISE_BLOCK, generator=gen))
-        rows.append(torch.cat(blocks))
+        rows.append(torch.cat([noise_block(int(seed), row, block)
+                               for block in range(first, last + 1)]))
     noise = torch.stack(rows)
     start = sample_offset - first * _NOISE_BLOCK
     return (noise[:, start:start + n_samples] * 2.0 - 1.0).to(device)

@@ -29,6 +29,8 @@ __all__ = [
     "read_checkpoint",
     "load_model",
     "shipped_checkpoint_path",
+    "shipped_checkpoint_stem",
+    "shipped_file",
 ]
 
 FORMAT_VERSION = 1
@@ -133,7 +135,20 @@ def shipped_checkpoint_path(kind: str) -> Path:
     The file may not exist (e.g. before training); ``load_model`` then raises CheckpointError.
     """
     _check_kind(kind)
-    return Path(str(importlib.resources.files("midi_ddsp.checkpoints").joinpath(f"{kind}.pt")))
+    return shipped_file(f"{kind}.pt")
+
+
+def shipped_checkpoint_stem(kind: str, *, causal: bool = False) -> str:
+    """File stem of a shipped checkpoint: the kind, ``causal_`` before it for the causal
+    Synthesis Generator of live playing (``midi_ddsp.streaming``)."""
+    _check_kind(kind)
+    return f"causal_{kind}" if causal else kind
+
+
+def shipped_file(name: str) -> Path:
+    """Path of a file shipped with the checkpoints (package data ``midi_ddsp.checkpoints``);
+    it may not exist."""
+    return Path(str(importlib.resources.files("midi_ddsp.checkpoints").joinpath(name)))
 
 
 class CheckpointMixin:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from midi_ddsp.expression.definitions import ATTACK_S, VIBRATO_RATE_HZ
-from midi_ddsp.frames import part_to_frames
+from midi_ddsp.frames import PartFrames, part_to_frames
 from midi_ddsp.phrasing import metrical_weights, phrase_positions
 from midi_ddsp.score import Note, Part, note_frame_span
 
@@ -27,6 +27,7 @@ __all__ = [
     "clip_notes",
     "note_spans",
     "note_frame_features",
+    "causal_note_frame_features",
     "note_sequence_features",
     "note_expressions_torch",
 ]
@@ -78,9 +79,10 @@ def note_spans(notes: Sequence[Note], *, n_frames: int, frame_rate: int = 250) -
     return spans
 
 
-def note_frame_features(notes: Sequence[Note], *, n_frames: int,
-                        frame_rate: int = 250) -> tuple[np.ndarray, np.ndarray]:
-    """Per-frame note conditioning of the Synthesis Generator.
+def note_frame_features(notes: Sequence[Note], *, n_frames: int, frame_rate: int = 250,
+                        causal: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame note conditioning of the Synthesis Generator (``causal``: of its causal
+    variant, see ``causal_note_frame_features``).
 
     Returns:
         features: float32 [n_frames, 14]: held pitch (pitch - 60) / 24 (the sounding or last
@@ -92,6 +94,8 @@ def note_frame_features(notes: Sequence[Note], *, n_frames: int,
         held_pitch: float32 [n_frames], the MIDI pitch the f0 deviation is relative to.
     """
     pf = part_to_frames(Part(notes=list(notes)), n_frames=n_frames, frame_rate=frame_rate)
+    if causal:
+        return causal_note_frame_features(pf)
     held = pf.pitch_midi.astype(np.float32).copy()
     sounding = pf.is_note > 0
     if sounding.any():
@@ -117,6 +121,54 @@ def note_frame_features(notes: Sequence[Note], *, n_frames: int,
         *[np.where(sounding, fn(2 * np.pi * rate * since_s), 0.0)
           for rate in _VIBRATO_FEATURE_RATES_HZ for fn in (np.sin, np.cos)],
     ], axis=1).astype(np.float32)
+    return feats, held
+
+
+def causal_note_frame_features(pf: PartFrames) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame conditioning of the causal Synthesis Generator: only what is known at frame t
+    when notes arrive live (a note's length is not), so ``midi_ddsp.streaming`` can build the
+    same rows frame by frame from note-on and note-off events.
+
+    Returns:
+        features: float32 [n_frames, 14]: held pitch (pitch - 60) / 24 (the sounding or last
+            note's pitch; 0 before the first note), is_note, onset flag, velocity / 127 (0 in
+            rests), time since the last note ended in s (0 while a note sounds, 2 before the
+            first note), log(time since onset + 0.05) (0 in rests), time since onset in s, the
+            rest before the sounding note in s (2 for the first note, 0 in rests), then sin and
+            cos of 2 pi f (time since onset) for f = 4, 5.5, 7 Hz (0 in rests). Times are
+            clipped to 2 s.
+        held_pitch: float32 [n_frames], the MIDI pitch the f0 deviation is relative to.
+    """
+    n_frames = pf.n_frames
+    frame_rate = pf.frame_rate
+    sounding = pf.is_note > 0
+    frames = np.arange(n_frames)
+    last_sounding = np.maximum.accumulate(np.where(sounding, frames, -1)) if n_frames else frames
+    held = np.where(last_sounding >= 0, pf.pitch_midi[np.maximum(last_sounding, 0)],
+                    PITCH_CENTER).astype(np.float32)
+    start = np.maximum.accumulate(np.where(pf.onset > 0, frames, -1)) if n_frames else frames
+    since_s = np.where(sounding, (frames - start) / frame_rate, 0.0)
+    released_s = np.where(last_sounding >= 0, (frames - last_sounding - 1) / frame_rate,
+                          _MAX_TIME_FEATURE_S)
+    # the rest before each note: from the previous note's last frame to this onset
+    rest_before = np.full(n_frames, _MAX_TIME_FEATURE_S)
+    onsets = np.flatnonzero(pf.onset > 0)
+    for k, onset in enumerate(onsets):
+        if onset > 0 and last_sounding[onset - 1] >= 0:
+            rest_before[onset] = (onset - last_sounding[onset - 1] - 1) / frame_rate
+    note_rest = rest_before[np.maximum(start, 0)]
+    feats = np.stack([
+        (held - PITCH_CENTER) / PITCH_SCALE,
+        pf.is_note,
+        pf.onset,
+        pf.velocity,
+        np.where(sounding, 0.0, np.minimum(released_s, _MAX_TIME_FEATURE_S)),
+        np.where(sounding, np.log(since_s + _LOG_TIME_OFFSET_S), 0.0),
+        np.minimum(since_s, _MAX_TIME_FEATURE_S),
+        np.where(sounding, np.minimum(note_rest, _MAX_TIME_FEATURE_S), 0.0),
+        *[np.where(sounding, fn(2 * np.pi * rate * since_s), 0.0)
+          for rate in _VIBRATO_FEATURE_RATES_HZ for fn in (np.sin, np.cos)],
+    ], axis=1).astype(np.float32).reshape(n_frames, N_NOTE_FRAME_FEATURES)
     return feats, held
 
 

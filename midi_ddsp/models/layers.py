@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from midi_ddsp.dsp.effects import DEFAULT_REVERB, room_impulse_response
@@ -70,32 +71,40 @@ class _FrameNorm(nn.Module):
 
 
 class _ResidualBlock(nn.Module):
-    def __init__(self, channels: int, cond_channels: int, dilation: int, kernel_size: int):
+    def __init__(self, channels: int, cond_channels: int, dilation: int, kernel_size: int,
+                 causal: bool = False):
         super().__init__()
+        reach = dilation * (kernel_size - 1)
+        self.left_pad = reach if causal else 0
         self.conv = nn.Conv1d(channels, 2 * channels, kernel_size, dilation=dilation,
-                              padding=dilation * (kernel_size - 1) // 2)
+                              padding=0 if causal else reach // 2)
         self.cond = nn.Conv1d(cond_channels, 2 * channels, 1)
         self.out = nn.Conv1d(channels, channels, 1)
         self.norm = _FrameNorm(channels)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        a, b = (self.conv(self.norm(x)) + self.cond(cond)).chunk(2, dim=1)
+        h = self.norm(x)
+        if self.left_pad:
+            h = F.pad(h, (self.left_pad, 0))
+        a, b = (self.conv(h) + self.cond(cond)).chunk(2, dim=1)
         return x + self.out(torch.tanh(a) * torch.sigmoid(b))
 
 
 class ConditionedDilatedStack(nn.Module):
-    """Non-causal dilated 1-D convolutions, conditioned at every block (WaveNet-style gates).
+    """Dilated 1-D convolutions, conditioned at every block (WaveNet-style gates); centred
+    (non-causal) or, with ``causal``, looking only at the current and past frames (zero padding
+    on the left), so frame t of the output depends on input frames <= t.
 
     forward(x [batch, in_channels, n_frames], cond [batch, cond_channels, n_frames])
     -> [batch, channels, n_frames]. Frame-parallel: no recurrence.
     """
 
     def __init__(self, in_channels: int, cond_channels: int, *, channels: int,
-                 dilations: tuple[int, ...], kernel_size: int = 3):
+                 dilations: tuple[int, ...], kernel_size: int = 3, causal: bool = False):
         super().__init__()
         self.inp = nn.Conv1d(in_channels, channels, 1)
         self.blocks = nn.ModuleList(
-            _ResidualBlock(channels, cond_channels, d, kernel_size) for d in dilations)
+            _ResidualBlock(channels, cond_channels, d, kernel_size, causal) for d in dilations)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         h = self.inp(x)

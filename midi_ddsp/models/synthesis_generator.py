@@ -50,7 +50,8 @@ from midi_ddsp.models.layers import (
 from midi_ddsp.score import note_frame_span
 from midi_ddsp.synth_params import SynthParams
 
-__all__ = ["SynthesisGeneratorConfig", "SynthesisGenerator", "DEFAULT_CHUNK_FRAMES"]
+__all__ = ["SynthesisGeneratorConfig", "SynthesisGenerator", "DEFAULT_CHUNK_FRAMES",
+           "controls_from_outputs"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,9 +78,14 @@ class SynthesisGeneratorConfig:
         head_channels: hidden width of the full-rate head; 0 = ``channels``.
         head_kernel: kernel size (odd) of the head's first convolution; 1 = per frame.
         head_layers: hidden layers of the head (each a convolution + GELU).
+        causal: the causal variant for live playing (``midi_ddsp.streaming``): the stack
+            looks only at past frames and the note conditioning holds only what is known so far
+            (``features.causal_note_frame_features``: no note length, position or time to the
+            offset). Needs frame_stride 1 and head_kernel 1.
 
-    The defaults of the last four fields reproduce the original architecture, so checkpoints
-    whose config predates them load unchanged. ``fast()`` is the ~6x cheaper variant.
+    The defaults of the last five fields reproduce the original architecture, so checkpoints
+    whose config predates them load unchanged. ``fast()`` is the ~6x cheaper variant,
+    ``streaming()`` the causal one.
     """
 
     channels: int = 96
@@ -91,6 +97,7 @@ class SynthesisGeneratorConfig:
     head_channels: int = 0
     head_kernel: int = 1
     head_layers: int = 1
+    causal: bool = False
 
     def __post_init__(self):
         for name in ("channels", "embedding_dim", "n_noise", "frame_stride", "head_kernel",
@@ -106,6 +113,9 @@ class SynthesisGeneratorConfig:
         if self.head_kernel % 2 != 1:
             raise ParameterError(f"SynthesisGeneratorConfig.head_kernel must be odd; "
                                  f"got {self.head_kernel}")
+        if self.causal and (self.frame_stride != 1 or self.head_kernel != 1):
+            raise ParameterError("SynthesisGeneratorConfig.causal needs frame_stride=1 and "
+                                 f"head_kernel=1; got {self.frame_stride} and {self.head_kernel}")
 
     @classmethod
     def fast(cls) -> "SynthesisGeneratorConfig":
@@ -114,6 +124,13 @@ class SynthesisGeneratorConfig:
         about 5x fewer multiply-adds per frame and ~8x faster than the default."""
         return cls(channels=80, dilations=(1, 2, 4, 8, 16, 32, 1, 2, 4, 8), frame_stride=4,
                    head_channels=64, head_kernel=3, head_layers=2)
+
+    @classmethod
+    def streaming(cls) -> "SynthesisGeneratorConfig":
+        """The causal variant for live playing: 64 channels, 13 causal blocks (each output
+        frame sees the last 1.5 s), a one-frame head."""
+        return cls(channels=64, dilations=(1, 2, 4, 8, 16, 32, 64, 1, 2, 4, 8, 16, 32),
+                   causal=True)
 
     @classmethod
     def tiny(cls) -> "SynthesisGeneratorConfig":
@@ -143,7 +160,8 @@ class SynthesisGenerator(CheckpointMixin, nn.Module):
         cond_channels = N_NOTE_FRAME_FEATURES + n_expr + c.embedding_dim
         self.embedding = InstrumentEmbedding(c.embedding_dim)
         self.stack = ConditionedDilatedStack(cond_channels + c.n_noise, cond_channels,
-                                             channels=c.channels, dilations=tuple(c.dilations))
+                                             channels=c.channels, dilations=tuple(c.dilations),
+                                             causal=bool(c.causal))
         self.n_outputs = 2 + signal_config.n_harmonics + signal_config.n_noise_bands
         head_channels = c.head_channels or c.channels
         head: list[nn.Module] = [nn.Conv1d(c.channels + cond_channels, head_channels, c.head_kernel,
@@ -188,28 +206,18 @@ class SynthesisGenerator(CheckpointMixin, nn.Module):
             h = F.interpolate(h_low, scale_factor=stride, mode="linear",
                               align_corners=False)[:, :, :n_frames]
         out = self.head(torch.cat([h, cond], dim=1)).transpose(1, 2)   # [B, T, n_outputs]
-        k = self.signal_config.n_harmonics
-        logits = out[..., 2:2 + k]
-        f0_dev = f0_dev_from_logits(out[..., 0])
-        f0_hz = midi_to_hz(PITCH_CENTER + PITCH_SCALE * note_features[..., 0] + f0_dev)
-        return {
-            "f0_dev": f0_dev,
-            "f0_hz": f0_hz,
-            "amp_db": amp_db_from_logits(out[..., 1]),
-            "harmonic_logits": logits,
-            "harmonic_distribution": harmonic_distribution_from_logits(
-                logits, f0_hz, sample_rate=self.signal_config.sample_rate),
-            "noise_db": noise_db_from_logits(out[..., 2 + k:]),
-        }
+        return controls_from_outputs(out, note_features[..., 0], signal_config=self.signal_config)
 
     # ------------------------------------------------------------------------------------------
     @property
     def receptive_radius(self) -> int:
         """Frames on each side that can influence one output frame (an upper bound): the sum of
-        dilations at stride 1; with a stride, stride * (sum of dilations + 2) for the pooling
+        dilations at stride 1 (causal: twice that, all on the left); with a stride, stride * (sum of dilations + 2) for the pooling
         and interpolation; plus the head kernel's radius."""
         c = self.config
         radius = int(sum(c.dilations))
+        if c.causal:
+            return 2 * radius   # all of it on the left (the causal stack's kernel-3 taps)
         if c.frame_stride > 1:
             radius = int(c.frame_stride) * (radius + 2)
         return radius + int(c.head_kernel) // 2
@@ -247,7 +255,8 @@ class SynthesisGenerator(CheckpointMixin, nn.Module):
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
             raise ParameterError(f"seed must be an int; got {seed!r}")
         n_frames = int(n_frames)
-        feats, held = note_frame_features(notes, n_frames=n_frames, frame_rate=frame_rate)
+        feats, held = note_frame_features(notes, n_frames=n_frames, frame_rate=frame_rate,
+                                          causal=self.config.causal)
         expr = expressions_to_frames(table, n_frames=n_frames, frame_rate=frame_rate)
         gen = torch.Generator().manual_seed(int(seed))
         noise = torch.randn(1, n_frames, self.config.n_noise, generator=gen)
@@ -284,6 +293,30 @@ class SynthesisGenerator(CheckpointMixin, nn.Module):
 
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+def controls_from_outputs(out: torch.Tensor, pitch_feature: torch.Tensor, *,
+                          signal_config: SignalConfig) -> dict:
+    """The controls of the Synthesis Generator's raw outputs (``forward``'s dict).
+
+    Args:
+        out: [batch, n_frames, 2 + n_harmonics + n_noise_bands]: f0 deviation, amplitude,
+            harmonic logits and noise logits.
+        pitch_feature: [batch, n_frames], the held-pitch feature (pitch - 60) / 24.
+    """
+    k = signal_config.n_harmonics
+    logits = out[..., 2:2 + k]
+    f0_dev = f0_dev_from_logits(out[..., 0])
+    f0_hz = midi_to_hz(PITCH_CENTER + PITCH_SCALE * pitch_feature + f0_dev)
+    return {
+        "f0_dev": f0_dev,
+        "f0_hz": f0_hz,
+        "amp_db": amp_db_from_logits(out[..., 1]),
+        "harmonic_logits": logits,
+        "harmonic_distribution": harmonic_distribution_from_logits(
+            logits, f0_hz, sample_rate=signal_config.sample_rate),
+        "noise_db": noise_db_from_logits(out[..., 2 + k:]),
+    }
 
 
 def synthesis_generator_params(out: dict, held_pitch: np.ndarray, *, index: int = 0) -> SynthParams:

@@ -232,8 +232,11 @@ def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
                     crop_frames: int, frame_rate: int = 250, n_noise: int = 4,
                     perturb_prob: float = 0.3, augment_prob: float = 0.5,
                     indices: "Sequence[int] | None" = None, audio_examples: int = 0,
-                    hop_size: int = 64) -> dict:
+                    hop_size: int = 64, causal: bool = False) -> dict:
     """A batch of random crops for the Synthesis Generator.
+
+    ``causal``: note conditioning of the causal Synthesis Generator
+    (``features.causal_note_frame_features``).
 
     The first ``audio_examples`` rows (records must keep their audio) are neither augmented
     nor perturbed, so their conditioning describes their corpus audio, returned as ``audio``
@@ -287,7 +290,7 @@ def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
                 noise_db[s0:s1] = _onset_transient(noise_db[s0:s1], rng, frame_rate=frame_rate)
         aug = SynthParams(params.f0_hz, db_to_amplitude(amp_db).astype(np.float32), hd,
                           db_to_amplitude(noise_db).astype(np.float32))
-        feats, held = note_frame_features(notes, n_frames=n, frame_rate=frame_rate)
+        feats, held = note_frame_features(notes, n_frames=n, frame_rate=frame_rate, causal=causal)
         regress = np.ones(n, np.float32)
         if notes:
             table = extract_note_expressions(aug, notes, frame_rate=frame_rate)

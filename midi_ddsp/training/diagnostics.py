@@ -89,7 +89,8 @@ def _sg_forward(sg, notes: Sequence[Note], expression_frames: np.ndarray, index:
     """SG outputs for a batch of expression-frame variants [V, T, 6] of one note sequence."""
     n_variants, n_frames = expression_frames.shape[:2]
     feats, held = note_frame_features(notes, n_frames=n_frames,
-                                      frame_rate=sg.signal_config.frame_rate)
+                                      frame_rate=sg.signal_config.frame_rate,
+                                      causal=sg.config.causal)
     gen = torch.Generator().manual_seed(seed)
     noise = torch.randn(1, n_frames, sg.config.n_noise, generator=gen).expand(n_variants, -1, -1)
     with torch.no_grad():

@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from midi_ddsp.models.checkpoint import load_model
+from midi_ddsp.models.checkpoint import load_model, shipped_checkpoint_stem
 
 __all__ = ["export_run", "main"]
 
@@ -79,7 +79,8 @@ def export_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.PathLike[st
                which: str = "best", metrics: "dict | None" = None,
                notes: "list[str] | None" = None, command: "str | None" = None,
                data_version: "str | None" = None) -> tuple[Path, Path, Path]:
-    """Export ``run_dir/<which>.pt`` to ``out_dir/<kind>.pt`` + ``.json`` + ``.md`` cards."""
+    """Export ``run_dir/<which>.pt`` to ``out_dir/<kind>.pt`` + ``.json`` + ``.md`` cards
+    (``causal_<kind>`` for the causal Synthesis Generator of live playing)."""
     import dataclasses
     model = load_model(Path(run_dir) / f"{which}.pt")
     card = dict(model.model_card)
@@ -99,12 +100,13 @@ def export_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.PathLike[st
     if data_version:
         card["data_version"] = data_version
     out_dir = Path(out_dir)
-    pt = model.save_checkpoint(out_dir / f"{model.kind}.pt", model_card=card)
+    stem = shipped_checkpoint_stem(model.kind, causal=bool(getattr(model.config, "causal", False)))
+    pt = model.save_checkpoint(out_dir / f"{stem}.pt", model_card=card)
     card["file_size_bytes"] = pt.stat().st_size
     model.save_checkpoint(pt, model_card=card)
-    js = out_dir / f"{model.kind}.json"
+    js = out_dir / f"{stem}.json"
     js.write_text(json.dumps(card, indent=1, sort_keys=True, default=str) + "\n", encoding="utf-8")
-    md = out_dir / f"{model.kind}.md"
+    md = out_dir / f"{stem}.md"
     md.write_text(_markdown(card), encoding="utf-8")
     return pt, js, md
 

@@ -161,7 +161,7 @@ def _make_batch(name, model, records, rng, config: TrainConfig, *, indices=None,
                                frame_rate=signal.frame_rate, n_noise=model.config.n_noise,
                                perturb_prob=config.perturb_prob, augment_prob=config.augment_prob,
                                indices=indices, audio_examples=_audio_examples(config, bs),
-                               hop_size=signal.hop_size)
+                               hop_size=signal.hop_size, causal=bool(model.config.causal))
     if name == "expression":
         train = indices is None
         return expression_batch(records, rng, batch_size=bs, indices=indices,
