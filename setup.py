@@ -48,6 +48,7 @@ setup(
         "ray": ["ray>=2.9"],
         "onnx": ["onnx>=1.16", "onnxruntime>=1.18", "onnxscript>=0.2"],
         "studio": ["starlette>=0.40", "uvicorn>=0.30", "python-multipart>=0.0.18"],
+        "live": ["JACK-Client>=0.5"],
         "test": ["pytest>=7", "httpx>=0.27", "selenium>=4.20"],
     },
     entry_points={
@@ -60,6 +61,7 @@ setup(
             "midi_ddsp_export=midi_ddsp.cli.export:main",
             "midi_ddsp_transfer=midi_ddsp.cli.transfer:main",
             "midi_ddsp_studio=midi_ddsp.cli.studio:main",
+            "midi_ddsp_live=midi_ddsp.cli.live:main",
         ]
     },
 )

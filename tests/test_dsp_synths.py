@@ -200,3 +200,11 @@ def test_filtered_noise_gradient():
 def test_errors(call):
     with pytest.raises(ParameterError):
         call()
+
+
+def test_numpy_noise_filters_equal_the_torch_ones():
+    from midi_ddsp.dsp.synths import frequency_impulse_response_numpy
+
+    mags = np.random.default_rng(0).random((2, 5, 65)).astype(np.float32)
+    expected = synths.frequency_impulse_response(torch.from_numpy(mags)).numpy()
+    assert np.abs(frequency_impulse_response_numpy(mags) - expected).max() < 1e-6

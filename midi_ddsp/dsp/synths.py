@@ -17,6 +17,7 @@ Harmonic synthesis (fast and phase-accurate):
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -30,6 +31,7 @@ __all__ = [
     "harmonic_synth",
     "filtered_noise",
     "frequency_impulse_response",
+    "frequency_impulse_response_numpy",
     "white_noise",
     "noise_block",
     "NOISE_BLOCK_SAMPLES",
@@ -233,6 +235,19 @@ def white_noise(batch: int, n_samples: int, *, seed: int | None = None,
     noise = torch.stack(rows)
     start = sample_offset - first * _NOISE_BLOCK
     return (noise[:, start:start + n_samples] * 2.0 - 1.0).to(device)
+
+
+@functools.lru_cache(maxsize=4)
+def _periodic_hann(size: int) -> np.ndarray:
+    return torch.hann_window(size, dtype=torch.float64).numpy()
+
+
+def frequency_impulse_response_numpy(magnitudes: np.ndarray) -> np.ndarray:
+    """:func:`frequency_impulse_response` in numpy (float32 [..., 2 * (n_bands - 1)]), without
+    torch's per-call overhead: the streaming engine's noise filters."""
+    ir_size = 2 * (magnitudes.shape[-1] - 1)
+    ir = np.roll(np.fft.irfft(magnitudes, n=ir_size), ir_size // 2, axis=-1)
+    return (ir * _periodic_hann(ir_size)).astype(np.float32)
 
 
 def frequency_impulse_response(magnitudes: Any) -> torch.Tensor:

@@ -8,6 +8,7 @@ declared once as data (``CONTROL_RANGES``).
   (harmonics at or above the model's Nyquist removed, renormalised): what the synth plays.
 
 ``synth_params_from_controls`` turns one batch row into ``SynthParams`` (numpy, linear units).
+The scaling functions take torch tensors (the models) or numpy arrays (the streaming engine).
 """
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ import dataclasses
 
 import numpy as np
 import torch
+from scipy.special import expit
 
-from midi_ddsp.dsp.core import get_controls
+from midi_ddsp.dsp.core import SAFE_DIVIDE_EPS, get_controls
 from midi_ddsp.dsp.units import db_to_amplitude
 from midi_ddsp.synth_params import SynthParams
 
@@ -47,29 +49,32 @@ CONTROL_RANGES: dict[str, ControlRange] = {
 }
 
 
-def _sigmoid_range(x: torch.Tensor, name: str) -> torch.Tensor:
+def _sigmoid(x):
+    return expit(x) if isinstance(x, np.ndarray) else torch.sigmoid(x)
+
+
+def _sigmoid_range(x, name: str):
     r = CONTROL_RANGES[name]
-    return r.low + (r.high - r.low) * torch.sigmoid(x)
+    return r.low + (r.high - r.low) * _sigmoid(x)
 
 
-def amp_db_from_logits(x: torch.Tensor) -> torch.Tensor:
+def amp_db_from_logits(x):
     """Harmonic amplitude in dB, in ``CONTROL_RANGES["amp_db"]``."""
     return _sigmoid_range(x, "amp_db")
 
 
-def noise_db_from_logits(x: torch.Tensor) -> torch.Tensor:
+def noise_db_from_logits(x):
     """Noise-band magnitudes in dB, in ``CONTROL_RANGES["noise_db"]``."""
     return _sigmoid_range(x, "noise_db")
 
 
-def f0_dev_from_logits(x: torch.Tensor) -> torch.Tensor:
+def f0_dev_from_logits(x):
     """f0 deviation from the written pitch in semitones, in ``CONTROL_RANGES["f0_dev"]``."""
     m = CONTROL_RANGES["f0_dev"].high
-    return m * torch.tanh(x / m)
+    return m * (np.tanh(x / m) if isinstance(x, np.ndarray) else torch.tanh(x / m))
 
 
-def harmonic_distribution_from_logits(logits: torch.Tensor, f0_hz: torch.Tensor, *,
-                                      sample_rate: int) -> torch.Tensor:
+def harmonic_distribution_from_logits(logits, f0_hz, *, sample_rate: int):
     """The harmonic distribution a model outputs: ``softmax(logits)`` through ``get_controls``
     (harmonics at or above ``sample_rate / 2`` at that frame's f0 removed, renormalised).
 
@@ -79,9 +84,16 @@ def harmonic_distribution_from_logits(logits: torch.Tensor, f0_hz: torch.Tensor,
 
     Returns:
         [batch, n_frames, n_harmonics], each frame sums to 1 (0 if no harmonic is below Nyquist).
+        Torch tensors in, torch out; numpy arrays in (the streaming engine), numpy out, by the
+        same rule as ``get_controls``.
     """
-    dist = torch.softmax(logits, dim=-1)
-    return get_controls(f0_hz, None, dist, sample_rate=sample_rate).harmonic_distribution
+    if not isinstance(logits, np.ndarray):
+        dist = torch.softmax(logits, dim=-1)
+        return get_controls(f0_hz, None, dist, sample_rate=sample_rate).harmonic_distribution
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    k = np.arange(1, logits.shape[-1] + 1, dtype=logits.dtype)
+    dist = e * (np.asarray(f0_hz)[..., None] * k < sample_rate / 2.0) / e.sum(-1, keepdims=True)
+    return dist / (dist.sum(axis=-1, keepdims=True) + SAFE_DIVIDE_EPS)
 
 
 def synth_params_from_controls(out: dict, f0_hz: np.ndarray, *, index: int = 0) -> SynthParams:

@@ -15,9 +15,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 
-from midi_ddsp.dsp.synths import NOISE_BLOCK_SAMPLES, frequency_impulse_response, noise_block
+from midi_ddsp.dsp.synths import (NOISE_BLOCK_SAMPLES, frequency_impulse_response_numpy,
+                                  noise_block)
 from midi_ddsp.dsp.synthesizer import _resampling_kernel
 from midi_ddsp.errors import ParameterError
 
@@ -177,7 +177,7 @@ class BlockSynth:
         white = self.white[:, :F * hm]
         for v, source in enumerate(self.noises):
             source.read(white[v])
-        ir = frequency_impulse_response(torch.from_numpy(mags)).numpy()            # [V, F, L]
+        ir = frequency_impulse_response_numpy(mags)                                  # [V, F, L]
         spec = np.fft.rfft(white.reshape(V, F, hm), n=self.n_fft) * np.fft.rfft(ir, n=self.n_fft)
         pieces = np.fft.irfft(spec, n=self.n_fft)[..., :self.piece_len].astype(np.float32)
         # piece t starts at t * hop - delay; the buffer starts at the interval ending at the first
@@ -226,10 +226,10 @@ class PartitionedReverb:
         n_parts = max(1, -(-wet.shape[0] // self.block))
         wet = np.pad(wet, (0, n_parts * self.block - wet.shape[0]))
         self.spectra = np.fft.rfft(wet.reshape(n_parts, self.block), n=2 * self.block)  # [P, bins]
-        self.spectra = self.spectra.astype(np.complex128)
+        self.spectra = self.spectra.astype(np.complex64)
         self.n_parts = n_parts
         # input spectra, newest last, stored twice so a contiguous slice is the delay line
-        self.fdl = np.zeros((2 * n_parts, self.spectra.shape[1]), np.complex128)
+        self.fdl = np.zeros((2 * n_parts, self.spectra.shape[1]), np.complex64)
         self.head = 0
         self.spectra_rev = self.spectra[::-1].copy()
         self.window = np.zeros(2 * self.block, np.float64)

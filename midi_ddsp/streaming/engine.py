@@ -194,6 +194,27 @@ class StreamingSynth:
             raise ParameterError(f"pitch bend must be -8192..8191; got {value}")
         self._schedule(offset, "bend", int(value))
 
+    def midi(self, message: "bytes | Sequence[int]", *, offset: int = 0,
+             channel: "int | None" = None) -> bool:
+        """Apply one raw MIDI message (note on/off, control change, pitch bend; others are
+        ignored); ``channel`` (0..15) keeps only that channel. Returns whether it was used."""
+        data = bytes(message)
+        if len(data) < 2 or data[0] < 0x80 or (channel is not None and data[0] & 0x0F != channel):
+            return False
+        status = data[0] & 0xF0
+        if status in (0x80, 0x90) and len(data) >= 3:
+            if status == 0x90 and data[2] > 0:
+                self.note_on(data[1], data[2], offset=offset)
+            else:
+                self.note_off(data[1], offset=offset)
+        elif status == 0xB0 and len(data) >= 3:
+            self.control_change(data[1], data[2], offset=offset)
+        elif status == 0xE0 and len(data) >= 3:
+            self.pitch_bend(((data[2] & 0x7F) << 7 | (data[1] & 0x7F)) - 8192, offset=offset)
+        else:
+            return False
+        return True
+
     def set_instrument(self, instrument: InstrumentSpec) -> None:
         """Change the instrument (or blend) from the next frame."""
         self.weights = instrument_weights(instrument)
@@ -312,12 +333,12 @@ class StreamingSynth:
         noise = np.stack([rng.standard_normal((F, self.generator.n_noise), dtype=np.float32)
                           for rng in self._noise_rngs])
         out = self.generator.step(self._feats, self._expr, self.weights, noise)
-        dev = out["f0_dev"].numpy().astype(np.float64)
+        dev = out["f0_dev"].astype(np.float64)
         f0 = midi_to_hz(self._held_f + dev + self._bend[None])
         gain = self._gain[None, :]
-        amps = 10.0 ** (out["amp_db"].numpy() / 20.0) * gain
-        harmonic = amps[..., None] * out["harmonic_distribution"].numpy()
-        noise_mags = 10.0 ** (out["noise_db"].numpy() / 20.0) * gain[..., None]
+        amps = 10.0 ** (out["amp_db"] / 20.0) * gain
+        harmonic = amps[..., None] * out["harmonic_distribution"]
+        noise_mags = 10.0 ** (out["noise_db"] / 20.0) * gain[..., None]
         voices = self.synth.render(f0.astype(np.float32), harmonic, noise_mags)
         mix = voices.sum(0)
         start = self._fifo_len

@@ -5,7 +5,7 @@
 ``2 * dilation`` normalised frames its kernel-3 causal convolution reaches back to. ``step``
 then gives exactly what the model's frame-parallel ``forward`` gives on the whole sequence
 (float32 rounding aside), with no look-ahead: frame t needs only frames <= t. The raw outputs
-become controls through ``controls_from_outputs``, the model's own scaling.
+become controls through ``controls_from_outputs``, the model's own scaling (numpy here).
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 import torch
-from scipy.special import erf
+from scipy.special import erf, expit
 
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.models.synthesis_generator import SynthesisGenerator, controls_from_outputs
@@ -52,22 +52,34 @@ class StreamingGenerator:
         self.table = model.embedding.table.detach().numpy().astype(np.float32).copy()
         stack = model.stack
         self.w_in, self.b_in = _conv1x1(stack.inp)
+        self.channels = C = int(c.channels)
         self.blocks = []
+        cond_w, cond_b = [], []
         for block in stack.blocks:
             weight = block.conv.weight.detach().numpy().astype(np.float32)   # [2C, C, 3]
             d = int(block.conv.dilation[0])
             norm = block.norm.norm
+            w_cond, b_cond = _conv1x1(block.cond)
+            cond_w.append(w_cond)
+            cond_b.append(b_cond + block.conv.bias.detach().numpy().astype(np.float32))
+            size = 2 * d + self.max_frames
             self.blocks.append({
                 "dilation": d,
-                "taps": [weight[:, :, j].T.copy() for j in range(3)],   # tap j at t - (2 - j) d
-                "bias": block.conv.bias.detach().numpy().astype(np.float32).copy(),
-                "cond": _conv1x1(block.cond),
+                # taps (t - 2d, t - d, t) stacked: [3C, 2C]
+                "taps": np.concatenate([weight[:, :, j].T for j in range(3)], axis=0).copy(),
                 "out": _conv1x1(block.out),
                 "norm": (norm.weight.detach().numpy().astype(np.float32).copy(),
                          norm.bias.detach().numpy().astype(np.float32).copy(), float(norm.eps)),
-                "history": np.zeros((self.n_voices, 2 * d + self.max_frames, c.channels),
-                                    np.float32),
+                # ring buffer of the normalised frames the kernel reaches back to
+                "history": np.zeros((self.n_voices, size, C), np.float32),
+                "size": size,
             })
+        # every block's conditioning projection (and conv bias) in one matmul
+        self.w_cond = np.concatenate(cond_w, axis=1)
+        self.b_cond = np.concatenate(cond_b)
+        self.position = 0
+        self._tap_offsets = [np.array([[2 * b["dilation"]], [b["dilation"]], [0]])
+                             for b in self.blocks]
         self.head = []
         for module in model.head:
             if isinstance(module, torch.nn.Conv1d):
@@ -76,12 +88,12 @@ class StreamingGenerator:
                 self.head.append(_conv1x1(module))
             else:
                 self.head.append(None)   # GELU
-        self.channels = int(c.channels)
 
     def reset(self) -> None:
         """Forget every voice's history (as at the start of a sequence)."""
         for block in self.blocks:
             block["history"][:] = 0.0
+        self.position = 0
 
     def step(self, note_features: np.ndarray, expressions: np.ndarray,
              instrument_weights: np.ndarray, noise: np.ndarray) -> dict:
@@ -94,7 +106,7 @@ class StreamingGenerator:
             noise: [V, F, n_noise] standard Gaussian.
 
         Returns:
-            ``controls_from_outputs`` of the frames: torch tensors ``f0_dev`` [V, F], ``f0_hz``,
+            ``controls_from_outputs`` of the frames (numpy): ``f0_dev`` [V, F], ``f0_hz``,
             ``amp_db``, ``harmonic_distribution`` [V, F, 60], ``noise_db`` [V, F, 65], ...
         """
         V, F = note_features.shape[:2]
@@ -109,22 +121,28 @@ class StreamingGenerator:
                                np.broadcast_to(emb[:, None, :], (V, F, emb.shape[-1]))], axis=-1)
         h = np.concatenate([cond, noise.astype(np.float32)], axis=-1) @ self.w_in + self.b_in
         C = self.channels
-        for block in self.blocks:
-            d, hist = block["dilation"], block["history"]
+        inv_c = np.float32(1.0 / C)
+        projected = cond @ self.w_cond + self.b_cond                  # [V, F, L * 2C]
+        frames = self.position + np.arange(F)
+        for index, block in enumerate(self.blocks):
+            d, hist, size = block["dilation"], block["history"], block["size"]
             scale, shift, eps = block["norm"]
-            mean = h.mean(-1, keepdims=True)
-            var = ((h - mean) ** 2).mean(-1, keepdims=True)
-            hist[:, 2 * d:2 * d + F] = (h - mean) / np.sqrt(var + eps) * scale + shift
-            w0, w1, w2 = block["taps"]
-            y = (hist[:, 0:F] @ w0 + hist[:, d:d + F] @ w1 + hist[:, 2 * d:2 * d + F] @ w2
-                 + block["bias"] + cond @ block["cond"][0] + block["cond"][1])
-            gate = np.tanh(y[..., :C]) * (1.0 / (1.0 + np.exp(-y[..., C:])))
-            h = h + gate @ block["out"][0] + block["out"][1]
-            hist[:, :2 * d] = hist[:, F:F + 2 * d].copy()
+            x = h - np.add.reduce(h, axis=-1, keepdims=True) * inv_c
+            var = np.add.reduce(x * x, axis=-1, keepdims=True) * inv_c
+            if F == 1:   # the live case: three rows of the ring
+                p = self.position
+                hist[:, p % size] = (x / np.sqrt(var + eps) * scale + shift)[:, 0]
+                taps = hist[:, [(p - 2 * d) % size, (p - d) % size, p % size]].reshape(V, 1, 3 * C)
+            else:
+                hist[:, frames % size] = x / np.sqrt(var + eps) * scale + shift
+                taps = hist[:, (frames[None, :] - self._tap_offsets[index]) % size]  # [V,3,F,C]
+                taps = taps.transpose(0, 2, 1, 3).reshape(V, F, 3 * C)
+            y = taps @ block["taps"] + projected[..., index * 2 * C:(index + 1) * 2 * C]
+            h = h + (np.tanh(y[..., :C]) * expit(y[..., C:])) @ block["out"][0] + block["out"][1]
+        self.position += F
         z = np.concatenate([h, cond], axis=-1)
         for layer in self.head:
             z = _gelu(z) if layer is None else z @ layer[0] + layer[1]
-        out = torch.from_numpy(np.ascontiguousarray(z, dtype=np.float32))
-        with torch.inference_mode():
-            return controls_from_outputs(out, torch.from_numpy(note_features[..., 0].astype(np.float32)),
-                                         signal_config=self.signal_config)
+        return controls_from_outputs(z.astype(np.float32, copy=False),
+                                     note_features[..., 0].astype(np.float32),
+                                     signal_config=self.signal_config)
