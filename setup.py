@@ -41,7 +41,6 @@ setup(
         "tqdm>=4.60",
         "matplotlib>=3.7",
         "pyfluidsynth>=1.3.3",
-        "pyloudnorm>=0.1",
     ],
     extras_require={
         "interop": ["note-seq>=0.0.5"],
@@ -49,7 +48,7 @@ setup(
         "onnx": ["onnx>=1.16", "onnxruntime>=1.18", "onnxscript>=0.2"],
         "studio": ["starlette>=0.40", "uvicorn>=0.30", "python-multipart>=0.0.18"],
         "live": ["JACK-Client>=0.5"],
-        "test": ["pytest>=7", "httpx>=0.27", "selenium>=4.20"],
+        "test": ["pytest>=7", "httpx>=0.27", "selenium>=4.20", "pyloudnorm>=0.1"],
     },
     entry_points={
         "console_scripts": [

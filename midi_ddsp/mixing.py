@@ -5,8 +5,9 @@ chosen by ``normalize``:
 
 ``"loudness"`` (default)
     the gain that brings the mix to ``target_lufs`` of integrated loudness per ITU-R BS.1770-4
-    (K-weighting, 400 ms blocks, absolute and relative gates; measured with pyloudnorm), but
-    never more than the gain that puts the true peak (4x oversampled) at ``true_peak_dbtp``.
+    (K-weighting, 400 ms blocks, absolute and relative gates; pyloudnorm's filters, numpy
+    only: equal to pyloudnorm to 1e-4 LU), but never more than the gain that puts the true peak
+    (4x band-limited oversampling) at ``true_peak_dbtp``.
     The defaults, -23 LUFS and -1 dBTP, are EBU R128's programme loudness and maximum true
     peak. A louder target such as the -14 to -18 LUFS of streaming would let the peak limit set
     the gain of nearly every render: the models' renders have peak-to-loudness ratios of about
@@ -194,17 +195,26 @@ def _check_sample_rate(sample_rate) -> int:
     return int(sample_rate)
 
 
+def _oversample(x: np.ndarray, factor: int) -> np.ndarray:
+    """Band-limited ``factor``x oversampling (FFT zero-padding; the first output of every group of
+    ``factor`` is the input sample), float64 [n * factor]."""
+    n = x.shape[0]
+    spectrum = np.fft.rfft(x)
+    if n % 2 == 0 and n > 1:        # split the Nyquist bin between its two images
+        spectrum[-1] *= 0.5
+    return np.fft.irfft(spectrum, n=n * factor) * factor
+
+
 def _true_peak_envelope(x: np.ndarray) -> np.ndarray:
     """Per sample n, the largest magnitude of the 4x-oversampled signal from sample n-1 to n+1
-    (and |x[n]|), float32 [n_samples]; its maximum is the true peak."""
-    import scipy.signal
-
+    (and |x[n]|), float32 [n_samples]; its maximum is the true peak. Oversampled by blocks with
+    context on both sides (each block's edges are discarded)."""
     n = x.shape[0]
     env = np.abs(x).astype(np.float32)
     for start in range(0, n, _TRUE_PEAK_BLOCK):
         stop = min(n, start + _TRUE_PEAK_BLOCK)
         lo, hi = max(0, start - _TRUE_PEAK_CONTEXT), min(n, stop + _TRUE_PEAK_CONTEXT)
-        up = scipy.signal.resample_poly(x[lo:hi].astype(np.float64), _OVERSAMPLE, 1)
+        up = _oversample(x[lo:hi].astype(np.float64), _OVERSAMPLE)
         # row k: the oversampled values from x[lo + k] up to (not including) x[lo + k + 1]
         between = np.abs(up[: (hi - lo) * _OVERSAMPLE]).reshape(hi - lo, _OVERSAMPLE).max(axis=1)
         around = between.copy()
@@ -215,21 +225,62 @@ def _true_peak_envelope(x: np.ndarray) -> np.ndarray:
 
 def true_peak(audio) -> float:
     """True peak of ``audio`` [n_samples]: the largest magnitude of the signal oversampled 4x
-    (``scipy.signal.resample_poly``), linear (``20 * log10`` of it is in dBTP); 0 for no samples."""
+    (band-limited), linear (``20 * log10`` of it is in dBTP); 0 for no samples."""
     x = _as_audio(audio, "audio")
     return float(np.max(_true_peak_envelope(x))) if x.size else 0.0
 
 
+def _biquad(kind: str, gain_db: float, q: float, fc: float, rate: int) -> tuple:
+    """RBJ-cookbook biquad (b, a) as BS.1770's K-weighting uses them (pyloudnorm's design)."""
+    A = 10 ** (gain_db / 40.0)
+    w0 = 2.0 * np.pi * fc / rate
+    alpha = np.sin(w0) / (2.0 * q)
+    c = np.cos(w0)
+    if kind == "high_shelf":
+        r = 2 * np.sqrt(A) * alpha
+        b = [A * ((A + 1) + (A - 1) * c + r), -2 * A * ((A - 1) + (A + 1) * c),
+             A * ((A + 1) + (A - 1) * c - r)]
+        a = [(A + 1) - (A - 1) * c + r, 2 * ((A - 1) - (A + 1) * c), (A + 1) - (A - 1) * c - r]
+    else:  # high_pass
+        b = [(1 + c) / 2, -(1 + c), (1 + c) / 2]
+        a = [1 + alpha, -2 * c, 1 - alpha]
+    return np.array(b) / a[0], np.array(a) / a[0]
+
+
+_K_WEIGHTING = (("high_shelf", 4.0, 1 / math.sqrt(2), 1500.0), ("high_pass", 0.0, 0.5, 38.0))
+_K_IR_S = 0.5   # the K-weighting filters' impulse response, truncated here (decayed > 200 dB)
+
+
+def k_weighting_impulse_response(sample_rate: int) -> np.ndarray:
+    """Impulse response of BS.1770's K-weighting (high shelf + 38 Hz high-pass), float64
+    [0.5 s]: the two biquads' frequency response sampled finely and inverted."""
+    n = 1 << int(math.ceil(math.log2(4 * _K_IR_S * sample_rate)))
+    z = np.exp(-1j * np.linspace(0.0, np.pi, n // 2 + 1))
+    response = np.ones(n // 2 + 1, complex)
+    for kind, gain_db, q, fc in _K_WEIGHTING:
+        b, a = _biquad(kind, gain_db, q, fc, sample_rate)
+        response *= (b[0] + b[1] * z + b[2] * z * z) / (a[0] + a[1] * z + a[2] * z * z)
+    return np.fft.irfft(response, n=n)[:int(_K_IR_S * sample_rate)]
+
+
+def _fft_convolve(x: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """``x`` convolved with ``h``, trimmed to len(x) (overlap-add of FFT blocks), float64."""
+    n_fft = 1 << int(math.ceil(math.log2(4 * h.shape[0])))
+    step = n_fft - h.shape[0] + 1
+    h_spec = np.fft.rfft(h, n_fft)
+    out = np.zeros(x.shape[0] + n_fft, np.float64)
+    for start in range(0, x.shape[0], step):
+        piece = np.fft.irfft(np.fft.rfft(x[start:start + step], n_fft) * h_spec, n_fft)
+        out[start:start + n_fft] += piece
+    return out[:x.shape[0]]
+
+
 def _block_powers(x: np.ndarray, sample_rate: int) -> np.ndarray:
     """Mean square of the K-weighted signal in BS.1770's 400 ms gating blocks (75 % overlap),
-    float64 [n_blocks]; the K-weighting filters are pyloudnorm's, the blocks those of its
-    ``integrated_loudness``, computed at once from a cumulative sum."""
-    import pyloudnorm
-
-    meter = pyloudnorm.Meter(sample_rate)
-    z = np.asarray(x, np.float64)
-    for stage in meter._filters.values():
-        z = stage.apply_filter(z)
+    float64 [n_blocks]; the K-weighting is pyloudnorm's pair of biquads (applied as their
+    impulse response, numpy only), the blocks those of its ``integrated_loudness``, computed at
+    once from a cumulative sum."""
+    z = _fft_convolve(np.asarray(x, np.float64), k_weighting_impulse_response(sample_rate))
     block = _LOUDNESS_BLOCK_S
     n_blocks = int(np.round((z.shape[0] / sample_rate - block) / (block * 0.25))) + 1
     j = np.arange(max(n_blocks, 0))

@@ -158,8 +158,9 @@ def test_true_peak_sees_peaks_between_samples():
     fade = np.minimum(1.0, np.minimum(n, n[::-1]) / 400)  # no Gibbs ringing at abrupt ends
     x = (fade * np.sin(np.pi / 2 * n + np.pi / 4)).astype(np.float32)
     assert np.max(np.abs(x)) == pytest.approx(np.sqrt(0.5), rel=1e-5)
-    assert 20 * np.log10(true_peak(x)) == pytest.approx(0.0, abs=0.1)
-    assert 20 * np.log10(true_peak(x)) == pytest.approx(reference_true_peak_db(x), abs=1e-3)
+    assert 20 * np.log10(true_peak(x)) == pytest.approx(0.0, abs=0.01)
+    # a polyphase meter's FIR overshoots by ~0.015 dB here; ours is band-limited (FFT) and exact
+    assert 20 * np.log10(true_peak(x)) == pytest.approx(reference_true_peak_db(x), abs=0.03)
     assert true_peak(np.zeros(0)) == 0.0
 
 
