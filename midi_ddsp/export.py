@@ -10,6 +10,10 @@ input/output contract below, machine-readable):
   -> ``f0_dev`` [1, T] (semitones from the held written pitch), ``amp_db`` [1, T] (dB re. 1),
   ``harmonic_distribution`` [1, T, 60] (sums to 1, harmonics at or above 8 kHz removed),
   ``noise_db`` [1, T, 65] (dB; bands evenly spaced 0..8 kHz). T is free; frames at 250 Hz.
+- ``causal_synthesis_generator_step.onnx`` (with a causal model): F frames of V voices of the
+  live model, ``note_features`` [V, F, 14] (``causal_note_frame_features``), ``expressions``,
+  ``instrument_weights`` [V, 13], ``noise`` and one ``state_i`` [V, C, 2 d_i] per residual block
+  (zeros at the start) -> the four controls and ``state_i_out`` to feed back next block.
 - ``expression_generator_encoder.onnx``: ``note_features`` [1, N, 10], ``instrument_weights``
   [1, 13] -> ``context`` [1, N, C] (the whole part at once, bidirectional).
 - ``expression_generator_step.onnx``: one note of the autoregressive decoder: ``context`` [1, 1, C]
@@ -39,8 +43,9 @@ from torch import nn
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.expression import EXPRESSIONS
 from midi_ddsp.models.features import N_NOTE_FEATURES, N_NOTE_FRAME_FEATURES
+from midi_ddsp.models.synthesis_generator import controls_from_outputs
 
-__all__ = ["FORMATS", "export_models", "example_inputs", "run_exported"]
+__all__ = ["FORMATS", "export_models", "example_inputs", "run_exported", "causal_state_shapes"]
 
 FORMATS = ("onnx",)
 
@@ -53,6 +58,40 @@ class _SynthesisGeneratorGraph(nn.Module):
     def forward(self, note_features, expressions, instrument_weights, noise):
         out = self.sg(note_features, expressions, instrument_weights, noise)
         return out["f0_dev"], out["amp_db"], out["harmonic_distribution"], out["noise_db"]
+
+
+class _CausalStepGraph(nn.Module):
+    """F frames of the causal Synthesis Generator for V voices, its convolution history as
+    explicit state: the model's own layers, the causal padding replaced by the state."""
+
+    def __init__(self, sg):
+        super().__init__()
+        self.sg = sg
+
+    def forward(self, note_features, expressions, instrument_weights, noise, *states):
+        sg = self.sg
+        n_frames = note_features.shape[1]
+        emb = sg.embedding(instrument_weights)[:, :, None].expand(-1, -1, n_frames)
+        cond = torch.cat([note_features.transpose(1, 2),
+                          sg.config.expression_gain * expressions.transpose(1, 2), emb], dim=1)
+        h = sg.stack.inp(torch.cat([cond, noise.transpose(1, 2)], dim=1))
+        new_states = []
+        for block, state in zip(sg.stack.blocks, states):
+            extended = torch.cat([state, block.norm(h)], dim=2)
+            new_states.append(extended[:, :, -state.shape[2]:])
+            a, b = (block.conv(extended) + block.cond(cond)).chunk(2, dim=1)
+            h = h + block.out(torch.tanh(a) * torch.sigmoid(b))
+        out = sg.head(torch.cat([h, cond], dim=1)).transpose(1, 2)
+        controls = controls_from_outputs(out, note_features[..., 0],
+                                         signal_config=sg.signal_config)
+        return (controls["f0_dev"], controls["amp_db"], controls["harmonic_distribution"],
+                controls["noise_db"], *new_states)
+
+
+def causal_state_shapes(sg, n_voices: int = 1) -> list[tuple[int, int, int]]:
+    """Shapes of the causal step graph's state inputs: [voices, channels, 2 * dilation] per
+    residual block (zeros at the start of a stream)."""
+    return [(n_voices, int(sg.config.channels), 2 * int(d)) for d in sg.config.dilations]
 
 
 class _EncoderGraph(nn.Module):
@@ -83,11 +122,19 @@ _GRAPHS = {
 }
 
 
-def example_inputs(models, name: str, length: int = 64, *, seed: int = 0) -> tuple:
-    """Random inputs of the right shapes for graph ``name`` (T or N = ``length``)."""
+def example_inputs(models, name: str, length: int = 64, *, seed: int = 0,
+                   causal_model=None) -> tuple:
+    """Random inputs of the right shapes for graph ``name`` (T or N = ``length``; the causal step
+    takes 2 voices, ``length`` frames and zero states)."""
     g = torch.Generator().manual_seed(seed)
     weights = torch.zeros(1, 13)
     weights[0, seed % 13] = 1.0
+    if name == "causal_synthesis_generator_step":
+        sg = causal_model
+        return (torch.rand(2, length, N_NOTE_FRAME_FEATURES, generator=g),
+                torch.rand(2, length, 6, generator=g), weights.expand(2, -1).contiguous(),
+                torch.randn(2, length, sg.config.n_noise, generator=g),
+                *[torch.zeros(shape) for shape in causal_state_shapes(sg, 2)])
     if name == "synthesis_generator":
         sg = models.synthesis_generator
         return (torch.rand(1, length, N_NOTE_FRAME_FEATURES, generator=g),
@@ -138,8 +185,10 @@ def _contract(models, fmt: str, files: dict) -> dict:
     }
 
 
-def export_models(out_dir: "str | os.PathLike[str]", models, *, format: str = "onnx") -> dict:
-    """Write the generator graphs of ``models`` (a ``MidiDDSP``) and ``contract.json``.
+def export_models(out_dir: "str | os.PathLike[str]", models, *, format: str = "onnx",
+                  causal_model=None) -> dict:
+    """Write the generator graphs of ``models`` (a ``MidiDDSP``) and ``contract.json``; with
+    ``causal_model`` (a causal ``SynthesisGenerator``) also its block step for live hosts.
 
     Returns:
         The contract (also written to ``out_dir/contract.json``).
@@ -175,6 +224,34 @@ def export_models(out_dir: "str | os.PathLike[str]", models, *, format: str = "o
                               input_names=list(ins), output_names=list(outs), dynamic_axes=axes)
         files[name] = path.name
     contract = _contract(models, format, files)
+    if causal_model is not None:
+        name = "causal_synthesis_generator_step"
+        n_states = len(causal_model.config.dilations)
+        ins = ["note_features", "expressions", "instrument_weights", "noise"] + \
+            [f"state_{i}" for i in range(n_states)]
+        outs = ["f0_dev", "amp_db", "harmonic_distribution", "noise_db"] + \
+            [f"state_{i}_out" for i in range(n_states)]
+        axes = {n: {0: "V", 1: "F"} for n in ("note_features", "expressions", "noise", "f0_dev",
+                                               "amp_db", "harmonic_distribution", "noise_db")}
+        axes.update({n: {0: "V"} for n in ins[4:] + outs[4:] + ["instrument_weights"]})
+        path = out / f"{name}.onnx"
+        torch.onnx.export(_CausalStepGraph(causal_model).eval(),
+                          example_inputs(models, name, 4, causal_model=causal_model), str(path),
+                          dynamo=False, opset_version=17, input_names=ins, output_names=outs,
+                          dynamic_axes=axes)
+        files[name] = path.name
+        contract["files"] = files
+        contract["graphs"][name] = {"inputs": ins, "outputs": outs}
+        contract["causal_synthesis_generator"] = {
+            "n_noise": int(causal_model.config.n_noise),
+            "state_shapes": [list(s[1:]) for s in causal_state_shapes(causal_model)],
+            "note_features": "midi_ddsp.models.features.causal_note_frame_features (14 per "
+                             "frame, only what is known so far: held pitch, is_note, onset, "
+                             "velocity, time since release, log and linear time since onset, "
+                             "rest before the note, vibrato-rate phases)",
+            "usage": "per block of F frames for V voices: feed the state_i_out of the previous "
+                     "call as state_i (zeros at the start); outputs as synthesis_generator's",
+        }
     (out / "contract.json").write_text(json.dumps(contract, indent=2) + "\n", encoding="utf-8")
     return contract
 

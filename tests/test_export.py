@@ -71,8 +71,46 @@ def test_cli_writes_the_contract_and_names_a_bad_checkpoint(tiny_checkpoints, tm
                         "--synthesis-generator", str(tiny_checkpoints["synthesis_generator"]),
                         "--expression-generator", str(tiny_checkpoints["expression_generator"])]) == 0
     contract = json.loads((tmp_path / "onnx/contract.json").read_text())
-    assert sorted(contract["files"]) == ["expression_generator_encoder", "expression_generator_step",
-                                         "synthesis_generator"]
+    from midi_ddsp.models.checkpoint import shipped_file
+
+    live = ["causal_synthesis_generator_step"] if shipped_file(
+        "causal_synthesis_generator.pt").exists() else []   # the shipped live model joins in
+    assert sorted(contract["files"]) == live + ["expression_generator_encoder",
+                                                "expression_generator_step", "synthesis_generator"]
     assert export_main(["--out", str(tmp_path / "x"), "--synthesis-generator",
                         str(tmp_path / "nope.pt")]) == 2
     assert "nope.pt: no such checkpoint file" in capsys.readouterr().err
+
+
+def test_the_exported_causal_step_streams_the_frame_parallel_model(tiny_models, tmp_path):
+    from midi_ddsp.export import causal_state_shapes
+    from midi_ddsp.models.synthesis_generator import SynthesisGenerator, SynthesisGeneratorConfig
+
+    torch.manual_seed(3)
+    causal = SynthesisGenerator(SynthesisGeneratorConfig(
+        channels=16, dilations=(1, 2, 4), embedding_dim=4, n_noise=2, causal=True)).eval()
+    contract = export_models(tmp_path, tiny_models, causal_model=causal)
+    assert contract["files"]["causal_synthesis_generator_step"] == \
+        "causal_synthesis_generator_step.onnx"
+    assert contract["causal_synthesis_generator"]["state_shapes"] == [[16, 2], [16, 4], [16, 8]]
+    rng = np.random.default_rng(0)
+    V, T = 2, 60
+    feats = rng.standard_normal((V, T, 14)).astype(np.float32)
+    expr = rng.random((V, T, 6)).astype(np.float32)
+    noise = rng.standard_normal((V, T, 2)).astype(np.float32)
+    weights = np.eye(13, dtype=np.float32)[[1, 7]]
+    with torch.no_grad():
+        want = causal(torch.from_numpy(feats), torch.from_numpy(expr), torch.from_numpy(weights),
+                      torch.from_numpy(noise))
+    states = [np.zeros(shape, np.float32) for shape in causal_state_shapes(causal, V)]
+    got, t = [], 0
+    for size in (1, 5, 1, 13, 40):       # blocks of any number of frames
+        outs = run_exported(tmp_path, "causal_synthesis_generator_step",
+                            (feats[:, t:t + size], expr[:, t:t + size], weights,
+                             noise[:, t:t + size], *states))
+        got.append(outs[:4])
+        states = outs[4:]
+        t += size
+    for k, key in enumerate(("f0_dev", "amp_db", "harmonic_distribution", "noise_db")):
+        joined = np.concatenate([g[k] for g in got], axis=1)
+        assert np.abs(joined - want[key].numpy()).max() <= 1e-4, key

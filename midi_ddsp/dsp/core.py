@@ -54,6 +54,8 @@ def _as_tensor(value: Any, name: str, *, ndims: tuple[int, ...] | None = None) -
 
 
 def _check_positive_int(value: Any, name: str) -> int:
+    if isinstance(value, torch.Tensor) and value.ndim == 0 and not value.is_floating_point():
+        value = int(value)   # a size read while a graph is traced for export
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
         raise ParameterError(f"{name}: expected a positive integer, got {value!r}")
     return int(value)
