@@ -89,3 +89,27 @@ def test_expression_generator_holds_its_level_over_a_long_part(model):
     per_repeat = table["volume"].to_numpy().reshape(16, -1).mean(1)
     assert abs(per_repeat[-3:].mean() - per_repeat[:3].mean()) * 60 <= 3.0, per_repeat
 
+
+
+def test_live_model_plays_a_melody_in_time_and_at_pitch():
+    """The shipped causal model through the streaming engine, block by block (block 128): every
+    note at its pitch, sounding through its length, the level steady, silence after the tail."""
+    from midi_ddsp.streaming import StreamingSynth
+
+    rng = np.random.default_rng(5)
+    line = _walk(rng, 60, 79, 12.0, beat=0.4)
+    notes = [Note(n.pitch, n.start, n.end, n.velocity) for n in line]
+    events = [(n.onset_s, "note_on", n.pitch, n.velocity) for n in notes]
+    events += [(n.offset_s, "note_off", n.pitch) for n in notes]
+    engine = StreamingSynth("flute", block_size=128, max_voices=4)
+    duration = notes[-1].offset_s + 2.0
+    audio = engine.play(events, duration)[engine.latency_samples:]
+    sr = engine.sample_rate
+    pitch = pitch_metrics(audio, notes, sample_rate=sr)
+    assert pitch["raw_pitch_accuracy"] >= 0.90, pitch
+    activity = activity_metrics(audio, notes, sample_rate=sr)
+    assert activity["in_note_active"] >= 0.95, activity
+    dyn = dynamics_metrics({"flute": audio}, {"flute": notes}, sample_rate=sr)
+    assert abs(dyn["parts"]["flute"]["last_minus_first_fifth_db"]) <= 4.0, dyn["parts"]["flute"]
+    tail = audio[int((notes[-1].offset_s + 1.5) * sr):]
+    assert np.sqrt(np.mean(tail ** 2)) < 1e-3 * np.abs(audio).max()   # -60 dB after the room

@@ -45,6 +45,14 @@ _DESCRIPTIONS = {
         "metrical weight (midi_ddsp.phrasing; nothing depends on the part's length); trained on "
         "whole pieces and random runs of notes; generates a whole part at once (the level holds over "
         "parts of any length); sampling temperature (0 = means)."),
+    "causal_synthesis_generator": (
+        "Causal Synthesis Generator for live playing (midi_ddsp.streaming, midi_ddsp_live): the "
+        "Synthesis Generator's inputs and outputs, but causal dilated convolutions (each frame "
+        "sees the past 1.5 s only) and a conditioning known at each frame when notes arrive "
+        "live (features.causal_note_frame_features: held pitch, is_note, onset, velocity, time "
+        "since the onset and since the release, the rest before the note, vibrato-rate phases; "
+        "no note length, position or time to the offset). Trained from scratch with the "
+        "Synthesis Generator's losses and augmentation (see its card)."),
     "ddsp_inference": (
         "DDSP Inference: log-mel (64) + f0 + loudness + instrument -> amplitude, harmonic "
         "distribution, noise magnitudes; regression to analysed params (no spectral-loss "
@@ -85,7 +93,9 @@ def export_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.PathLike[st
     model = load_model(Path(run_dir) / f"{which}.pt")
     card = dict(model.model_card)
     card["kind"] = model.kind
-    card["description"] = _DESCRIPTIONS[model.kind]
+    causal = bool(getattr(model.config, "causal", False))
+    stem = shipped_checkpoint_stem(model.kind, causal=causal)
+    card["description"] = _DESCRIPTIONS[stem]
     card["model_config"] = dataclasses.asdict(model.config)
     if Path(run_dir).resolve() != Path(out_dir).resolve():  # re-carding keeps the provenance
         card["source_run"] = str(run_dir)
@@ -100,7 +110,6 @@ def export_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.PathLike[st
     if data_version:
         card["data_version"] = data_version
     out_dir = Path(out_dir)
-    stem = shipped_checkpoint_stem(model.kind, causal=bool(getattr(model.config, "causal", False)))
     pt = model.save_checkpoint(out_dir / f"{stem}.pt", model_card=card)
     card["file_size_bytes"] = pt.stat().st_size
     model.save_checkpoint(pt, model_card=card)
