@@ -16,7 +16,6 @@ import dataclasses
 
 import numpy as np
 import torch
-from scipy.special import expit
 
 from midi_ddsp.dsp.core import SAFE_DIVIDE_EPS, get_controls
 from midi_ddsp.dsp.units import db_to_amplitude
@@ -50,7 +49,9 @@ CONTROL_RANGES: dict[str, ControlRange] = {
 
 
 def _sigmoid(x):
-    return expit(x) if isinstance(x, np.ndarray) else torch.sigmoid(x)
+    if isinstance(x, np.ndarray):
+        return 0.5 * (1.0 + np.tanh(0.5 * x))   # = 1 / (1 + e^-x), without overflow
+    return torch.sigmoid(x)
 
 
 def _sigmoid_range(x, name: str):

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 import torch
-from scipy.special import erf, expit
+from scipy.special import erf
 
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.models.synthesis_generator import SynthesisGenerator, controls_from_outputs
@@ -138,7 +138,7 @@ class StreamingGenerator:
                 taps = hist[:, (frames[None, :] - self._tap_offsets[index]) % size]  # [V,3,F,C]
                 taps = taps.transpose(0, 2, 1, 3).reshape(V, F, 3 * C)
             y = taps @ block["taps"] + projected[..., index * 2 * C:(index + 1) * 2 * C]
-            h = h + (np.tanh(y[..., :C]) * expit(y[..., C:])) @ block["out"][0] + block["out"][1]
+            h = h + (np.tanh(y[..., :C]) * (0.5 + 0.5 * np.tanh(0.5 * y[..., C:]))) @ block["out"][0] + block["out"][1]
         self.position += F
         z = np.concatenate([h, cond], axis=-1)
         for layer in self.head:
