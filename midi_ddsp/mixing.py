@@ -51,6 +51,9 @@ import numpy as np
 
 from midi_ddsp.dsp.units import amplitude_to_db, db_to_amplitude
 from midi_ddsp.errors import ParameterError
+from midi_ddsp.loudness import (LOUDNESS_BLOCK_S, as_mono_audio, block_powers, check_sample_rate,
+                                gated_loudness, integrated_loudness, true_peak,
+                                true_peak_envelope)
 
 __all__ = [
     "DEFAULT_PEAK_DBFS",
@@ -79,13 +82,6 @@ NORMALIZE_MODES = ("loudness", "peak", "none")
 _SILENCE_PEAK = 1e-10
 # Soft limiter: below knee_start * ceiling the signal passes unchanged.
 _LIMITER_KNEE = 0.5
-# True peak: oversampling factor (ITU-R BS.1770-4 Annex 2 uses 4x).
-_OVERSAMPLE = 4
-# True peak is measured in blocks of this many samples (bounded memory on long pieces), each
-# with this much context each side: more than the half length of resample_poly's filter
-# (10 input samples for 4x).
-_TRUE_PEAK_BLOCK = 1 << 18
-_TRUE_PEAK_CONTEXT = 64
 # Limiter timing: an over's gain reduction is held this long before and after it (a moving
 # minimum), then smoothed by a moving average as wide, so it fades out within twice this; the
 # 40 ms window also irons out the ripple of tones down to 25 Hz.
@@ -95,8 +91,6 @@ _LIMITER_AIM = 0.9989
 _LIMITER_PASSES = 4
 # A level trimmed back under its ceiling lands this far (relative) below it, clear of rounding.
 _ROUNDING_MARGIN = 1e-6
-# BS.1770 gating block: shorter mixes are padded with silence to one block before metering.
-_LOUDNESS_BLOCK_S = 0.4
 # The loudness gain is re-measured (at most this often) until within this many LU of the target.
 _LOUDNESS_PASSES = 3
 _LOUDNESS_TOLERANCE_LU = 0.01
@@ -179,155 +173,15 @@ class Mix:
                 "limiter_reduction_db": round(float(self.limiter_reduction_db), 3)}
 
 
-def _as_audio(audio, name: str) -> np.ndarray:
-    x = np.asarray(audio, dtype=np.float32)
-    if x.ndim != 1:
-        raise ParameterError(f"{name}: expected mono audio of shape [n_samples], got shape {x.shape}")
-    if not np.all(np.isfinite(x)):
-        raise ParameterError(f"{name}: audio contains NaN or infinite samples")
-    return x
-
-
-def _check_sample_rate(sample_rate) -> int:
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) \
-            or int(sample_rate) <= 0:
-        raise ParameterError(f"sample_rate must be a positive whole number of Hz, got {sample_rate!r}")
-    return int(sample_rate)
-
-
-def _oversample(x: np.ndarray, factor: int) -> np.ndarray:
-    """Band-limited ``factor``x oversampling (FFT zero-padding; the first output of every group of
-    ``factor`` is the input sample), float64 [n * factor]."""
-    n = x.shape[0]
-    spectrum = np.fft.rfft(x)
-    if n % 2 == 0 and n > 1:        # split the Nyquist bin between its two images
-        spectrum[-1] *= 0.5
-    return np.fft.irfft(spectrum, n=n * factor) * factor
-
-
-def _true_peak_envelope(x: np.ndarray) -> np.ndarray:
-    """Per sample n, the largest magnitude of the 4x-oversampled signal from sample n-1 to n+1
-    (and |x[n]|), float32 [n_samples]; its maximum is the true peak. Oversampled by blocks with
-    context on both sides (each block's edges are discarded)."""
-    n = x.shape[0]
-    env = np.abs(x).astype(np.float32)
-    for start in range(0, n, _TRUE_PEAK_BLOCK):
-        stop = min(n, start + _TRUE_PEAK_BLOCK)
-        lo, hi = max(0, start - _TRUE_PEAK_CONTEXT), min(n, stop + _TRUE_PEAK_CONTEXT)
-        up = _oversample(x[lo:hi].astype(np.float64), _OVERSAMPLE)
-        # row k: the oversampled values from x[lo + k] up to (not including) x[lo + k + 1]
-        between = np.abs(up[: (hi - lo) * _OVERSAMPLE]).reshape(hi - lo, _OVERSAMPLE).max(axis=1)
-        around = between.copy()
-        around[1:] = np.maximum(between[1:], between[:-1])
-        env[start:stop] = np.maximum(env[start:stop], around[start - lo: stop - lo])
-    return env
-
-
-def true_peak(audio) -> float:
-    """True peak of ``audio`` [n_samples]: the largest magnitude of the signal oversampled 4x
-    (band-limited), linear (``20 * log10`` of it is in dBTP); 0 for no samples."""
-    x = _as_audio(audio, "audio")
-    return float(np.max(_true_peak_envelope(x))) if x.size else 0.0
-
-
-def _biquad(kind: str, gain_db: float, q: float, fc: float, rate: int) -> tuple:
-    """RBJ-cookbook biquad (b, a) as BS.1770's K-weighting uses them (pyloudnorm's design)."""
-    A = 10 ** (gain_db / 40.0)
-    w0 = 2.0 * np.pi * fc / rate
-    alpha = np.sin(w0) / (2.0 * q)
-    c = np.cos(w0)
-    if kind == "high_shelf":
-        r = 2 * np.sqrt(A) * alpha
-        b = [A * ((A + 1) + (A - 1) * c + r), -2 * A * ((A - 1) + (A + 1) * c),
-             A * ((A + 1) + (A - 1) * c - r)]
-        a = [(A + 1) - (A - 1) * c + r, 2 * ((A - 1) - (A + 1) * c), (A + 1) - (A - 1) * c - r]
-    else:  # high_pass
-        b = [(1 + c) / 2, -(1 + c), (1 + c) / 2]
-        a = [1 + alpha, -2 * c, 1 - alpha]
-    return np.array(b) / a[0], np.array(a) / a[0]
-
-
-_K_WEIGHTING = (("high_shelf", 4.0, 1 / math.sqrt(2), 1500.0), ("high_pass", 0.0, 0.5, 38.0))
-_K_IR_S = 0.5   # the K-weighting filters' impulse response, truncated here (decayed > 200 dB)
-
-
-def k_weighting_impulse_response(sample_rate: int) -> np.ndarray:
-    """Impulse response of BS.1770's K-weighting (high shelf + 38 Hz high-pass), float64
-    [0.5 s]: the two biquads' frequency response sampled finely and inverted."""
-    n = 1 << int(math.ceil(math.log2(4 * _K_IR_S * sample_rate)))
-    z = np.exp(-1j * np.linspace(0.0, np.pi, n // 2 + 1))
-    response = np.ones(n // 2 + 1, complex)
-    for kind, gain_db, q, fc in _K_WEIGHTING:
-        b, a = _biquad(kind, gain_db, q, fc, sample_rate)
-        response *= (b[0] + b[1] * z + b[2] * z * z) / (a[0] + a[1] * z + a[2] * z * z)
-    return np.fft.irfft(response, n=n)[:int(_K_IR_S * sample_rate)]
-
-
-def _fft_convolve(x: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """``x`` convolved with ``h``, trimmed to len(x) (overlap-add of FFT blocks), float64."""
-    n_fft = 1 << int(math.ceil(math.log2(4 * h.shape[0])))
-    step = n_fft - h.shape[0] + 1
-    h_spec = np.fft.rfft(h, n_fft)
-    out = np.zeros(x.shape[0] + n_fft, np.float64)
-    for start in range(0, x.shape[0], step):
-        piece = np.fft.irfft(np.fft.rfft(x[start:start + step], n_fft) * h_spec, n_fft)
-        out[start:start + n_fft] += piece
-    return out[:x.shape[0]]
-
-
-def _block_powers(x: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Mean square of the K-weighted signal in BS.1770's 400 ms gating blocks (75 % overlap),
-    float64 [n_blocks]; the K-weighting is pyloudnorm's pair of biquads (applied as their
-    impulse response, numpy only), the blocks those of its ``integrated_loudness``, computed at
-    once from a cumulative sum."""
-    z = _fft_convolve(np.asarray(x, np.float64), k_weighting_impulse_response(sample_rate))
-    block = _LOUDNESS_BLOCK_S
-    n_blocks = int(np.round((z.shape[0] / sample_rate - block) / (block * 0.25))) + 1
-    j = np.arange(max(n_blocks, 0))
-    lo = (block * (j * 0.25) * sample_rate).astype(np.int64)
-    hi = np.minimum((block * (j * 0.25 + 1) * sample_rate).astype(np.int64), z.shape[0])
-    c = np.concatenate([[0.0], np.cumsum(z * z)])
-    return (c[hi] - c[lo]) / (block * sample_rate)
-
-
-def _gated_loudness(powers: np.ndarray, gain: float = 1.0) -> float:
-    """BS.1770 integrated loudness (LUFS) from block powers, for the signal scaled by ``gain``:
-    absolute gate -70 LUFS, relative gate 10 LU below the mean of the blocks that pass it."""
-    p = powers * (gain * gain)
-    with np.errstate(divide="ignore"):
-        level = -0.691 + 10.0 * np.log10(p)
-    above = level >= -70.0
-    if not above.any():
-        return -math.inf
-    relative = -0.691 + 10.0 * math.log10(float(np.mean(p[above]))) - 10.0
-    gated = above & (level > relative)
-    return -0.691 + 10.0 * math.log10(float(np.mean(p[gated]))) if gated.any() else -math.inf
-
-
-def integrated_loudness(audio, *, sample_rate: int) -> float:
-    """Integrated loudness of mono ``audio`` [n_samples] in LUFS (ITU-R BS.1770-4: pyloudnorm's
-    K-weighting and gating, block powers computed at once).
-
-    Audio shorter than one 400 ms gating block is padded with silence to one block. Returns
-    ``-inf`` when every block is below the -70 LUFS absolute gate (silence).
-    """
-    x = _as_audio(audio, "audio").astype(np.float64)
-    rate = _check_sample_rate(sample_rate)
-    block = int(math.ceil(_LOUDNESS_BLOCK_S * rate)) + 1
-    if x.shape[0] < block:
-        x = np.pad(x, (0, block - x.shape[0]))
-    return _gated_loudness(_block_powers(x, rate))
-
-
 def _loudness_gain(x: np.ndarray, *, sample_rate: int, target_lufs: float, ceiling: float
                    ) -> tuple[float, bool, "float | None", "np.ndarray | None"]:
     """The gain that brings ``x`` to ``target_lufs``, at most the gain that puts its true peak at
     ``ceiling``; whether that cap set it; the true peak of ``x``; its block powers (so the
     loudness at any gain needs no second pass). ``(1.0, False, None, None)`` for silence."""
-    block = int(math.ceil(_LOUDNESS_BLOCK_S * sample_rate)) + 1
+    block = int(math.ceil(LOUDNESS_BLOCK_S * sample_rate)) + 1
     padded = np.pad(x, (0, max(0, block - x.shape[0])))
-    powers = _block_powers(padded, sample_rate)
-    lufs = _gated_loudness(powers)
+    powers = block_powers(padded, sample_rate)
+    lufs = gated_loudness(powers)
     if not math.isfinite(lufs):
         return 1.0, False, None, None
     gain_db = target_lufs - lufs
@@ -335,7 +189,7 @@ def _loudness_gain(x: np.ndarray, *, sample_rate: int, target_lufs: float, ceili
     # not depending on the level, so measure again at the new level and correct (the filters
     # are linear: the block powers just scale).
     for _ in range(_LOUDNESS_PASSES):
-        lufs = _gated_loudness(powers, _gain(gain_db))
+        lufs = gated_loudness(powers, _gain(gain_db))
         if not math.isfinite(lufs) or abs(target_lufs - lufs) < _LOUDNESS_TOLERANCE_LU:
             break
         gain_db += target_lufs - lufs
@@ -352,7 +206,7 @@ def _limiter_gain(x: np.ndarray, *, ceiling: float, sample_rate: int
     needed); and the true peak of ``x * gain``."""
     from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
-    env = _true_peak_envelope(x)
+    env = true_peak_envelope(x)
     if not env.size or float(np.max(env)) <= ceiling:
         return None, float(np.max(env)) if env.size else 0.0
     size = 2 * max(1, int(round(_LIMITER_HOLD_S * sample_rate))) + 1
@@ -365,7 +219,7 @@ def _limiter_gain(x: np.ndarray, *, ceiling: float, sample_rate: int
         # window of the average contains only minima taken over windows that include it.
         smooth = uniform_filter1d(minimum_filter1d(need, size, mode="nearest"), size, mode="nearest")
         gain *= np.minimum(smooth, need)  # float rounding of the average: never above the need
-        env = _true_peak_envelope(x * gain)
+        env = true_peak_envelope(x * gain)
         if float(np.max(env)) <= ceiling:
             return gain, float(np.max(env))
     trim = ceiling / float(np.max(env)) * (1.0 - _ROUNDING_MARGIN)
@@ -375,7 +229,7 @@ def _limiter_gain(x: np.ndarray, *, ceiling: float, sample_rate: int
 
 def peak_normalize(audio, *, peak_dbfs: float = DEFAULT_PEAK_DBFS) -> np.ndarray:
     """Scale ``audio`` [n_samples] so its absolute peak is ``peak_dbfs`` (silence stays silent)."""
-    x = _as_audio(audio, "audio")
+    x = as_mono_audio(audio, "audio")
     peak = float(np.max(np.abs(x))) if x.size else 0.0
     if peak < _SILENCE_PEAK:
         return x.copy()
@@ -393,7 +247,7 @@ def soft_limit(audio, *, ceiling_dbfs: float = DEFAULT_PEAK_DBFS) -> np.ndarray:
         audio: signal, shape [n_samples].
         ceiling_dbfs: level the output never reaches, in dBFS (<= 0).
     """
-    x = _as_audio(audio, "audio")
+    x = as_mono_audio(audio, "audio")
     ceiling = _gain(ceiling_dbfs)
     knee = _LIMITER_KNEE * ceiling
     span = ceiling - knee
@@ -465,12 +319,12 @@ def mix_stems(stems: Mapping[str, "np.ndarray"], *, gains_db: "Mapping[str, floa
         if sample_rate is None:
             raise ParameterError(f"mix_stems: normalize={mode!r} needs sample_rate (Hz) for the "
                                  "loudness meter and the limiter")
-        sample_rate = _check_sample_rate(sample_rate)
+        sample_rate = check_sample_rate(sample_rate)
     gains_db = dict(gains_db or {})
     unknown = [k for k in gains_db if k not in stems]
     if unknown:
         raise ParameterError(f"gains_db names unknown part {unknown[0]!r}; parts: {', '.join(stems)}")
-    arrays = {name: _as_audio(audio, f"stem {name!r}") for name, audio in stems.items()}
+    arrays = {name: as_mono_audio(audio, f"stem {name!r}") for name, audio in stems.items()}
     n_samples = max(a.shape[0] for a in arrays.values())
     scaled: dict[str, np.ndarray] = {}
     total = np.zeros(n_samples, dtype=np.float32)
@@ -527,7 +381,7 @@ def mix_stems(stems: Mapping[str, "np.ndarray"], *, gains_db: "Mapping[str, floa
         tp = true_peak(total) if n_samples else 0.0
     loudness = None
     if sample_rate is not None and final_peak >= _SILENCE_PEAK:
-        lufs = (_gated_loudness(powers, gain) if powers is not None and limiter is None
+        lufs = (gated_loudness(powers, gain) if powers is not None and limiter is None
                 else integrated_loudness(total, sample_rate=sample_rate))
         loudness = lufs if math.isfinite(lufs) else None
     return Mix(mix=total, stems=scaled, gain=float(gain), peak=final_peak,

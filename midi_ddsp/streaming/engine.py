@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import heapq
 import json
-import math
 from pathlib import Path
 from typing import Iterable, Sequence
 
