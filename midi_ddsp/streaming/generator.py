@@ -60,14 +60,17 @@ class StreamingGenerator:
             d = int(block.conv.dilation[0])
             norm = block.norm.norm
             w_cond, b_cond = _conv1x1(block.cond)
-            cond_w.append(w_cond)
-            cond_b.append(b_cond + block.conv.bias.detach().numpy().astype(np.float32))
+            # the gate tanh(a) * sigmoid(b) = tanh(a) * (1 + tanh(b / 2)) / 2: the halves are
+            # folded into the weights, so one tanh over [a, b / 2] and a product remain
+            half = np.concatenate([np.ones(C, np.float32), np.full(C, 0.5, np.float32)])
+            cond_w.append(w_cond * half)
+            cond_b.append((b_cond + block.conv.bias.detach().numpy().astype(np.float32)) * half)
             size = 2 * d + self.max_frames
             self.blocks.append({
                 "dilation": d,
                 # taps (t - 2d, t - d, t) stacked: [3C, 2C]
-                "taps": np.concatenate([weight[:, :, j].T for j in range(3)], axis=0).copy(),
-                "out": _conv1x1(block.out),
+                "taps": np.concatenate([weight[:, :, j].T for j in range(3)], axis=0) * half,
+                "out": (_conv1x1(block.out)[0] * 0.5, _conv1x1(block.out)[1]),
                 "norm": (norm.weight.detach().numpy().astype(np.float32).copy(),
                          norm.bias.detach().numpy().astype(np.float32).copy(), float(norm.eps)),
                 # ring buffer of the normalised frames the kernel reaches back to
@@ -138,7 +141,8 @@ class StreamingGenerator:
                 taps = hist[:, (frames[None, :] - self._tap_offsets[index]) % size]  # [V,3,F,C]
                 taps = taps.transpose(0, 2, 1, 3).reshape(V, F, 3 * C)
             y = taps @ block["taps"] + projected[..., index * 2 * C:(index + 1) * 2 * C]
-            h = h + (np.tanh(y[..., :C]) * (0.5 + 0.5 * np.tanh(0.5 * y[..., C:]))) @ block["out"][0] + block["out"][1]
+            t = np.tanh(y)
+            h = h + (t[..., :C] * (1.0 + t[..., C:])) @ block["out"][0] + block["out"][1]
         self.position += F
         z = np.concatenate([h, cond], axis=-1)
         for layer in self.head:
