@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="connect out to this audio input port (repeatable)")
     parser.add_argument("--model", default=None, metavar="PT",
                         help="a causal synthesis_generator checkpoint (default: the shipped one)")
+    parser.add_argument("--gain-db", "--gain_db", type=float, default=18.0, metavar="DB",
+                        help="output gain over the model's level (default 18: one voice at about "
+                             "-23 LUFS)")
     parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     parser.add_argument("--duration", type=float, default=None, metavar="S",
                         help="stop after S seconds (default: run until Ctrl-C)")
@@ -83,7 +86,7 @@ def main(argv: "Sequence[str] | None" = None) -> int:
                               channel=None if args.channel is None else args.channel - 1,
                               block_size=args.block_size, instrument=instrument,
                               max_voices=args.voices, mode=args.mode, reverb=args.reverb,
-                              seed=args.seed, model=args.model)
+                              seed=args.seed, model=args.model, gain_db=args.gain_db)
     except jack.JackError as exc:
         print(f"midi_ddsp_live: error: no JACK server to join ({exc})", file=sys.stderr)
         return 2

@@ -142,7 +142,8 @@ def _offline_render(model, engine, n_frames, *, seed, sample_rate, reverb):
 def test_engine_block_by_block_equals_one_go(causal_sg, sample_rate, block_size):
     seed = 4
     engine = StreamingSynth("flute", sample_rate=sample_rate, block_size=block_size,
-                            max_voices=3, model=causal_sg, seed=seed, record=True, reverb="room")
+                            max_voices=3, model=causal_sg, seed=seed, record=True, reverb="room",
+                            gain_db=0.0)
     events = [(0.02, "note_on", 67, 90), (0.30, "note_on", 71, 60), (0.52, "note_off", 67),
               (0.60, "note_on", 74, 110), (0.64, "note_off", 71), (0.90, "note_off", 74),
               (0.92, "note_on", 62, 80)]

@@ -36,13 +36,16 @@ from midi_ddsp.models.features import PITCH_CENTER, PITCH_SCALE
 from midi_ddsp.streaming.dsp import BlockSynth, PartitionedReverb
 from midi_ddsp.streaming.generator import StreamingGenerator
 
-__all__ = ["StreamingSynth", "CAUSAL_CHECKPOINT", "EXPRESSION_DEFAULTS_FILE", "default_expressions"]
+__all__ = ["StreamingSynth", "CAUSAL_CHECKPOINT", "EXPRESSION_DEFAULTS_FILE", "DEFAULT_LIVE_GAIN_DB",
+           "default_expressions"]
 
 CAUSAL_CHECKPOINT = "causal_synthesis_generator.pt"
 EXPRESSION_DEFAULTS_FILE = "expression_defaults.json"
 _MAX_TIME_S = 2.0          # as features.causal_note_frame_features
 _LOG_OFFSET_S = 0.05
 _OSC_RATES_HZ = (4.0, 5.5, 7.0)
+DEFAULT_LIVE_GAIN_DB = 18.0
+"""The engine's default output gain: the causal model plays one voice at about -41 LUFS."""
 
 
 def default_expressions(instrument: InstrumentSpec, velocity: int, *,
@@ -83,11 +86,15 @@ class StreamingSynth:
         model: a causal ``SynthesisGenerator`` or its checkpoint path; default the shipped
             ``checkpoints/causal_synthesis_generator.pt``.
         record: keep the list of played notes per voice (``played_notes``).
+        gain_db: output gain over the model's own level (default +18 dB: one voice at the
+            default expressions then plays at about -23 LUFS, the level of the offline mixes;
+            0 = the model's level, as the offline synth renders it).
     """
 
     def __init__(self, instrument: InstrumentSpec = "violin", *, sample_rate: int = 16000,
                  block_size: int = 128, max_voices: int = 8, mode: str = "poly",
-                 reverb: object = "room", seed: int = 0, model=None, record: bool = False):
+                 reverb: object = "room", seed: int = 0, model=None, record: bool = False,
+                 gain_db: float = DEFAULT_LIVE_GAIN_DB):
         if mode not in ("poly", "mono"):
             raise ParameterError(f"mode must be 'poly' or 'mono'; got {mode!r}")
         for name, value in (("block_size", block_size), ("max_voices", max_voices)):
@@ -150,6 +157,7 @@ class StreamingSynth:
         self._fifo = np.zeros(F * self.hop + self.block_size, np.float32)
         self._fifo_len = 0
         self.record = record
+        self.output_gain = float(10.0 ** (float(gain_db) / 20.0))
         self.played_notes: list[list[dict]] = [[] for _ in range(V)]
 
     # -----------------------------------------------------------------------------------------
@@ -339,7 +347,7 @@ class StreamingSynth:
         harmonic = amps[..., None] * out["harmonic_distribution"]
         noise_mags = 10.0 ** (out["noise_db"] / 20.0) * gain[..., None]
         voices = self.synth.render(f0.astype(np.float32), harmonic, noise_mags)
-        mix = voices.sum(0)
+        mix = voices.sum(0) * self.output_gain
         start = self._fifo_len
         for i in range(F):
             self._fifo[start + i * self.hop:start + (i + 1) * self.hop] = \
@@ -364,7 +372,8 @@ class StreamingSynth:
         """Render timed events block by block (offline use of the live path).
 
         Args:
-            events: ``(time_s, kind, *args)`` with kind ``"note_on"`` (pitch, velocity),
+            events: ``(time_s, kind, *args)`` with kind ``"note_on"`` (pitch, velocity[,
+                expressions dict]),
                 ``"note_off"`` (pitch), ``"control_change"`` (number, value) or
                 ``"pitch_bend"`` (value), in any order.
             duration_s: length of the output.
@@ -380,7 +389,10 @@ class StreamingSynth:
             while k < len(pending) and pending[k][0] * self.sample_rate < done + n:
                 time_s, kind, *args = pending[k]
                 offset = max(0, int(round(time_s * self.sample_rate)) - done)
-                getattr(self, kind)(*args, offset=offset)
+                if kind == "note_on" and len(args) == 3:      # (pitch, velocity, expressions)
+                    self.note_on(args[0], args[1], offset=offset, expressions=args[2])
+                else:
+                    getattr(self, kind)(*args, offset=offset)
                 k += 1
             pieces.append(self.process(n))
             done += n
