@@ -3,6 +3,7 @@
 MIDI and records the instrument's output."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -16,7 +17,7 @@ import numpy as np
 
 def jack_available() -> bool:
     try:
-        import jack  # noqa: F401
+        import jack  # noqa: F401  (JACK-Client and libjack load)
     except (ImportError, OSError):
         return False
     return shutil.which("jackd") is not None
@@ -70,14 +71,14 @@ class JackSession:
 
     def play(self, events, seconds: float, *, live_args=(), client: str = "ddsp") -> dict:
         """Start ``midi_ddsp_live``, send ``events`` ([(time_s, bytes)], times from the first
-        recorded period) and record ``seconds`` of its output.
+        recorded period) from a tester client and record ``seconds`` of its output. The tester
+        runs in its own small Python process (``tests/jack_tester.py``), so nothing of the test
+        process competes with its callback.
 
         Returns: ``audio`` (float32), the tester's ``sent`` sample times, ``xruns`` (server-wide,
         from 0.3 s after the ports were connected: connecting reorders the graph, which may
-        drop a period), ``live_stdout`` and ``live_returncode``.
+        drop a period), ``periods``, ``live_stdout`` and ``live_returncode``.
         """
-        import jack
-
         cmd = [sys.executable, "-m", "midi_ddsp.cli.live", "--server", self.name, "--name", client,
                "--duration", str(seconds + 30.0), *live_args]
         live = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -85,45 +86,24 @@ class JackSession:
         if "ready" not in ready:
             live.kill()
             raise RuntimeError(f"midi_ddsp_live did not start: {ready}{live.stdout.read()}")
-        tester = jack.Client("tester", servername=self.name, no_start_server=True)
-        midi_out = tester.midi_outports.register("midi_out")
-        audio_in = tester.inports.register("in")
-        n_total = int(seconds * self.sample_rate)
-        recording = np.zeros(n_total + 4 * self.period, np.float32)
-        state = {"pos": -1, "xruns": 0, "sent": []}
-        pending = sorted(((int(round(t * self.sample_rate)), bytes(m)) for t, m in events))
-
-        def process(frames):
-            midi_out.clear_buffer()
-            pos = state["pos"]
-            if pos < 0:
-                return
-            if pos < n_total:
-                recording[pos:pos + frames] = audio_in.get_array()
-            while pending and pending[0][0] < pos + frames:
-                at, message = pending.pop(0)
-                offset = max(0, at - pos)
-                midi_out.write_midi_event(offset, message)
-                state["sent"].append(pos + offset)
-            state["pos"] = pos + frames
-
-        def xrun(_delay):   # any client's, server-wide; counted once recording runs
-            if state["pos"] >= 0:
-                state["xruns"] += 1
-
-        tester.set_process_callback(process)
-        tester.set_xrun_callback(xrun)
-        tester.activate()
-        tester.connect(midi_out, f"{client}:midi_in")
-        tester.connect(f"{client}:out", audio_in)
-        time.sleep(0.3)
-        state["pos"] = 0
-        while state["pos"] < n_total + 2 * self.period:
-            time.sleep(0.02)
-        tester.deactivate()
-        tester.close()
+        with tempfile.TemporaryDirectory() as tmp:
+            spec = {"server": self.name, "client": client, "seconds": seconds,
+                    "sample_rate": self.sample_rate, "period": self.period,
+                    "events": [[t, list(m)] for t, m in events], "out": tmp}
+            spec_path = os.path.join(tmp, "spec.json")
+            with open(spec_path, "w") as f:
+                json.dump(spec, f)
+            tester = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__),
+                                                                  "jack_tester.py"), spec_path],
+                                    capture_output=True, text=True, timeout=seconds + 60)
+            if tester.returncode != 0:
+                live.kill()
+                raise RuntimeError(f"jack tester failed: {tester.stdout}{tester.stderr}")
+            audio = np.load(os.path.join(tmp, "audio.npy"))
+            with open(os.path.join(tmp, "result.json")) as f:
+                result = json.load(f)
         live.send_signal(2)
         out, _ = live.communicate(timeout=20)
-        return {"audio": recording[:n_total], "sent": state["sent"], "xruns": state["xruns"],
-                "periods": n_total // self.period,
+        return {"audio": audio, "sent": result["sent"], "xruns": result["xruns"],
+                "periods": int(seconds * self.sample_rate) // self.period,
                 "live_stdout": ready + out, "live_returncode": live.returncode}
