@@ -43,3 +43,15 @@ def test_live_client_plays_pitch_bend_and_timing_without_xruns():
     assert np.abs(audio[:on]).max() < 1e-3 * np.abs(audio).max()
     latency_ms = 1000 * (_first_sound(audio, on) - on) / SR
     assert 0 <= latency_ms <= 40, latency_ms
+
+
+def test_live_cli_bad_arguments_give_one_line(capsys):
+    from midi_ddsp.cli.live import main
+
+    assert main(["--channel", "17"]) == 2
+    assert capsys.readouterr().err.strip().endswith("--channel must be 1..16; got 17")
+    assert main(["--server", "no_such_server_here", "--duration", "0.1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("midi_ddsp_live: error: no JACK server to join")
+    assert main(["--instrument", "kazoo", "--server", "no_such_server_here"]) == 2
+    assert "kazoo" in capsys.readouterr().err
