@@ -122,10 +122,10 @@ if [[ $STAGE == all || $STAGE == causal ]]; then
       --steps "$STEPS_CAUSAL" --batch-size 16 --crop-frames 500 --model-config streaming \
       --learning-rate 0.001 --warmup-steps 200 --lr-half-life-steps 4000 --save-every 500 \
       --num-threads 1 --no-progress >> "$RUNS/causal_synthesis/train.log" 2>&1
-  $PY -m midi_ddsp.cli.evaluate --out reports_causal --cache "$CACHE" --data "$CORPUS" \
+  $PY -m midi_ddsp.cli.evaluate --out reports/causal --cache "$CACHE" --data "$CORPUS" \
       --synthesis-generator "$RUNS/causal_synthesis/model.pt" --threads 2 -v
   $PY -m midi_ddsp.training.export --run "$RUNS/causal_synthesis" --which model --out checkpoints \
-      --metrics reports_causal/metrics.json \
+      --metrics reports/causal/metrics.json \
       --command "$0 (STAGE=causal, STEPS_CAUSAL=$STEPS_CAUSAL)" \
       --note "Causal: each frame sees only the past 1.5 s of conditioning and the note so far (no length, position or time to the offset), so midi_ddsp.streaming can play it live; trained from scratch $STEPS_CAUSAL steps (batch 16, 500-frame crops, lr 1e-3 halving every 4000 steps) with the shipped SG's augmentation." \
       --note "Audio metrics: the default pipeline (shipped Expression Generator) with this Synthesis Generator, frame-parallel; the streaming engine equals that render block by block (tests/test_streaming.py: within 1e-5 of the peak at 16 kHz, 2e-4 at 48 kHz)."
