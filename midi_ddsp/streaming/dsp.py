@@ -31,25 +31,37 @@ def voice_noise_seed(seed: int, voice: int) -> int:
 
 class _VoiceNoise:
     """The seeded uniform noise of ``white_noise(seed=voice seed)`` row 0, read sequentially in
-    [-1, 1) (a 16384-sample block is drawn when the read crosses into it)."""
+    [-1, 1). Two preallocated 16384-sample buffers: the next block is drawn into the spare one
+    once the read passes ``prefetch_at`` samples into the current block (staggered per voice,
+    so the voices do not all draw in the same audio block)."""
 
-    def __init__(self, seed: int):
+    def __init__(self, seed: int, *, prefetch_at: int = NOISE_BLOCK_SAMPLES // 2):
         self.seed = int(seed)
-        self.block_index = -1
-        self.block = np.zeros(NOISE_BLOCK_SAMPLES, np.float32)
+        self.prefetch_at = int(prefetch_at)
+        self.buffers = np.zeros((2, NOISE_BLOCK_SAMPLES), np.float32)
+        self.held = [-1, -1]        # block index in each buffer
         self.position = 0
+
+    def _block(self, index: int) -> np.ndarray:
+        if index in self.held:
+            return self.buffers[self.held.index(index)]
+        slot = 0 if self.held[0] < self.held[1] else 1     # overwrite the older block
+        np.multiply(noise_block(self.seed, 0, index).numpy(), 2.0, out=self.buffers[slot])
+        self.buffers[slot] -= 1.0
+        self.held[slot] = index
+        return self.buffers[slot]
 
     def read(self, out: np.ndarray) -> None:
         n, filled = out.shape[0], 0
         while filled < n:
             block, offset = divmod(self.position, NOISE_BLOCK_SAMPLES)
-            if block != self.block_index:
-                self.block[:] = noise_block(self.seed, 0, block).numpy() * 2.0 - 1.0
-                self.block_index = block
             take = min(n - filled, NOISE_BLOCK_SAMPLES - offset)
-            out[filled:filled + take] = self.block[offset:offset + take]
+            out[filled:filled + take] = self._block(block)[offset:offset + take]
             filled += take
             self.position += take
+        block, offset = divmod(self.position, NOISE_BLOCK_SAMPLES)
+        if offset >= self.prefetch_at:
+            self._block(block + 1)
 
 
 class BlockSynth:
@@ -95,7 +107,9 @@ class BlockSynth:
         self.prev_f0 = np.zeros(V, np.float32)
         self.prev_amps = np.zeros((V, K), np.float32)
         self.started = False
-        self.noises = [_VoiceNoise(voice_noise_seed(seed, v)) for v in range(V)]
+        self.noises = [_VoiceNoise(voice_noise_seed(seed, v),
+                                   prefetch_at=NOISE_BLOCK_SAMPLES * (v + 1) // (V + 1))
+                       for v in range(V)]
         self.white = np.zeros((V, max_frames * self.hop_model), np.float32)
         self.n_fft = 1 << (self.hop_model + self.ir_size - 2).bit_length()
         self.piece_len = self.hop_model + self.ir_size - 1
