@@ -123,7 +123,7 @@ def main(argv: "Sequence[str] | None" = None) -> int:
     period_ms = 1000 * live.client.blocksize / engine.sample_rate
     live.stop()
     where = f" (at periods {sorted(set(live.xrun_periods))[:12]})" if xruns else ""
-    busy = live.busy_s[:min(periods, live.busy_s.size)] * 1000
+    busy = live.busy_s[:max(1, min(periods, live.busy_s.size))] * 1000
     print(f"midi_ddsp_live: stopped after {periods} periods, xruns {xruns}{where}; callback "
           f"median {np.median(busy):.2f} ms, max {busy.max():.2f} ms of {period_ms:.1f} ms",
           flush=True)

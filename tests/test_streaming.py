@@ -145,8 +145,9 @@ def test_engine_block_by_block_equals_one_go(causal_sg, sample_rate, block_size)
                             max_voices=3, model=causal_sg, seed=seed, record=True, reverb="room",
                             gain_db=0.0)
     events = [(0.02, "note_on", 67, 90), (0.30, "note_on", 71, 60), (0.52, "note_off", 67),
-              (0.60, "note_on", 74, 110), (0.64, "note_off", 71), (0.90, "note_off", 74),
-              (0.92, "note_on", 62, 80)]
+              (0.60, "note_on", 74, 110), (0.64, "note_off", 71), (0.70, "note_on", 79, 90),
+              (0.70, "note_off", 79), (0.90, "note_off", 74),   # a one-frame note
+              (0.92, "note_on", 62, 80), (0.92, "note_on", 62, 70)]   # the first one hidden
     duration = 1.2
     audio = engine.play(events, duration)
     n_frames = int(duration * FR)
@@ -160,7 +161,9 @@ def test_engine_block_by_block_equals_one_go(causal_sg, sample_rate, block_size)
     assert err <= 1e-3   # float32 rounding (-60 dB); measured <= 2e-4
     # three voices were used for the overlapping notes; each note's onset is where it was played
     onsets = sorted(p["onset_frame"] for voice in engine.played_notes for p in voice)
-    assert onsets == [round(t * FR) for t, kind, *_ in events if kind == "note_on"]
+    assert onsets == sorted({round(t * FR) for t, kind, *_ in events if kind == "note_on"})
+    one_frame = [p for voice in engine.played_notes for p in voice if p["pitch"] == 79]
+    assert one_frame[0]["offset_frame"] == one_frame[0]["onset_frame"] + 1
 
 
 def test_voice_allocation_and_stealing(causal_sg):
@@ -242,3 +245,42 @@ def test_bad_events_and_settings_say_what_is_wrong(causal_sg):
         engine.pitch_bend(9000)
     with pytest.raises(ParameterError, match="process takes"):
         engine.process(10_000)
+
+
+def test_short_notes_end_and_do_not_cut_the_next(causal_sg):
+    mono = StreamingSynth("flute", mode="mono", block_size=64, model=causal_sg, record=True)
+    mono.note_on(60, 90)
+    mono.note_off(60, offset=10)          # within the note's first frame
+    for _ in range(5):
+        mono.process()
+    assert not mono.sounding.any()
+    assert mono.played_notes[0][0]["offset_frame"] == 1
+    poly = StreamingSynth("flute", block_size=128, model=causal_sg, record=True)
+    poly.note_on(60, 90)
+    poly.note_off(60, offset=10)
+    poly.note_on(60, 90, offset=70)       # struck again in the next frame: keeps sounding
+    for _ in range(5):
+        poly.process()
+    notes = [p for voice in poly.played_notes for p in voice]
+    assert [(p["onset_frame"], p["offset_frame"]) for p in notes] == [(0, 1), (1, None)]
+    assert poly.sounding.sum() == 1
+
+
+def test_all_notes_off_respects_the_pedal_and_all_sound_off_does_not(causal_sg):
+    engine = StreamingSynth("cello", model=causal_sg)
+    engine.play([(0.0, "control_change", 64, 127), (0.0, "note_on", 48, 90),
+                 (0.2, "control_change", 123, 0)], 0.3)
+    assert engine.sounding.any()                      # held by the pedal
+    engine.play([(0.0, "control_change", 120, 0)], 0.1)
+    assert not engine.sounding.any()
+
+
+def test_malformed_midi_is_ignored(causal_sg):
+    engine = StreamingSynth("violin", model=causal_sg)
+    assert not engine.midi([0x90, 0x80, 0x40])        # a status byte where data belongs
+    assert not engine.midi([0xF0, 0x7E, 0x7F, 0xF7])  # sysex
+    assert engine.midi([0x90, 60, 100]) and engine.midi(bytes([0xE0, 0x00, 0x40]))
+    engine.process()
+    assert engine.sounding.any() and engine.bend_semitones == 0.0
+    with pytest.raises(ParameterError, match="whole numbers"):
+        engine.note_on("C4")

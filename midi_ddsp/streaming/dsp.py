@@ -83,6 +83,9 @@ class BlockSynth:
     def __init__(self, n_voices: int, *, sample_rate: int = 16000, model_rate: int = 16000,
                  frame_rate: int = 250, n_harmonics: int = 60, n_bands: int = 65,
                  max_frames: int = 64, seed: int = 0):
+        if sample_rate < model_rate:
+            raise ParameterError(f"sample_rate ({sample_rate}) must be at least the model rate "
+                                 f"({model_rate})")
         if sample_rate % frame_rate or model_rate % frame_rate:
             raise ParameterError(f"sample_rate ({sample_rate}) and the model rate ({model_rate}) "
                                  f"must be multiples of the frame rate ({frame_rate} Hz)")

@@ -11,8 +11,10 @@ semitones) on f0, CC7/CC11 on the levels, CC1 adding vibrato, CC64 holding relea
 
 A live note's six expressions: those given to ``note_on``, else the instrument's defaults
 (``checkpoints/expression_defaults.json``: corpus medians, volume from velocity). Timing: an
-event applies at the first control frame at or after its time; the audio is the offline render
-of the same frames delayed by ``latency_samples`` (one frame at 16 kHz). Every voice runs every
+event applies at the control frame nearest its time (the rounding of ``note_frame_span``; a
+frame already rendered is never changed, so with blocks that are not whole frames an event may
+come up to a frame late); the audio is the offline render of the same frames delayed by
+``latency_samples`` (one frame at 16 kHz). Every voice runs every
 frame (a constant load, no allocation of voices at note-on); buffers are allocated once.
 """
 from __future__ import annotations
@@ -46,6 +48,11 @@ _LOG_OFFSET_S = 0.05
 _OSC_RATES_HZ = (4.0, 5.5, 7.0)
 DEFAULT_LIVE_GAIN_DB = 18.0
 """The engine's default output gain: the causal model plays one voice at about -41 LUFS."""
+
+
+def _is_midi_value(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, np.integer)) \
+        and 0 <= int(value) <= 127
 
 
 def default_expressions(instrument: InstrumentSpec, velocity: int, *,
@@ -137,6 +144,7 @@ class StreamingSynth:
         self.last_sound = np.full(V, -1, np.int64)
         self.expressions = np.zeros((V, len(EXPRESSION_NAMES)), np.float32)
         self.sustained = np.zeros(V, bool)
+        self.release_pending = np.zeros(V, bool)   # note-off in the note's first frame
         self.keys: list[int] = []   # mono mode: held keys, newest last
         # controllers
         self.bend_semitones = 0.0
@@ -165,7 +173,9 @@ class StreamingSynth:
     def _schedule(self, offset: int, kind: str, *args) -> None:
         if isinstance(offset, bool) or not isinstance(offset, (int, np.integer)) or offset < 0:
             raise ParameterError(f"offset must be an int >= 0 (samples); got {offset!r}")
-        frame = max(self.frame, (self.samples_out + int(offset)) // self.hop)
+        # the control frame nearest the event's time, as note_frame_span rounds a note's onset
+        # and offset; never one already rendered
+        frame = max(self.frame, (self.samples_out + int(offset) + self.hop // 2) // self.hop)
         heapq.heappush(self._events, (frame, self._seq, kind, args))
         self._seq += 1
 
@@ -173,8 +183,9 @@ class StreamingSynth:
                 expressions: "dict | None" = None) -> None:
         """Start a note ``offset`` samples into the next block; ``expressions`` overrides some of
         the six (names of ``EXPRESSION_NAMES``, values 0..1). Velocity 0 is a note-off."""
-        if not 0 <= int(pitch) <= 127 or not 0 <= int(velocity) <= 127:
-            raise ParameterError(f"pitch and velocity must be 0..127; got {pitch}, {velocity}")
+        if not _is_midi_value(pitch) or not _is_midi_value(velocity):
+            raise ParameterError(f"pitch and velocity must be whole numbers 0..127; got {pitch!r}, "
+                                 f"{velocity!r}")
         unknown = set(expressions or {}) - set(EXPRESSION_NAMES)
         if unknown:
             raise ParameterError(f"unknown expressions {sorted(unknown)}; expected "
@@ -186,19 +197,24 @@ class StreamingSynth:
 
     def note_off(self, pitch: int, *, offset: int = 0) -> None:
         """Release ``pitch`` (held on while the sustain pedal is down)."""
+        if not _is_midi_value(pitch):
+            raise ParameterError(f"pitch must be a whole number 0..127; got {pitch!r}")
         self._schedule(offset, "off", int(pitch))
 
     def control_change(self, number: int, value: int, *, offset: int = 0) -> None:
-        """CC7 volume, CC11 expression, CC1 mod wheel, CC64 sustain, RPN 0 (bend range),
-        CC120/123 all notes off; others are ignored."""
-        if not 0 <= int(number) <= 127 or not 0 <= int(value) <= 127:
-            raise ParameterError(f"controller and value must be 0..127; got {number}, {value}")
+        """CC7 volume, CC11 expression, CC1 mod wheel, CC64 sustain, RPN 0 (bend range), CC120
+        all sound off (at once), CC123 all notes off (the pedal still holds); others are
+        ignored."""
+        if not _is_midi_value(number) or not _is_midi_value(value):
+            raise ParameterError(f"controller and value must be whole numbers 0..127; got "
+                                 f"{number!r}, {value!r}")
         self._schedule(offset, "cc", int(number), int(value))
 
     def pitch_bend(self, value: int, *, offset: int = 0) -> None:
         """14-bit bend, -8192..8191 (0 = centre), times the bend range (default 2 semitones)."""
-        if not -8192 <= int(value) <= 8191:
-            raise ParameterError(f"pitch bend must be -8192..8191; got {value}")
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+                or not -8192 <= int(value) <= 8191:
+            raise ParameterError(f"pitch bend must be a whole number -8192..8191; got {value!r}")
         self._schedule(offset, "bend", int(value))
 
     def midi(self, message: "bytes | Sequence[int]", *, offset: int = 0,
@@ -209,6 +225,8 @@ class StreamingSynth:
         if len(data) < 2 or data[0] < 0x80 or (channel is not None and data[0] & 0x0F != channel):
             return False
         status = data[0] & 0xF0
+        if len(data) >= 3 and (data[1] | data[2]) & 0x80:   # a malformed message: data bytes < 128
+            return False
         if status in (0x80, 0x90) and len(data) >= 3:
             if status == 0x90 and data[2] > 0:
                 self.note_on(data[1], data[2], offset=offset)
@@ -239,16 +257,34 @@ class StreamingSynth:
             values[EXPRESSION_NAMES.index(name)] = float(np.clip(value, 0.0, 1.0))
         self.sounding[v], self.pitch[v], self.held[v] = True, pitch, float(pitch)
         self.onset[v], self.velocity[v], self.sustained[v] = t, velocity, False
+        self.release_pending[v] = False
         self.expressions[v] = values
         if self.record:
             self.played_notes[v].append({"pitch": pitch, "velocity": velocity, "onset_frame": t,
                                          "offset_frame": None, "expressions": values.copy()})
 
     def _end(self, v: int) -> None:
-        self.sounding[v], self.sustained[v] = False, False
-        self.last_sound[v] = self.frame - 1
+        """The voice's note ends at the current frame; a note cut in its first frame never
+        sounded (as offline, where the next note hides it)."""
+        never_sounded = self.onset[v] == self.frame
+        self.sounding[v], self.sustained[v], self.release_pending[v] = False, False, False
+        if not never_sounded:
+            self.last_sound[v] = self.frame - 1
         if self.record and self.played_notes[v]:
-            self.played_notes[v][-1]["offset_frame"] = self.frame
+            if never_sounded:
+                self.played_notes[v].pop()
+            else:
+                self.played_notes[v][-1]["offset_frame"] = self.frame
+
+    def _release(self, v: int) -> None:
+        """A note-off for voice v: held by the pedal, one frame late for a note struck this
+        frame (every note sounds for a frame at least), else the note ends now."""
+        if self.onset[v] == self.frame:
+            self.release_pending[v] = True
+        elif self.cc[64] >= 64:
+            self.sustained[v] = True
+        else:
+            self._end(v)
 
     def _apply(self, kind: str, args: tuple) -> None:
         if kind == "on":
@@ -277,21 +313,19 @@ class StreamingSynth:
                     self._start(0, self.keys[-1], int(self.velocity[0]), {})
                     return
             for v in np.flatnonzero(self.sounding & (self.pitch == pitch) & ~self.sustained):
-                if self.onset[v] == self.frame:       # a note sounds for one frame at least
-                    heapq.heappush(self._events, (self.frame + 1, self._seq, "off", args))
-                    self._seq += 1
-                elif self.cc[64] >= 64:
-                    self.sustained[v] = True
-                else:
-                    self._end(int(v))
+                self._release(int(v))
         elif kind == "cc":
             number, value = args
             semis = bend_range_update(self._rpn, number, value, self.bend_range)
             if semis is not None:
                 self.bend_range = semis
-            if number in (120, 123):
+            if number == 120:      # all sound off: now
                 for v in np.flatnonzero(self.sounding):
                     self._end(int(v))
+                self.keys = []
+            elif number == 123:    # all notes off: as note-offs (the pedal still holds)
+                for v in np.flatnonzero(self.sounding & ~self.sustained):
+                    self._release(int(v))
                 self.keys = []
             self.cc[number] = value
             if number == 64 and value < 64:
@@ -332,6 +366,9 @@ class StreamingSynth:
     def _render_chunk(self) -> None:
         F = self.frames_per_chunk
         for i in range(F):
+            for v in np.flatnonzero(self.release_pending):   # note-offs of last frame's notes
+                self.release_pending[v] = False
+                self._release(int(v))
             while self._events and self._events[0][0] <= self.frame:
                 _, _, kind, args = heapq.heappop(self._events)
                 self._apply(kind, args)

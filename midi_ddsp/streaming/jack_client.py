@@ -74,8 +74,8 @@ class JackInstrument:
                         self.engine.midi(data, offset=offset - done, channel=self.channel)
                 out[done:done + n] = self.engine.process(n)
                 done += n
-            self.periods += 1
             self.busy_s[self.periods % self.busy_s.size] = time.perf_counter() - began
+            self.periods += 1
         except Exception as exc:  # keep the server alive; report after the run
             out[:] = 0.0
             if self.failed is None:
