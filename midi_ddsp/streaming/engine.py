@@ -55,13 +55,18 @@ def _is_midi_value(value) -> bool:
         and 0 <= int(value) <= 127
 
 
+def _shipped_defaults() -> dict:
+    """Instrument name -> entry of ``checkpoints/expression_defaults.json`` ({} if absent)."""
+    path = shipped_file(EXPRESSION_DEFAULTS_FILE)
+    return json.loads(path.read_text())["instruments"] if path.exists() else {}
+
+
 def default_expressions(instrument: InstrumentSpec, velocity: int, *,
                         table: "dict | None" = None) -> np.ndarray:
     """The six expressions of a live note without given ones, float32 [6]: the instrument's
     corpus medians, volume = a + b * velocity / 127 (a blend mixes its instruments' values)."""
     if table is None:
-        path = shipped_file(EXPRESSION_DEFAULTS_FILE)
-        table = json.loads(path.read_text())["instruments"] if path.exists() else {}
+        table = _shipped_defaults()
     weights = instrument_weights(instrument)
     out, total = np.zeros(len(EXPRESSION_NAMES)), 0.0
     for index in np.flatnonzero(weights):
@@ -130,9 +135,7 @@ class StreamingSynth:
                                 seed=seed)
         self.reverb = PartitionedReverb(room_impulse_response(reverb, self.sample_rate), self.hop)
         self.latency_samples = self.synth.latency_samples
-        defaults_path = shipped_file(EXPRESSION_DEFAULTS_FILE)
-        self._defaults = json.loads(defaults_path.read_text())["instruments"] \
-            if defaults_path.exists() else {}
+        self._defaults = _shipped_defaults()
         self._noise_rngs = [np.random.Generator(np.random.PCG64([int(seed), v])) for v in range(V)]
         # voice state
         self.sounding = np.zeros(V, bool)

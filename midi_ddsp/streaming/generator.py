@@ -66,11 +66,12 @@ class StreamingGenerator:
             cond_w.append(w_cond * half)
             cond_b.append((b_cond + block.conv.bias.detach().numpy().astype(np.float32)) * half)
             size = 2 * d + self.max_frames
+            out_weight, out_bias = _conv1x1(block.out)
             self.blocks.append({
                 "dilation": d,
                 # taps (t - 2d, t - d, t) stacked: [3C, 2C]
                 "taps": np.concatenate([weight[:, :, j].T for j in range(3)], axis=0) * half,
-                "out": (_conv1x1(block.out)[0] * 0.5, _conv1x1(block.out)[1]),
+                "out": (out_weight * 0.5, out_bias),
                 "norm": (norm.weight.detach().numpy().astype(np.float32).copy(),
                          norm.bias.detach().numpy().astype(np.float32).copy(), float(norm.eps)),
                 # ring buffer of the normalised frames the kernel reaches back to
