@@ -26,7 +26,7 @@ setup(
         "midi_ddsp.data_pipeline": "data_pipeline",
         "midi_ddsp.checkpoints": "checkpoints",
     },
-    package_data={"midi_ddsp.checkpoints": ["*.pt", "*.json", "*.md"],
+    package_data={"midi_ddsp.checkpoints": ["*.pt", "*.json", "*.md", "onnx/*"],
                   "midi_ddsp.studio": ["static/*"]},
     install_requires=[
         "torch>=2.1",
@@ -41,11 +41,12 @@ setup(
         "tqdm>=4.60",
         "matplotlib>=3.7",
         "pyfluidsynth>=1.3.3",
+        "onnxruntime>=1.18",   # renders without torch (midi_ddsp.runtime): a fast start-up
     ],
     extras_require={
         "interop": ["note-seq>=0.0.5"],
         "ray": ["ray>=2.9"],
-        "onnx": ["onnx>=1.16", "onnxruntime>=1.18", "onnxscript>=0.2"],
+        "onnx": ["onnx>=1.16", "onnxscript>=0.2"],   # exporting graphs
         "studio": ["starlette>=0.40", "uvicorn>=0.30", "python-multipart>=0.0.18"],
         "live": ["JACK-Client>=0.5"],
         "test": ["pytest>=7", "httpx>=0.27", "selenium>=4.20", "pyloudnorm>=0.1"],

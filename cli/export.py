@@ -1,6 +1,7 @@
-"""midi_ddsp_export: the generators as ONNX graphs, with their input/output contract.
+"""midi_ddsp_export: the generators as ONNX graphs or TorchScript modules, with their input/output
+contract.
 
-Usage: midi_ddsp_export --out DIR [--format onnx]
+Usage: midi_ddsp_export --out DIR [--format onnx|torchscript]
            [--synthesis-generator PT] [--expression-generator PT] [--causal-synthesis-generator PT]
 
 Writes DIR/synthesis_generator.*, DIR/expression_generator_encoder.*,
@@ -22,7 +23,8 @@ __all__ = ["main"]
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="midi_ddsp_export", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True, help="folder for the graphs and contract.json")
-    p.add_argument("--format", choices=("onnx",), default="onnx")
+    p.add_argument("--format", choices=("onnx", "torchscript"), default="onnx",
+                   help="onnx (default: onnxruntime hosts) or torchscript (libtorch hosts)")
     p.add_argument("--synthesis-generator", "--synthesis_generator", default=None, metavar="PT")
     p.add_argument("--expression-generator", "--expression_generator", default=None, metavar="PT")
     p.add_argument("--causal-synthesis-generator", "--causal_synthesis_generator", default=None,

@@ -29,8 +29,8 @@ import os
 import sys
 from typing import Sequence
 
-from midi_ddsp.dsp.effects import DEFAULT_REVERB, REVERB_PRESETS
-from midi_ddsp.expression import DEFAULT_TEMPERATURE
+from midi_ddsp.dsp.rooms import DEFAULT_REVERB, REVERB_PRESETS
+from midi_ddsp.expression.definitions import DEFAULT_TEMPERATURE
 
 __all__ = ["main", "build_parser", "parse_instrument_option"]
 
@@ -199,6 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default="auto", metavar="auto|cpu|cuda",
                      help="where the generators run (default auto: CUDA when present); the DDSP "
                           "synth runs on the CPU")
+    run.add_argument("--runtime", choices=("auto", "onnx", "torch"), default="auto",
+                     help="how the generators run: auto (default) = onnxruntime for the shipped "
+                          "checkpoints when it is installed (the same audio, a start-up of a "
+                          "fraction of torch's), else torch; --device cuda or given weights use "
+                          "torch")
     run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="show progress bars (default: when stderr is a terminal)")
     run.add_argument("-q", "--quiet", action="store_true", help="print errors only")
@@ -289,7 +294,7 @@ def main(argv: "Sequence[str] | None" = None) -> int:
         models = load_pretrained_model(
             expression_generator_path=args.expression_generator_weight_path,
             synthesis_generator_path=args.synthesis_generator_weight_path,
-            device=args.device)
+            device=args.device, runtime=args.runtime)
         run = dict(models=models, jobs=args.jobs, engine=args.engine, ray_address=args.ray_address,
                    skip_existing=args.skip_existing_files, save_params=args.save_metadata,
                    plot=args.plot, subtype="FLOAT" if args.float_wav else "PCM_16",

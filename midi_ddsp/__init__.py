@@ -29,7 +29,7 @@ _LAZY = {
     "generate_synth_params": "midi_ddsp.pipeline",
     "render_audio": "midi_ddsp.pipeline",
     "synthesize_midi": "midi_ddsp.pipeline",
-    "rerender": "midi_ddsp.pipeline",
+    "rerender": "midi_ddsp.editing",
     "synthesize_bach": "midi_ddsp.chorales",
     "cast_score": "midi_ddsp.casting",
     "instrument_label": "midi_ddsp.casting",

@@ -206,7 +206,7 @@ def _run_groups(f0, *, periods, n_out, compute, padded, pad, hop, ladder, sample
 def resynthesis_floor(audio, params: SynthParams, *, sample_rate: int = 16000) -> float:
     """Multi-scale spectral loss between ``audio`` and a DDSP resynthesis of ``params``.
 
-    The resynthesis uses ``midi_ddsp.dsp.synthesizer.render_synth_params`` without reverb
+    The resynthesis uses ``midi_ddsp.dsp.blocks.render_synth_params`` without reverb
     (seed 0), with unvoiced frames (f0 = 0) rendered at the nearest voiced f0; the loss is
     ``midi_ddsp.dsp.spectral.multiscale_spectral_loss`` (DESIGN §8). This is what a model
     predicting ``params`` exactly would score on this audio (a floor for the resynthesis
@@ -222,7 +222,7 @@ def resynthesis_floor(audio, params: SynthParams, *, sample_rate: int = 16000) -
         the loss as a Python float (0 for a perfect resynthesis).
     """
     from midi_ddsp.dsp.spectral import multiscale_spectral_loss
-    from midi_ddsp.dsp.synthesizer import render_synth_params
+    from midi_ddsp.dsp.blocks import render_synth_params
 
     x = np.asarray(audio, np.float32)
     if x.ndim != 1 or x.size == 0:

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from midi_ddsp.dsp.effects import reverb_preset
+from midi_ddsp.dsp.rooms import reverb_preset
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.instruments import ENSEMBLES, INSTRUMENTS
 from midi_ddsp.score import Note, Score

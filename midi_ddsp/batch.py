@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from midi_ddsp.augmentation import Augmentation, jitter_onsets
-from midi_ddsp.dsp.effects import reverb_preset
+from midi_ddsp.dsp.rooms import reverb_preset
 from midi_ddsp.engines import WorkerLost, check_engine, run_tasks
 from midi_ddsp.errors import InputFileError, MidiDDSPError, ParameterError
 from midi_ddsp.expression import check_temperature
@@ -238,11 +238,10 @@ class _OneLine(logging.Formatter):
 
 
 def _worker_models(models, threads: "int | None", log_level: "int | None"):
-    """Per-worker state: the models (in a worker process, also 1 torch thread and one-line logs)."""
+    """Per-worker state: the models (in a worker process, also its share of the threads and
+    one-line logs)."""
     if threads is not None:
-        import torch
-
-        torch.set_num_threads(max(1, int(threads)))
+        models.limit_threads(threads)
     if log_level is not None:
         handler = logging.StreamHandler()
         handler.setFormatter(_OneLine())

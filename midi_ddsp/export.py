@@ -1,9 +1,11 @@
-"""Export the generators for hosts in other languages as ONNX graphs (onnxruntime runs them from
-C, C++, C#, Java, JavaScript, Rust...). TorchScript is not offered: torch's tracer cannot follow
-the models' size checks, and torch.jit is no longer developed; ONNX is the portable format.
+"""Export the generators for hosts in other languages: ONNX graphs (onnxruntime runs them from
+C, C++, C#, Java, JavaScript, Rust...; the shipped graphs in ``checkpoints/onnx`` are also what
+``midi_ddsp.runtime`` renders with) or traced TorchScript modules (libtorch hosts; torch marks
+``torch.jit`` deprecated, so ONNX is the portable format). Both come with the same contract.
 
-``export_models(out_dir, models, format="onnx")`` writes, next to ``contract.json`` (the
-input/output contract below, machine-readable):
+``export_models(out_dir, models, format="onnx" | "torchscript")`` writes, next to
+``contract.json`` (the input/output contract below, machine-readable; ``.torchscript`` files in
+place of ``.onnx`` for TorchScript):
 
 - ``synthesis_generator.onnx``: ``note_features`` [1, T, 14], ``expressions`` [1, T, 6],
   ``instrument_weights`` [1, 13], ``noise`` [1, T, n_noise] (standard Gaussian; a seed fixes it)
@@ -47,7 +49,7 @@ from midi_ddsp.models.synthesis_generator import controls_from_outputs
 
 __all__ = ["FORMATS", "export_models", "example_inputs", "run_exported", "causal_state_shapes"]
 
-FORMATS = ("onnx",)
+FORMATS = ("onnx", "torchscript")
 
 
 class _SynthesisGeneratorGraph(nn.Module):
@@ -168,6 +170,11 @@ def _contract(models, fmt: str, files: dict) -> dict:
                    for name, (ins, outs) in _GRAPHS.items()},
         "synthesis_generator": {
             "n_noise": int(sg.config.n_noise),
+            "receptive_radius": int(sg.receptive_radius),
+            "frame_stride": int(sg.config.frame_stride),
+            "noise_input": "midi_ddsp.models.sampling.synthesis_noise(seed, T, n_noise)",
+            "chunks": "parts longer than 7500 frames: chunks with receptive_radius frames of "
+                      "context each side (midi_ddsp.models.sampling.chunk_windows)",
             "note_features": "midi_ddsp.models.features.note_frame_features (14 per frame: "
                              "held pitch, note flags, position, length, time since onset / "
                              "to offset, vibrato-rate phases)",
@@ -190,6 +197,10 @@ def export_models(out_dir: "str | os.PathLike[str]", models, *, format: str = "o
     """Write the generator graphs of ``models`` (a ``MidiDDSP``) and ``contract.json``; with
     ``causal_model`` (a causal ``SynthesisGenerator``) also its block step for live hosts.
 
+    Args:
+        format: ``"onnx"`` (``<graph>.onnx``, for onnxruntime) or ``"torchscript"``
+            (``<graph>.torchscript``, traced, for libtorch hosts: ``torch::jit::load``).
+
     Returns:
         The contract (also written to ``out_dir/contract.json``).
 
@@ -200,29 +211,15 @@ def export_models(out_dir: "str | os.PathLike[str]", models, *, format: str = "o
         raise ParameterError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if format == "onnx":
+        try:
+            import onnxscript  # noqa: F401  (the exporter needs it)
+        except ImportError:
+            raise ParameterError("ONNX export needs the onnx extra: pip install "
+                                 "'midi_ddsp[onnx]'") from None
     files = {}
-    try:
-        import onnxscript  # noqa: F401  (the exporter needs it)
-    except ImportError:
-        raise ParameterError("ONNX export needs the onnx extra: pip install 'midi_ddsp[onnx]'") from None
-    for name, (ins, outs) in _GRAPHS.items():
-        module = _module(models, name).cpu()
-        args = example_inputs(models, name)
-        path = out / f"{name}.onnx"
-        if name == "synthesis_generator":
-            # any length the low-rate stack can pool (at least 2 low-rate frames)
-            free = torch.export.Dim("T", min=2 * int(models.synthesis_generator.config.frame_stride)
-                                    + 1, max=1_000_000)
-            torch.onnx.export(module, args, str(path), dynamo=True,
-                              dynamic_shapes=({1: free}, {1: free}, None, {1: free}),
-                              input_names=list(ins), output_names=list(outs), verbose=False,
-                              external_data=False)  # one self-contained file (a few MB)
-        else:  # GRUs: the TorchScript-based exporter keeps the sequence length free
-            axes = {"note_features": {1: "N"}, "context": {1: "N"}} \
-                if name == "expression_generator_encoder" else None
-            torch.onnx.export(module, args, str(path), dynamo=False, opset_version=17,
-                              input_names=list(ins), output_names=list(outs), dynamic_axes=axes)
-        files[name] = path.name
+    graphs = {name: (_module(models, name).cpu(), example_inputs(models, name), ins, outs)
+              for name, (ins, outs) in _GRAPHS.items()}
     contract = _contract(models, format, files)
     if causal_model is not None:
         name = "causal_synthesis_generator_step"
@@ -231,16 +228,8 @@ def export_models(out_dir: "str | os.PathLike[str]", models, *, format: str = "o
             [f"state_{i}" for i in range(n_states)]
         outs = ["f0_dev", "amp_db", "harmonic_distribution", "noise_db"] + \
             [f"state_{i}_out" for i in range(n_states)]
-        axes = {n: {0: "V", 1: "F"} for n in ("note_features", "expressions", "noise", "f0_dev",
-                                               "amp_db", "harmonic_distribution", "noise_db")}
-        axes.update({n: {0: "V"} for n in ins[4:] + outs[4:] + ["instrument_weights"]})
-        path = out / f"{name}.onnx"
-        torch.onnx.export(_CausalStepGraph(causal_model).eval(),
-                          example_inputs(models, name, 4, causal_model=causal_model), str(path),
-                          dynamo=False, opset_version=17, input_names=ins, output_names=outs,
-                          dynamic_axes=axes)
-        files[name] = path.name
-        contract["files"] = files
+        graphs[name] = (_CausalStepGraph(causal_model).eval(),
+                        example_inputs(models, name, 4, causal_model=causal_model), ins, outs)
         contract["graphs"][name] = {"inputs": ins, "outputs": outs}
         contract["causal_synthesis_generator"] = {
             "n_noise": int(causal_model.config.n_noise),
@@ -252,16 +241,66 @@ def export_models(out_dir: "str | os.PathLike[str]", models, *, format: str = "o
             "usage": "per block of F frames for V voices: feed the state_i_out of the previous "
                      "call as state_i (zeros at the start); outputs as synthesis_generator's",
         }
+    for name, (module, args, ins, outs) in graphs.items():
+        write = _write_onnx if format == "onnx" else _write_torchscript
+        files[name] = write(out, name, module, args, ins, outs, models)
+    contract["files"] = files
     (out / "contract.json").write_text(json.dumps(contract, indent=2) + "\n", encoding="utf-8")
     return contract
 
 
+def _write_torchscript(out: Path, name: str, module, args, ins, outs, models) -> str:
+    """Traced: every shape is symbolic in the trace (parity tests at many lengths and voice
+    counts check it), so time, notes and voices stay free."""
+    import warnings
+
+    path = out / f"{name}.torchscript"
+    with warnings.catch_warnings():
+        # the tracer's notes on shape reads and torch.jit's deprecation: checked by the tests
+        warnings.simplefilter("ignore")
+        with torch.no_grad():
+            traced = torch.jit.trace(module, args, check_trace=False)
+        traced.save(str(path))
+    return path.name
+
+
+def _write_onnx(out: Path, name: str, module, args, ins, outs, models) -> str:
+    path = out / f"{name}.onnx"
+    if name == "synthesis_generator":
+        # any length the low-rate stack can pool (at least 2 low-rate frames)
+        free = torch.export.Dim("T", min=2 * int(models.synthesis_generator.config.frame_stride)
+                                + 1, max=1_000_000)
+        torch.onnx.export(module, args, str(path), dynamo=True,
+                          dynamic_shapes=({1: free}, {1: free}, None, {1: free}),
+                          input_names=list(ins), output_names=list(outs), verbose=False,
+                          external_data=False)  # one self-contained file (a few MB)
+        return path.name
+    if name == "causal_synthesis_generator_step":
+        axes = {n: {0: "V", 1: "F"} for n in ("note_features", "expressions", "noise", "f0_dev",
+                                               "amp_db", "harmonic_distribution", "noise_db")}
+        axes.update({n: {0: "V"} for n in ins[4:] + outs[4:] + ["instrument_weights"]})
+    elif name == "expression_generator_encoder":
+        axes = {"note_features": {1: "N"}, "context": {1: "N"}}
+    else:
+        axes = None
+    # GRUs and the causal step: the TorchScript-based exporter keeps the lengths free
+    torch.onnx.export(module, args, str(path), dynamo=False, opset_version=17,
+                      input_names=list(ins), output_names=list(outs), dynamic_axes=axes)
+    return path.name
+
+
 def run_exported(out_dir: "str | os.PathLike[str]", name: str, inputs: tuple) -> list[np.ndarray]:
-    """Run an exported graph through onnxruntime on numpy or torch inputs; returns its outputs as
-    numpy arrays (parity checks, examples)."""
+    """Run an exported graph (onnxruntime for ONNX, torch.jit for TorchScript) on numpy or torch
+    inputs; returns its outputs as numpy arrays (parity checks, examples)."""
     out = Path(out_dir)
     contract = json.loads((out / "contract.json").read_text(encoding="utf-8"))
     path = out / contract["files"][name]
+    if contract["format"] == "torchscript":
+        tensors = [x if isinstance(x, torch.Tensor) else torch.from_numpy(np.asarray(x))
+                   for x in inputs]
+        with torch.no_grad():
+            result = torch.jit.load(str(path))(*tensors)
+        return [r.numpy() for r in (result if isinstance(result, tuple) else (result,))]
     arrays = [x.numpy() if isinstance(x, torch.Tensor) else np.asarray(x) for x in inputs]
     import onnxruntime
 

@@ -184,14 +184,19 @@ class MidiControls:
             out.append(float(np.mean(_held(self.modulation, t, 0.0))))
         return np.asarray(out) / 127.0 * MOD_WHEEL_VIBRATO
 
-    def with_mod_wheel_vibrato(self, note_table):
-        """``note_table`` (a NoteTable, changed in place and returned) with each note's vibrato
-        raised by the mod wheel (``note_vibrato``)."""
-        if self.modulation:
-            note_table["vibrato"] = (note_table["vibrato"] + self.note_vibrato(
-                note_table["onset_s"].to_numpy(), note_table["offset_s"].to_numpy())
-            ).astype(np.float32)
-        return note_table
+    def with_mod_wheel_vibrato(self, part):
+        """``part`` (a ``NoteExpressions``: notes and their expressions) with each note's vibrato
+        raised by the mod wheel (``note_vibrato``); a new object, ``part`` is not changed."""
+        if not self.modulation:
+            return part
+        from midi_ddsp.expression.definitions import EXPRESSION_NAMES
+
+        onsets = np.array([n.onset_s for n in part.notes], np.float64)
+        offsets = np.array([n.offset_s for n in part.notes], np.float64)
+        values = part.values.copy()
+        column = EXPRESSION_NAMES.index("vibrato")
+        values[:, column] = (values[:, column] + self.note_vibrato(onsets, offsets)).astype(np.float32)
+        return type(part)(part.notes, values)
 
     def apply(self, params, *, frame_rate: int):
         """``params`` (``SynthParams``) with bend added to f0 and CC7/CC11 applied to the levels."""

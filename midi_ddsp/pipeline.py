@@ -25,35 +25,36 @@ import logging
 import math
 import os
 import time
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 
 from midi_ddsp.casting import cast_score, instrument_spec
 from midi_ddsp.config import RELEASE_TAIL_S
-from midi_ddsp.dsp.effects import DEFAULT_REVERB, REVERB_PRESETS, reverb_preset
-from midi_ddsp.dsp.synthesizer import render_synth_params
+from midi_ddsp.dsp.rooms import DEFAULT_REVERB, REVERB_PRESETS, reverb_preset
+from midi_ddsp.dsp.blocks import render_synth_params
 from midi_ddsp.errors import ParameterError
-from midi_ddsp.expression import (DEFAULT_TEMPERATURE, check_temperature, notes_from_note_table,
-                                  validate_note_table)
+from midi_ddsp.expression.definitions import DEFAULT_TEMPERATURE, check_temperature
+from midi_ddsp.expression.note_expressions import NoteExpressions
 from midi_ddsp.mixing import mix_stems, normalize_mode
 from midi_ddsp.pretrained import MidiDDSP, models_or_default
 from midi_ddsp.results import SynthesisResult
 from midi_ddsp.score import Note, Part, Score, load_score, require_pitched_parts
 from midi_ddsp.synth_params import SynthParams
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = [
     "generate_note_table",
     "generate_synth_params",
     "render_audio",
     "synthesize_midi",
-    "rerender",
 ]
 
 logger = logging.getLogger(__name__)
 
-_RENDERER_MODEL = "midi_ddsp"
+RENDERER_MODEL = "midi_ddsp"
 _RENDERER_FLUIDSYNTH = "fluidsynth"
 
 
@@ -73,10 +74,19 @@ def generate_note_table(notes: Sequence[Note], instrument: Any, *, models: "Midi
         temperature: spread of the sampling (0 = the most likely expressions, 1 = the model's
             full predicted spread; default ``DEFAULT_TEMPERATURE``).
     """
-    models = models_or_default(models)
-    spec = instrument_spec(instrument)
-    return models.expression_generator.generate(list(notes), spec, seed=seed,
-                                               temperature=temperature)
+    from midi_ddsp.expression.note_table import note_table_from_expressions
+
+    return note_table_from_expressions(sample_part(models_or_default(models), notes,
+                                                    instrument_spec(instrument), seed=seed,
+                                                    temperature=temperature))
+
+
+def sample_part(models, notes: Sequence[Note], spec: Any, *, seed: "int | None",
+                 temperature: float) -> NoteExpressions:
+    notes = list(notes)
+    values = models.expression_generator.sample_expressions(notes, spec, seed=seed,
+                                                            temperature=temperature)
+    return NoteExpressions(notes, values)
 
 
 def generate_synth_params(note_table: pd.DataFrame, instrument: Any, *,
@@ -96,17 +106,23 @@ def generate_synth_params(note_table: pd.DataFrame, instrument: Any, *,
         call of ``SynthesisGenerator.generate`` (its context-padded chunks bound memory and join
         without seams).
     """
-    models = models_or_default(models)
-    spec = instrument_spec(instrument)
+    from midi_ddsp.expression.note_table import validate_note_table
+
     table = validate_note_table(note_table)
-    frame_rate = models.frame_rate
+    return _synthesize_part(models_or_default(models), NoteExpressions.from_note_table(table),
+                            instrument_spec(instrument), seed=seed, n_frames=n_frames)
+
+
+def _synthesize_part(models, part: NoteExpressions, spec: Any, *, seed: int,
+                     n_frames: "int | None") -> SynthParams:
     if n_frames is None:
-        end_s = float(table["offset_s"].max()) if len(table) else 0.0
-        n_frames = _n_frames_for(end_s, frame_rate)
+        end_s = max((n.offset_s for n in part.notes), default=0.0)
+        n_frames = _n_frames_for(end_s, models.frame_rate)
     n_frames = int(n_frames)
     if n_frames <= 0:
         raise ParameterError(f"n_frames must be positive, got {n_frames}")
-    return models.synthesis_generator.generate(table, spec, seed=seed, n_frames=n_frames)
+    return models.synthesis_generator.generate_from_expressions(part, spec, seed=seed,
+                                                                n_frames=n_frames)
 
 
 def render_audio(params: SynthParams, instrument: Any, *, models: "MidiDDSP | None" = None,
@@ -121,7 +137,7 @@ def render_audio(params: SynthParams, instrument: Any, *, models: "MidiDDSP | No
         seed: noise seed.
         reverb: a parametric room: ``"room"`` (modest room, RT60 0.8 s, wet -23 dB), ``"hall"``
             (RT60 2.2 s, wet -15 dB) or ``"dry"``; True = ``"room"`` (the default), False =
-            ``"dry"``. See ``midi_ddsp.dsp.effects.room_impulse_response``.
+            ``"dry"``. See ``midi_ddsp.dsp.rooms.room_impulse_response``.
 
     Returns:
         audio, float32 [n_frames * sample_rate / frame_rate], rendered in one pass (the
@@ -177,7 +193,7 @@ def synthesize_midi(source: Any, *, models: "MidiDDSP | None" = None,
             (deterministic), 1 = the model's full predicted spread; default
             ``DEFAULT_TEMPERATURE``.
         reverb: the room every model part is played in: ``"dry"``, ``"room"`` (default) or
-            ``"hall"``, parametric presets (``midi_ddsp.dsp.effects.REVERB_PRESETS``; no room
+            ``"hall"``, parametric presets (``midi_ddsp.dsp.rooms.REVERB_PRESETS``; no room
             is learned, the training audio is dry).
         use_fluidsynth: render parts without a model (other programs, drums) with FluidSynth;
             otherwise they are skipped with a warning.
@@ -239,7 +255,7 @@ def synthesize_midi(source: Any, *, models: "MidiDDSP | None" = None,
 
     stems: dict[str, np.ndarray] = {}
     controls: dict = {}
-    note_tables: dict[str, pd.DataFrame] = {}
+    note_tables: dict[str, NoteExpressions] = {}
     params_by_part: dict[str, SynthParams] = {}
     info: dict[str, dict] = {}
     skipped: list[dict] = []
@@ -254,12 +270,12 @@ def synthesize_midi(source: Any, *, models: "MidiDDSP | None" = None,
         part, spec, index = c.part, c.spec, c.index
         part_seed = int(seed) + index
         t0 = time.perf_counter()
-        table = models.expression_generator.generate(
-            part.notes, spec, seed=expression_base + index, temperature=temperature)
+        table = sample_part(models, part.notes, spec, seed=expression_base + index,
+                             temperature=temperature)
         if part.controls is not None:
             table = part.controls.with_mod_wheel_vibrato(table)
         t1 = time.perf_counter()
-        params = generate_synth_params(table, spec, models=models, seed=part_seed, n_frames=n_frames)
+        params = _synthesize_part(models, table, spec, seed=part_seed, n_frames=n_frames)
         if part.controls is not None:
             params = part.controls.apply(params, frame_rate=frame_rate)
             controls[part.name] = part.controls
@@ -273,7 +289,7 @@ def synthesize_midi(source: Any, *, models: "MidiDDSP | None" = None,
         stems[part.name] = audio
         note_tables[part.name] = table
         params_by_part[part.name] = params
-        info[part.name] = _part_entry(part, index=index, renderer=_RENDERER_MODEL, instrument=spec,
+        info[part.name] = _part_entry(part, index=index, renderer=RENDERER_MODEL, instrument=spec,
                                       seed=part_seed, semitones=c.semitones)
 
     fluid_parts = []
@@ -354,146 +370,3 @@ def _version() -> str:
         return importlib.metadata.version("midi_ddsp")
     except importlib.metadata.PackageNotFoundError:
         return "unknown"
-
-
-def rerender(result: SynthesisResult, *, note_tables: "Mapping[str, pd.DataFrame] | None" = None,
-             synth_params: "Mapping[str, SynthParams] | None" = None,
-             instruments: "Mapping[str, Any] | None" = None, models: "MidiDDSP | None" = None,
-             gains_db: "Mapping[str, float] | None" = None,
-             normalize: "str | bool | None" = None,
-             regenerate_expressions: "bool | Sequence[str]" = False,
-             expression_seed: "int | None" = None,
-             temperature: "float | None" = None) -> SynthesisResult:
-    """Re-render edited parts of a result and remix; other parts are reused as they are.
-
-    Edits are heard as edits: under ``"loudness"`` the new mix gets the same levelling gain as
-    the result (``metadata["mix"]["gain_db"]``), so turning every note down makes the mix
-    quieter and raising one note leaves the others where they were; only the true-peak limiter
-    may act on a passage an edit pushed over -1 dBTP (``metadata["mix"]["limited"]``).
-
-    Args:
-        result: a ``synthesize_midi`` result (not modified).
-        note_tables: part name -> edited NoteTable; the part goes through the Synthesis
-            Generator and the DDSP layers again (same seed as before).
-        synth_params: part name -> edited ``SynthParams``; the part goes through the DDSP
-            layers and the room reverb again.
-        instruments: part name -> new instrument or blend for a model-rendered part (with
-            neither table nor parameters given, its NoteTable is re-synthesised).
-        models: the models (a ``MidiDDSP``; default ``load_pretrained_model()``).
-        gains_db: part name -> gain in dB in the new mix (default: the previous gains).
-        normalize: ``"loudness"``, ``"peak"``, ``"none"`` (``True`` = ``"peak"``, ``False`` =
-            ``"none"``); default: the result's mode. ``"loudness"`` reuses the result's gain when
-            the result was loudness-levelled, else measures one on the new mix; ``"peak"``
-            re-levels the new mix's peak to -1 dBFS (edits of the loudest note then move all
-            the others).
-        regenerate_expressions: parts (or True = every model part without an edited table or
-            parameters) whose NoteTables the Expression Generator draws anew from their notes,
-            with ``expression_seed`` (part i uses ``expression_seed + i``; default the result's)
-            and ``temperature`` (default the result's).
-
-    Returns:
-        A new ``SynthesisResult``.
-
-    Raises:
-        ParameterError: an unknown part, a FluidSynth part, a part given both a table and
-            parameters, or an invalid NoteTable / SynthParams.
-    """
-    note_tables, synth_params = dict(note_tables or {}), dict(synth_params or {})
-    instruments = {k: instrument_spec(v) for k, v in (instruments or {}).items()}
-    settings = result.metadata["settings"]
-    model_names = [p["name"] for p in result.metadata["parts"] if p["renderer"] == _RENDERER_MODEL]
-    if regenerate_expressions is True:
-        regenerate = [n for n in model_names if n not in note_tables and n not in synth_params]
-    elif isinstance(regenerate_expressions, str):
-        regenerate = [regenerate_expressions]
-    else:
-        regenerate = list(regenerate_expressions or [])
-    if not regenerate and (temperature is not None or expression_seed is not None):
-        raise ParameterError("temperature / expression_seed apply to regenerated expressions: "
-                             "name the parts with regenerate_expressions= (True = all)")
-    if regenerate:
-        temperature = check_temperature(settings.get("temperature", DEFAULT_TEMPERATURE)
-                                        if temperature is None else temperature)
-        if expression_seed is None:
-            expression_seed = int(settings.get("expression_seed", settings.get("seed", 0)))
-        models = models_or_default(models)
-        for name in regenerate:
-            entry = result.part_info(name)
-            if entry["renderer"] != _RENDERER_MODEL:
-                raise ParameterError(f"part {name!r} was rendered with FluidSynth; its expressions "
-                                     "cannot be regenerated")
-            table = models.expression_generator.generate(
-                notes_from_note_table(result.note_tables[name]),
-                instruments.get(name, entry["instrument"]),
-                seed=int(expression_seed) + int(entry["index"]), temperature=temperature)
-            if name in result.controls:
-                table = result.controls[name].with_mod_wheel_vibrato(table)
-            note_tables[name] = table
-    for name in [*note_tables, *synth_params, *instruments]:
-        entry = result.part_info(name)
-        if entry["renderer"] != _RENDERER_MODEL:
-            raise ParameterError(f"part {name!r} was rendered with FluidSynth; only model parts can "
-                                 "be re-rendered")
-    both = set(note_tables) & set(synth_params)
-    if both:
-        raise ParameterError(f"part {sorted(both)[0]!r}: give either an edited NoteTable or edited "
-                             "SynthParams, not both")
-    old_mode = normalize_mode(result.metadata["settings"].get("normalize", True))
-    mode = old_mode if normalize is None else normalize_mode(normalize)
-    models = models_or_default(models)
-    old_gains = {p["name"]: p.get("gain_db", 0.0) for p in result.metadata["parts"]}
-    gains = dict(old_gains, **dict(gains_db or {}))
-    mix_gain = float(result.metadata["mix"]["gain"]) or 1.0
-    fixed_gain_db = None
-    if mode == "loudness" and old_mode == "loudness":
-        fixed_gain_db = float(result.metadata["mix"].get("gain_db", 20.0 * math.log10(mix_gain)))
-    limiter = result.limiter_gain
-    raw: dict[str, np.ndarray] = {}
-    new_tables = dict(result.note_tables)
-    new_params = dict(result.synth_params)
-    parts_meta = [dict(p) for p in result.metadata["parts"]]
-    for entry in parts_meta:
-        name = entry["name"]
-        stem_gain = mix_gain * 10.0 ** (old_gains[name] / 20.0)
-        changed = name in note_tables or name in synth_params or name in instruments
-        if not changed:  # undo the old mix's gains (and limiter) to get the part's own audio
-            raw[name] = result.stems[name] / np.float32(stem_gain)
-            if limiter is not None:
-                raw[name] /= limiter
-            continue
-        spec = instruments.get(name, entry["instrument"])
-        seed = int(entry["seed"])
-        n_frames = result.synth_params[name].n_frames
-        if name in synth_params:
-            params = synth_params[name]
-            if not isinstance(params, SynthParams):
-                raise ParameterError(f"synth_params[{name!r}]: expected SynthParams, got "
-                                     f"{type(params).__name__}")
-        else:
-            table = note_tables.get(name, result.note_tables[name])
-            table = validate_note_table(table, source=f"note table of part {name!r}")
-            new_tables[name] = table
-            params = generate_synth_params(table, spec, models=models, seed=seed, n_frames=n_frames)
-            if name in result.controls:
-                params = result.controls[name].apply(params, frame_rate=models.frame_rate)
-        new_params[name] = params
-        raw[name] = render_audio(params, spec, models=models, sample_rate=result.sample_rate, seed=seed,
-                                  reverb=settings.get("reverb", DEFAULT_REVERB))
-        entry["instrument"] = spec
-        entry["edited"] = True
-    mixed = mix_stems(raw, gains_db=gains, normalize=mode, sample_rate=result.sample_rate,
-                      fixed_gain_db=fixed_gain_db, in_place=True)
-    for entry in parts_meta:
-        entry["gain_db"] = float(gains.get(entry["name"], 0.0))
-    metadata = dict(result.metadata, parts=parts_meta, mix=mixed.describe(),
-                    settings=dict(result.metadata["settings"], normalize=mode,
-                                  **({"expression_seed": int(expression_seed),
-                                      "temperature": temperature} if regenerate else {})),
-                    duration_s=mixed.mix.shape[0] / result.sample_rate)
-    if models.checkpoints:
-        metadata["checkpoints"] = dict(models.checkpoints)
-    return SynthesisResult(sample_rate=result.sample_rate, mix=mixed.mix, stems=mixed.stems,
-                           note_tables=new_tables, synth_params=new_params, metadata=metadata,
-                           limiter_gain=mixed.limiter_gain, controls=dict(result.controls))
-
-

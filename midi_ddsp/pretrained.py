@@ -7,16 +7,16 @@ checkpoint file. Loaded bundles are cached per (path, mtime).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
 
-from midi_ddsp.devices import resolve_device
-from midi_ddsp.errors import ParameterError
-from midi_ddsp.models import load_model, shipped_checkpoint_path
+from midi_ddsp.errors import CheckpointError, ParameterError
+from midi_ddsp.models.checkpoint import checkpoint_id, load_model, shipped_checkpoint_path
 
-__all__ = ["MidiDDSP", "load_pretrained_model", "models_or_default"]
+__all__ = ["MidiDDSP", "RUNTIMES", "load_pretrained_model", "models_or_default"]
+
+RUNTIMES = ("torch", "onnx", "auto")
 
 
 @dataclasses.dataclass
@@ -50,13 +50,13 @@ class MidiDDSP:
         """Sample rate (Hz) the reverb IRs are given at."""
         return int(self.synthesis_generator.signal_config.sample_rate)
 
+    runtime = "torch"
 
-def _file_id(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return "sha256:" + digest.hexdigest()[:12]
+    def limit_threads(self, threads: int) -> None:
+        """Run the generators on at most ``threads`` threads (batch workers)."""
+        import torch
+
+        torch.set_num_threads(max(1, int(threads)))
 
 
 _CACHE: dict[tuple, MidiDDSP] = {}
@@ -64,7 +64,7 @@ _CACHE: dict[tuple, MidiDDSP] = {}
 
 def load_pretrained_model(*, expression_generator_path: "str | os.PathLike[str] | None" = None,
                           synthesis_generator_path: "str | os.PathLike[str] | None" = None,
-                          device: str = "cpu") -> MidiDDSP:
+                          device: str = "cpu", runtime: str = "torch") -> "MidiDDSP | Any":
     """Load the Expression and Synthesis Generators (shipped checkpoints by default).
 
     A path given for one model is used even when the shipped checkpoints are absent; the
@@ -76,15 +76,39 @@ def load_pretrained_model(*, expression_generator_path: "str | os.PathLike[str] 
         synthesis_generator_path: a ``synthesis_generator`` checkpoint (.pt).
         device: where the generators run: ``"cpu"`` (default), ``"cuda"`` or ``"auto"`` (CUDA
             when present; ``midi_ddsp.devices.resolve_device``). The DDSP synth runs on the CPU.
+        runtime: ``"torch"`` (default: the ``MidiDDSP`` of torch modules, for training, editing
+            the models and the evaluation), ``"onnx"`` (the shipped generators' ONNX graphs on
+            onnxruntime, ``midi_ddsp.runtime.OnnxMidiDDSP``: renders the same, starts in a
+            fraction of the time; ``CheckpointError`` when not available) or ``"auto"`` (onnx for
+            the shipped checkpoints on the CPU when available, else torch: the command line's
+            default).
 
     Raises:
         CheckpointError: a file is missing, corrupt, of an unknown version or of the wrong kind
             (one line naming the file).
     """
+    if runtime not in RUNTIMES:
+        raise ParameterError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    if runtime != "torch":
+        shipped = expression_generator_path is None and synthesis_generator_path is None
+        onnx = None
+        if shipped and device in ("cpu", "auto"):   # auto: the CPU unless cuda is asked for
+            from midi_ddsp.runtime import load_onnx_models
+
+            onnx = load_onnx_models()
+        if onnx is not None:
+            return onnx
+        if runtime == "onnx":
+            from midi_ddsp.runtime import onnx_dir
+
+            raise CheckpointError(onnx_dir(), "no ONNX graphs of the shipped checkpoints to run "
+                                  "(needs onnxruntime, the shipped checkpoints and the CPU)")
     paths = {}
     for kind, given in (("expression_generator", expression_generator_path),
                         ("synthesis_generator", synthesis_generator_path)):
         paths[kind] = Path(given) if given is not None else shipped_checkpoint_path(kind)
+    from midi_ddsp.devices import resolve_device
+
     target = resolve_device(device)
     key = tuple((str(p.resolve()), p.stat().st_mtime if p.exists() else None)
                 for p in paths.values()) + (str(target),)
@@ -94,7 +118,7 @@ def load_pretrained_model(*, expression_generator_path: "str | os.PathLike[str] 
     bundle = MidiDDSP(
         expression_generator=models["expression_generator"],
         synthesis_generator=models["synthesis_generator"],
-        checkpoints={kind: {"path": str(path), "id": _file_id(path)} for kind, path in paths.items()},
+        checkpoints={kind: {"path": str(path), "id": checkpoint_id(path)} for kind, path in paths.items()},
     )
     _CACHE[key] = bundle
     return bundle
@@ -108,7 +132,7 @@ def models_or_default(models: "MidiDDSP | None") -> MidiDDSP:
     """
     if models is None:
         return load_pretrained_model()
-    if not isinstance(models, MidiDDSP):
+    if not isinstance(models, MidiDDSP) and getattr(models, "runtime", None) != "onnxruntime":
         raise ParameterError(f"models must be a MidiDDSP (see load_pretrained_model), "
                              f"got {type(models).__name__}")
     return models

@@ -91,7 +91,7 @@ _TINY = 1e-12    # guards logs of energies (power)
 def render_dry(params: SynthParams, n_samples: int, *, seed: int = 0) -> np.ndarray:
     """Dry render [n_samples] of ``params`` (unvoiced f0 filled with the nearest voiced f0, as
     ``analysis.resynthesis_floor``), cut or zero-padded to ``n_samples``."""
-    from midi_ddsp.dsp.synthesizer import render_synth_params
+    from midi_ddsp.dsp.blocks import render_synth_params
 
     filled = SynthParams(fill_unvoiced(params.f0_hz), params.amplitude,
                          params.harmonic_distribution, params.noise_magnitudes)

@@ -46,7 +46,7 @@ from midi_ddsp.analysis import analyse_audio
 from midi_ddsp.casting import dominant_instrument, instrument_label, instrument_spec
 from midi_ddsp.config import RELEASE_TAIL_S
 from midi_ddsp.crepe import CREPE_SAMPLE_RATE, resample_audio
-from midi_ddsp.dsp.effects import DEFAULT_REVERB, reverb_preset
+from midi_ddsp.dsp.rooms import DEFAULT_REVERB, reverb_preset
 from midi_ddsp.dsp.units import db_to_amplitude
 from midi_ddsp.errors import InputFileError, ParameterError
 from midi_ddsp.expression import EXPRESSIONS, extract_note_expressions, validate_note_table

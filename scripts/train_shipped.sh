@@ -9,6 +9,7 @@
 #   STAGE=export scripts/train_shipped.sh     # only evaluate + export
 #   STAGE=timbre scripts/train_shipped.sh     # only the spectral-loss fine-tune + timbre report
 #   STAGE=causal scripts/train_shipped.sh     # only the live (causal) Synthesis Generator
+#   STAGE=onnx scripts/train_shipped.sh       # only the ONNX graphs of the shipped checkpoints
 #
 # Shipped now:
 # - Expression Generator: trained from scratch on corpus v3 (whole pieces and random runs of
@@ -141,4 +142,12 @@ p.write_text(json.dumps(m, indent=1) + "\n")
 PYEOF
   $PY scripts/expression_defaults.py --data "$CORPUS"
   OMP_NUM_THREADS=1 $PY benchmarks/bench_streaming.py
+fi
+
+# The shipped checkpoints as ONNX graphs (checkpoints/onnx, with contract.json naming the source
+# checkpoints' ids): what midi_ddsp_synthesize renders with through onnxruntime, without torch.
+# Rerun after any checkpoint changes (tests/test_runtime.py fails on stale graphs).
+if [[ $STAGE == all || $STAGE == export || $STAGE == timbre || $STAGE == causal || $STAGE == onnx ]]; then
+  rm -rf checkpoints/onnx
+  $PY -m midi_ddsp.cli.export --out checkpoints/onnx
 fi

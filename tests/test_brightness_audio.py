@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from midi_ddsp.analysis import analyse_audio
-from midi_ddsp.dsp.synthesizer import render_synth_params
+from midi_ddsp.dsp.blocks import render_synth_params
 from midi_ddsp.expression import extract_note_expressions, note_table_from_notes
 from midi_ddsp.models import SynthesisGenerator, SynthesisGeneratorConfig, shipped_checkpoint_path
 from midi_ddsp.score import Note

@@ -1,11 +1,11 @@
-"""Tests for midi_ddsp.dsp.effects."""
+"""Tests for midi_ddsp.dsp.effects (the reverb) and midi_ddsp.dsp.rooms (the presets)."""
 
 import numpy as np
 import pytest
 import scipy.signal
 import torch
 
-from midi_ddsp.dsp import effects
+from midi_ddsp.dsp import effects, rooms
 from midi_ddsp.errors import ParameterError
 
 
@@ -78,8 +78,8 @@ def _decay_db_per_s(tail, sample_rate):
 
 @pytest.mark.parametrize("name", ["room", "hall"])
 def test_room_presets_follow_their_parameters(name):
-    preset = effects.REVERB_PRESETS[name]
-    ir = effects.room_impulse_response(name, 16000)
+    preset = rooms.REVERB_PRESETS[name]
+    ir = rooms.room_impulse_response(name, 16000)
     assert ir.shape == (48000,) and ir.dtype == np.float32 and ir[0] == 1.0
     tail = ir[1:].astype(np.float64)
     assert 10 * np.log10(np.sum(tail ** 2)) == pytest.approx(preset.wet_db, abs=0.01)
@@ -95,30 +95,30 @@ def test_room_presets_follow_their_parameters(name):
 
 
 def test_room_presets_differ_and_dry_is_a_unit_impulse():
-    room, hall = (effects.room_impulse_response(n) for n in ("room", "hall"))
+    room, hall = (rooms.room_impulse_response(n) for n in ("room", "hall"))
     assert np.sum(hall[1:] ** 2) > 4 * np.sum(room[1:] ** 2)
-    assert effects.DEFAULT_REVERB == "room"
-    np.testing.assert_array_equal(effects.room_impulse_response("dry"), [1.0])
-    dry = effects.room_impulse_response(False, n_taps=10)
+    assert rooms.DEFAULT_REVERB == "room"
+    np.testing.assert_array_equal(rooms.room_impulse_response("dry"), [1.0])
+    dry = rooms.room_impulse_response(False, n_taps=10)
     assert dry.shape == (10,) and dry[0] == 1 and not dry[1:].any()
-    np.testing.assert_array_equal(effects.room_impulse_response(True), room)
-    assert effects.reverb_preset("Hall") is effects.REVERB_PRESETS["hall"]
-    assert effects.reverb_preset(None).wet_db is None
-    custom = effects.RoomPreset("small", rt60_s=0.3, wet_db=-30.0, predelay_s=0.002)
-    assert 10 * np.log10(np.sum(effects.room_impulse_response(custom)[1:] ** 2.0)) == \
+    np.testing.assert_array_equal(rooms.room_impulse_response(True), room)
+    assert rooms.reverb_preset("Hall") is rooms.REVERB_PRESETS["hall"]
+    assert rooms.reverb_preset(None).wet_db is None
+    custom = rooms.RoomPreset("small", rt60_s=0.3, wet_db=-30.0, predelay_s=0.002)
+    assert 10 * np.log10(np.sum(rooms.room_impulse_response(custom)[1:] ** 2.0)) == \
         pytest.approx(-30.0, abs=0.01)
-    other_seed = effects.room_impulse_response("room", seed=1)
+    other_seed = rooms.room_impulse_response("room", seed=1)
     assert not np.allclose(other_seed, room)
     # the returned array is a copy: editing it does not change the next one
     room[5000] = 9.0
-    assert effects.room_impulse_response("room")[5000] != 9.0
+    assert rooms.room_impulse_response("room")[5000] != 9.0
 
 
 @pytest.mark.parametrize("sample_rate", [22250, 44250, 48000])
 def test_room_sounds_the_same_at_other_rates(sample_rate):
     """Same wet response below 8 kHz at any rate; the dry tap stays exactly 1."""
-    base = effects.room_impulse_response("hall", 16000)
-    other = effects.room_impulse_response("hall", sample_rate)
+    base = rooms.room_impulse_response("hall", 16000)
+    other = rooms.room_impulse_response("hall", sample_rate)
     assert other.shape == (3 * sample_rate,) and other[0] == 1.0
     n = 1 << 17
     freqs = np.fft.rfftfreq(n, 1 / 16000)
@@ -133,26 +133,26 @@ def test_room_sounds_the_same_at_other_rates(sample_rate):
 def test_resample_impulse_response_keeps_the_dry_tap():
     ir = np.zeros(400, np.float32)
     ir[0], ir[200] = 0.8, 0.5
-    out = effects.resample_impulse_response(ir, 16000, 48000)
+    out = rooms.resample_impulse_response(ir, 16000, 48000)
     assert out.shape == (1200,) and out[0] == pytest.approx(0.8, abs=1e-6)
     assert np.argmax(np.abs(out[1:])) + 1 == 600
     # the echo's response below 8 kHz is unchanged (gain 0.5), not x3
     assert np.sum(out[550:650]) == pytest.approx(0.5, rel=1e-3)
-    np.testing.assert_array_equal(effects.resample_impulse_response(ir, 16000, 16000), ir)
+    np.testing.assert_array_equal(rooms.resample_impulse_response(ir, 16000, 16000), ir)
 
 
 @pytest.mark.parametrize("call", [
     lambda: effects.apply_reverb(torch.zeros(2, 2, 10), torch.zeros(5)),
     lambda: effects.apply_reverb(torch.zeros(3, 10), torch.zeros(2, 5)),
     lambda: effects.apply_reverb(torch.zeros(1, 10), torch.zeros(0)),
-    lambda: effects.room_impulse_response("plate"),
-    lambda: effects.room_impulse_response(3),
-    lambda: effects.room_impulse_response("room", 0),
-    lambda: effects.room_impulse_response("room", n_taps=0),
-    lambda: effects.room_impulse_response("room", seed=1.5),
-    lambda: effects.RoomPreset("bad", rt60_s=0.0, wet_db=-20.0),
-    lambda: effects.resample_impulse_response(np.zeros((2, 3)), 16000, 48000),
-    lambda: effects.resample_impulse_response(np.zeros(3), 16000, 0),
+    lambda: rooms.room_impulse_response("plate"),
+    lambda: rooms.room_impulse_response(3),
+    lambda: rooms.room_impulse_response("room", 0),
+    lambda: rooms.room_impulse_response("room", n_taps=0),
+    lambda: rooms.room_impulse_response("room", seed=1.5),
+    lambda: rooms.RoomPreset("bad", rt60_s=0.0, wet_db=-20.0),
+    lambda: rooms.resample_impulse_response(np.zeros((2, 3)), 16000, 48000),
+    lambda: rooms.resample_impulse_response(np.zeros(3), 16000, 0),
 ])
 def test_errors(call):
     with pytest.raises(ParameterError):

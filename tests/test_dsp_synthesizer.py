@@ -5,8 +5,10 @@ import scipy.signal
 import torch
 
 from midi_ddsp.dsp import synths
-from midi_ddsp.dsp.effects import apply_reverb, room_impulse_response
-from midi_ddsp.dsp.synthesizer import DDSPSynthesizer, render_synth_params
+from midi_ddsp.dsp.effects import apply_reverb
+from midi_ddsp.dsp.rooms import room_impulse_response
+from midi_ddsp.dsp.blocks import render_synth_params
+from midi_ddsp.dsp.synthesizer import DDSPSynthesizer
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.synth_params import SynthParams
 

@@ -203,7 +203,7 @@ def test_errors(call):
 
 
 def test_numpy_noise_filters_equal_the_torch_ones():
-    from midi_ddsp.dsp.synths import frequency_impulse_response_numpy
+    from midi_ddsp.dsp.blocks import frequency_impulse_response_numpy
 
     mags = np.random.default_rng(0).random((2, 5, 65)).astype(np.float32)
     expected = synths.frequency_impulse_response(torch.from_numpy(mags)).numpy()

@@ -16,9 +16,21 @@ pytest.importorskip("onnxruntime")  # the onnx extra (make test installs it)
 
 
 @pytest.fixture(scope="module")
-def exported(tiny_models, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("onnx")
-    return folder, export_models(folder, tiny_models)
+def strided_models(tiny_models):
+    """The tiny bundle with a Synthesis Generator on a low-rate (stride 4) stack, as shipped."""
+    from midi_ddsp.models.synthesis_generator import SynthesisGenerator, SynthesisGeneratorConfig
+    from midi_ddsp.pretrained import MidiDDSP
+
+    torch.manual_seed(1)
+    sg = SynthesisGenerator(SynthesisGeneratorConfig(channels=16, dilations=(1, 2), embedding_dim=4,
+                                                     n_noise=2, frame_stride=4)).eval()
+    return MidiDDSP(tiny_models.expression_generator, sg)
+
+
+@pytest.fixture(scope="module", params=["onnx", "torchscript"])
+def exported(strided_models, tmp_path_factory, request):
+    folder = tmp_path_factory.mktemp(request.param)
+    return folder, export_models(folder, strided_models, format=request.param)
 
 
 def _reference(models, name, inputs):
@@ -32,12 +44,13 @@ def _reference(models, name, inputs):
 @pytest.mark.parametrize("name, lengths", [("synthesis_generator", (64, 37, 501, 9)),
                                            ("expression_generator_encoder", (64, 5, 130)),
                                            ("expression_generator_step", (1,))])
-def test_exported_graphs_match_torch_at_any_length(exported, tiny_models, name, lengths):
+def test_exported_graphs_match_torch_at_any_length(exported, strided_models, name, lengths):
     folder, contract = exported
+    assert all(f.endswith("." + contract["format"]) for f in contract["files"].values())
     for k, length in enumerate(lengths):
-        inputs = example_inputs(tiny_models, name, length, seed=k + 1)
+        inputs = example_inputs(strided_models, name, length, seed=k + 1)
         got = run_exported(folder, name, inputs)
-        want = _reference(tiny_models, name, inputs)
+        want = _reference(strided_models, name, inputs)
         assert [g.shape for g in got] == [w.shape for w in want]
         for g, w in zip(got, want):
             assert np.abs(g - w).max() <= 1e-4, (name, length)
@@ -82,23 +95,24 @@ def test_cli_writes_the_contract_and_names_a_bad_checkpoint(tiny_checkpoints, tm
     assert "nope.pt: no such checkpoint file" in capsys.readouterr().err
 
 
-def test_the_exported_causal_step_streams_the_frame_parallel_model(tiny_models, tmp_path):
+@pytest.mark.parametrize("fmt, V", [("onnx", 2), ("onnx", 1), ("torchscript", 3)])
+def test_the_exported_causal_step_streams_the_frame_parallel_model(tiny_models, tmp_path, fmt, V):
     from midi_ddsp.export import causal_state_shapes
     from midi_ddsp.models.synthesis_generator import SynthesisGenerator, SynthesisGeneratorConfig
 
     torch.manual_seed(3)
     causal = SynthesisGenerator(SynthesisGeneratorConfig(
         channels=16, dilations=(1, 2, 4), embedding_dim=4, n_noise=2, causal=True)).eval()
-    contract = export_models(tmp_path, tiny_models, causal_model=causal)
+    contract = export_models(tmp_path, tiny_models, causal_model=causal, format=fmt)
     assert contract["files"]["causal_synthesis_generator_step"] == \
-        "causal_synthesis_generator_step.onnx"
+        f"causal_synthesis_generator_step.{fmt}"
     assert contract["causal_synthesis_generator"]["state_shapes"] == [[16, 2], [16, 4], [16, 8]]
     rng = np.random.default_rng(0)
-    V, T = 2, 60
+    T = 60
     feats = rng.standard_normal((V, T, 14)).astype(np.float32)
     expr = rng.random((V, T, 6)).astype(np.float32)
     noise = rng.standard_normal((V, T, 2)).astype(np.float32)
-    weights = np.eye(13, dtype=np.float32)[[1, 7]]
+    weights = np.eye(13, dtype=np.float32)[[1, 7, 4][:V]]
     with torch.no_grad():
         want = causal(torch.from_numpy(feats), torch.from_numpy(expr), torch.from_numpy(weights),
                       torch.from_numpy(noise))

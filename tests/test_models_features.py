@@ -8,12 +8,12 @@ from midi_ddsp.expression import extract_note_expressions
 from midi_ddsp.models.features import (
     N_NOTE_FEATURES,
     clip_notes,
-    note_expressions_torch,
     note_frame_features,
     note_sequence_features,
     note_spans,
 )
 from midi_ddsp.score import Note
+from midi_ddsp.training.losses import note_expressions_torch
 from midi_ddsp.synth_params import SynthParams
 
 

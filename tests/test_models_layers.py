@@ -33,7 +33,7 @@ def test_instrument_weights_errors(spec):
 
 
 def test_instrument_impulse_response_is_the_parametric_room():
-    from midi_ddsp.dsp.effects import room_impulse_response
+    from midi_ddsp.dsp.rooms import room_impulse_response
 
     ir = instrument_impulse_response("violin", sample_rate=16000, n_taps=16000)
     assert ir.shape == (16000,) and ir.dtype == np.float32 and ir[0] == 1

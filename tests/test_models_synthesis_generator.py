@@ -74,7 +74,7 @@ def test_blend_lies_between_its_instruments(model):
 
 
 def test_impulse_response_is_the_room_preset(model):
-    from midi_ddsp.dsp.effects import room_impulse_response
+    from midi_ddsp.dsp.rooms import room_impulse_response
 
     ir = model.impulse_response({"violin": 0.5, "flute": 0.5})
     assert ir.shape == (48000,) and ir.dtype == np.float32 and ir[0] == 1.0

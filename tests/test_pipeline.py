@@ -22,7 +22,8 @@ from midi_ddsp.score import Note, Score, score_from_notes
 from midi_ddsp.synth_params import SynthParams
 from midi_ddsp import chorales, pretrained
 from midi_ddsp.instruments import ENSEMBLES
-from midi_ddsp.pipeline import render_audio, rerender, synthesize_midi
+from midi_ddsp.editing import rerender
+from midi_ddsp.pipeline import render_audio, synthesize_midi
 from midi_ddsp.casting import instrument_label
 from midi_ddsp.pretrained import MidiDDSP
 from midi_ddsp.results import SynthesisResult
@@ -228,7 +229,7 @@ def test_the_source_file_is_never_modified(tiny_models, tmp_path):
 # Rendering and editing one part
 
 def test_render_audio_matches_an_independent_reverb(tiny_models, duet_result):
-    from midi_ddsp.dsp.synthesizer import render_synth_params
+    from midi_ddsp.dsp.blocks import render_synth_params
 
     params = duet_result.synth_params["violin"]
     dry = render_audio(params, "violin", models=tiny_models, seed=5, reverb=False)
@@ -331,10 +332,10 @@ _MELODY = [Note(67, 0.0, 0.4, 90), Note(69, 0.6, 1.0, 90), Note(71, 1.2, 1.6, 90
 class _TypicalExpressions:
     """Stands in for the Expression Generator: every note gets ``_TYPICAL``."""
 
-    def generate(self, notes, instrument, *, seed=None, **options):
-        from midi_ddsp.expression import note_table_from_notes
+    def sample_expressions(self, notes, instrument, *, seed=None, **options):
+        from midi_ddsp.expression import EXPRESSION_NAMES
 
-        return note_table_from_notes(notes, expressions=_TYPICAL)
+        return np.tile(np.float32([_TYPICAL[name] for name in EXPRESSION_NAMES]), (len(notes), 1))
 
 
 @pytest.fixture(scope="module")

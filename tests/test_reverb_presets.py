@@ -7,7 +7,7 @@ import pytest
 import scipy.signal
 import torch
 
-from midi_ddsp.dsp.effects import DEFAULT_REVERB, room_impulse_response
+from midi_ddsp.dsp.rooms import DEFAULT_REVERB, room_impulse_response
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.models import SynthesisGenerator, SynthesisGeneratorConfig, load_model
 from midi_ddsp.synth_params import SynthParams

@@ -12,7 +12,7 @@ import torch
 
 from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG
 from midi_ddsp.dsp import apply_reverb, get_controls
-from midi_ddsp.dsp.effects import room_impulse_response
+from midi_ddsp.dsp.rooms import room_impulse_response
 from midi_ddsp.dsp.synthesizer import DDSPSynthesizer
 from midi_ddsp.dsp.units import midi_to_hz
 from midi_ddsp.errors import ParameterError
@@ -21,7 +21,7 @@ from midi_ddsp.models.features import note_frame_features
 from midi_ddsp.models.synthesis_generator import SynthesisGenerator, SynthesisGeneratorConfig
 from midi_ddsp.score import Note
 from midi_ddsp.streaming import BlockSynth, PartitionedReverb, StreamingGenerator, StreamingSynth
-from midi_ddsp.streaming.dsp import voice_noise_seed
+from midi_ddsp.dsp.blocks import voice_noise_seed
 
 FR = 250
 

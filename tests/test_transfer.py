@@ -14,7 +14,7 @@ from midi_ddsp.crepe import CrepePitchTracker
 from midi_ddsp.dsp.units import hz_to_midi
 from midi_ddsp.errors import InputFileError, ParameterError
 from midi_ddsp.expression import NOTE_TABLE_COLUMNS
-from midi_ddsp.pipeline import rerender
+from midi_ddsp.editing import rerender
 from midi_ddsp.results import write_result
 from midi_ddsp.transfer import (MIDI_EXPRESSION_CCS, SourceControls, load_audio, save_midi,
                                 transfer_audio, transfer_file)

@@ -1,5 +1,5 @@
-"""Differentiable DSP layers: unit conversions (units), pure functions (core, spectral), synths,
-effects, the synthesizer."""
+"""DSP layers: unit conversions (units), pure functions (core, spectral), synths, rooms and
+effects, the differentiable synthesizer (torch) and its numpy twin for rendering (blocks)."""
 import importlib
 
 __all__ = [
@@ -31,7 +31,7 @@ __all__ = [
     "frequency_impulse_response",
     "harmonic_synth",
     "white_noise",
-    # effects
+    # rooms and effects
     "DEFAULT_REVERB",
     "REVERB_PRESETS",
     "ROOM_SAMPLE_RATE",
@@ -54,14 +54,14 @@ _WHERE = {
     "normalize_harmonics": "core",
     "remove_above_nyquist": "core",
     "upsample_linear": "core",
-    "DEFAULT_REVERB": "effects",
-    "REVERB_PRESETS": "effects",
-    "ROOM_SAMPLE_RATE": "effects",
-    "RoomPreset": "effects",
+    "DEFAULT_REVERB": "rooms",
+    "REVERB_PRESETS": "rooms",
+    "ROOM_SAMPLE_RATE": "rooms",
+    "RoomPreset": "rooms",
     "apply_reverb": "effects",
-    "resample_impulse_response": "effects",
-    "reverb_preset": "effects",
-    "room_impulse_response": "effects",
+    "resample_impulse_response": "rooms",
+    "reverb_preset": "rooms",
+    "room_impulse_response": "rooms",
     "LOUDNESS_REFERENCE": "spectral",
     "a_weighted_loudness_db": "spectral",
     "a_weighting_db": "spectral",
@@ -70,7 +70,7 @@ _WHERE = {
     "multiscale_spectral_loss": "spectral",
     "stft_magnitude": "spectral",
     "DDSPSynthesizer": "synthesizer",
-    "render_synth_params": "synthesizer",
+    "render_synth_params": "blocks",
     "MIN_AMPLITUDE": "units",
     "MIN_DB": "units",
     "amplitude_to_db": "units",

@@ -1,9 +1,10 @@
-"""The DDSP synthesizer: ``audio = reverb(harmonic + noise)`` from frame-level controls.
+"""The differentiable DDSP synthesizer (torch, for training): ``audio = reverb(harmonic + noise)``
+from frame-level controls. Renders go through its numpy twin, ``midi_ddsp.dsp.blocks`` (tested
+equal).
 
 Long inputs render in chunks of frames (phase carried across chunks in float64, noise drawn
 chunk-invariantly from the seed, filtered-noise tails overlapping), so memory stays flat apart from
-the output itself and a chunked render equals an unchunked one. This is the one place where a long
-part's audio is split.
+the output itself and a chunked render equals an unchunked one.
 
 Other output rates (DESIGN §3): the models run at ``config.sample_rate`` (16 kHz). At any output
 rate the harmonics are synthesised exactly at that rate but masked at the model's Nyquist (as
@@ -13,22 +14,17 @@ rate renders the same sound below 8 kHz.
 """
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG, SignalConfig
 from midi_ddsp.dsp.core import _as_tensor, _check_positive_int, get_controls
-from midi_ddsp.dsp.effects import (
-    apply_reverb,
-    resample_impulse_response,
-    reverb_preset,
-    room_impulse_response,
-)
+from midi_ddsp.dsp.blocks import resampling_kernel
+from midi_ddsp.dsp.effects import apply_reverb
+from midi_ddsp.dsp.rooms import reverb_preset, room_impulse_response
 from midi_ddsp.dsp.synths import (
     _filter_noise,
     _harmonic_intervals,
@@ -37,46 +33,13 @@ from midi_ddsp.dsp.synths import (
     white_noise,
 )
 from midi_ddsp.errors import ParameterError
-from midi_ddsp.synth_params import SynthParams
 
-__all__ = ["DEFAULT_CHUNK_FRAMES", "DDSPSynthesizer", "render_synth_params"]
+__all__ = ["DEFAULT_CHUNK_FRAMES", "DDSPSynthesizer"]
 
 DEFAULT_CHUNK_FRAMES = 2500
 """Frames rendered per chunk (10 s at 250 Hz) when an input is longer than that."""
 
 _FIR_REACH_FRAMES = 1  # a 128-tap noise FIR reaches at most one hop before/after its frame
-
-_RESAMPLE_ATTENUATION_DB = 90.0
-"""Stop-band attenuation of the noise resampler (Kaiser-windowed sinc)."""
-
-_RESAMPLE_TRANSITION = 1.0 / 16.0
-"""Half-width of the resampler's transition band as a fraction of its cut-off (the lower
-Nyquist): 7.5..8.5 kHz around 8 kHz."""
-
-
-@functools.lru_cache(maxsize=8)
-def _resampling_kernel(hop_in: int, hop_out: int) -> tuple[torch.Tensor, int]:
-    """Frame-periodic band-limited resampler from ``hop_in`` to ``hop_out`` samples per frame.
-
-    Output sample j of a frame lies at input position ``j * hop_in / hop_out``; it is a
-    Kaiser-windowed sinc (cut-off at the lower of the two Nyquists) over the frame's input samples
-    and ``reach`` more on each side. Returns (W [hop_out, hop_in + 2 * reach], reach); each row
-    sums to 1.
-    """
-    cutoff = 0.5 * min(1.0, hop_out / hop_in)  # cycles per input sample
-    width = 2.0 * _RESAMPLE_TRANSITION * cutoff
-    attenuation = _RESAMPLE_ATTENUATION_DB
-    beta = 0.1102 * (attenuation - 8.7)
-    reach = int(math.ceil((attenuation - 7.95) / (2.285 * 2.0 * math.pi * width) / 2.0))
-    m = np.arange(-reach, hop_in + reach, dtype=np.float64)
-    tau = (np.arange(hop_out, dtype=np.float64) * hop_in / hop_out)[:, None] - m[None, :]
-    inside = np.abs(tau) <= reach
-    window = np.where(inside, np.i0(beta * np.sqrt(np.clip(1.0 - (tau / reach) ** 2, 0.0, 1.0))),
-                      0.0) / np.i0(beta)
-    kernel = 2.0 * cutoff * np.sinc(2.0 * cutoff * tau) * window
-    kernel /= kernel.sum(axis=1, keepdims=True)
-    return torch.from_numpy(kernel.astype(np.float32)), reach
-
 
 def _resample_frames(x: torch.Tensor, kernel: torch.Tensor, reach: int, hop_in: int
                      ) -> torch.Tensor:
@@ -93,7 +56,7 @@ class DDSPSynthesizer(nn.Module):
     Args:
         config: signal conventions of the model (its sample rate, frame rate, sizes).
         reverb: a room preset (``"dry"``, ``"room"``, ``"hall"``, True / False or a
-            ``RoomPreset``, see ``midi_ddsp.dsp.effects``) used when ``forward`` gets no explicit
+            ``RoomPreset``, see ``midi_ddsp.dsp.rooms``) used when ``forward`` gets no explicit
             ``impulse_response``; default None (dry).
     """
 
@@ -152,7 +115,8 @@ class DDSPSynthesizer(nn.Module):
         amps_ext = torch.cat([harm_amps, harm_amps[:, -1:]], dim=1)
         phase = _initial_phase_cycles(None, batch, f0.device)
         if hop != hop_model:
-            kernel, reach = _resampling_kernel(hop_model, hop)
+            kernel, reach = resampling_kernel(hop_model, hop)
+            kernel = torch.from_numpy(kernel.copy())
         else:
             kernel, reach = None, 0
         ctx = _FIR_REACH_FRAMES + int(math.ceil(reach / hop_model))
@@ -183,62 +147,3 @@ class DDSPSynthesizer(nn.Module):
         if impulse_response is not None:
             return apply_reverb(audio, impulse_response)
         return audio
-
-
-def render_synth_params(params: SynthParams, *, sample_rate: int = 16000,
-                        impulse_response: Any = None, ir_sample_rate: int = 16000,
-                        reverb: Any = None, seed: int = 0, frame_rate: int = 250,
-                        model_sample_rate: int = 16000) -> np.ndarray:
-    """Render one part's :class:`SynthParams` to a mono numpy waveform (no gradients).
-
-    Any ``sample_rate`` works and sounds the same below 8 kHz (module docstring): rates that are
-    a multiple of ``frame_rate`` are synthesised directly; others are rendered at the next
-    multiple and resampled (polyphase).
-
-    Args:
-        params: frame controls at ``frame_rate``, as the model made them at
-            ``model_sample_rate`` (noise bands span 0..model Nyquist).
-        sample_rate: output sample rate in Hz.
-        impulse_response: full reverb IR (tap 0 = dry gain), shape [n_taps], sampled at
-            ``ir_sample_rate`` (its wet tail is resampled if different); None: ``reverb``.
-        reverb: a room preset (``"dry"``, ``"room"``, ``"hall"``, True / False); None: dry.
-            Give this or ``impulse_response``, not both.
-        seed: noise seed.
-        model_sample_rate: the rate the model's controls belong to (Hz).
-
-    Returns:
-        audio, float32, shape [round(n_frames * sample_rate / frame_rate)].
-    """
-    if not isinstance(params, SynthParams):
-        raise ParameterError(f"params: expected SynthParams, got {type(params).__name__}")
-    sample_rate = _check_positive_int(sample_rate, "sample_rate")
-    frame_rate = _check_positive_int(frame_rate, "frame_rate")
-    render_rate = math.ceil(sample_rate / frame_rate) * frame_rate
-    config = SignalConfig(sample_rate=_check_positive_int(model_sample_rate, "model_sample_rate"),
-                          frame_rate=frame_rate,
-                          n_harmonics=params.harmonic_distribution.shape[1],
-                          n_noise_bands=params.noise_magnitudes.shape[1])
-    if impulse_response is not None and reverb is not None:
-        raise ParameterError("give impulse_response or reverb, not both")
-    ir = None
-    if impulse_response is not None:
-        ir = np.asarray(impulse_response, dtype=np.float32)
-        if ir.ndim != 1 or ir.size == 0:
-            raise ParameterError(f"impulse_response: expected shape [n_taps], got {ir.shape}")
-        ir = resample_impulse_response(ir, ir_sample_rate, render_rate)
-    elif reverb_preset(reverb).wet_db is not None:
-        ir = room_impulse_response(reverb, render_rate)
-    if params.n_frames == 0:
-        return np.zeros(0, dtype=np.float32)
-    with torch.no_grad():
-        audio = DDSPSynthesizer(config)(
-            params.f0_hz[None], params.amplitude[None], params.harmonic_distribution[None],
-            params.noise_magnitudes[None], impulse_response=None if ir is None else
-            torch.from_numpy(ir.copy()), seed=seed, sample_rate=render_rate)[0].numpy()
-    if render_rate != sample_rate:
-        from scipy.signal import resample_poly
-
-        g = math.gcd(sample_rate, render_rate)
-        audio = resample_poly(audio, sample_rate // g, render_rate // g)
-        audio = audio[:round(params.n_frames * sample_rate / frame_rate)]
-    return audio.astype(np.float32)

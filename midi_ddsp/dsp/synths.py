@@ -17,13 +17,13 @@ Harmonic synthesis (fast and phase-accurate):
 """
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any
 
 import numpy as np
 import torch
 
+from midi_ddsp.dsp.blocks import NOISE_BLOCK_SAMPLES, noise_block
 from midi_ddsp.dsp.core import _as_tensor, _check_positive_int, get_controls
 from midi_ddsp.errors import ParameterError
 
@@ -31,18 +31,12 @@ __all__ = [
     "harmonic_synth",
     "filtered_noise",
     "frequency_impulse_response",
-    "frequency_impulse_response_numpy",
     "white_noise",
-    "noise_block",
-    "NOISE_BLOCK_SAMPLES",
 ]
 
 _SYNTH_CHUNK_ELEMENTS = 1 << 19
 """Samples x harmonics computed at once by the harmonic synth (~2 MB of float32: fits in cache)."""
 
-_NOISE_BLOCK = 1 << 14
-"""White noise is drawn in blocks of this many samples, block b seeded from (seed, b), so any
-sample range is reproducible independently of how a render is chunked."""
 
 
 def _resolve_n_samples(n_frames: int, n_samples: int | None, sample_rate: int,
@@ -197,17 +191,6 @@ def harmonic_synth(f0_hz: Any, amplitude: Any, harmonic_distribution: Any, *,
 # ---------------------------------------------------------------------------------------------
 # filtered noise
 # ---------------------------------------------------------------------------------------------
-NOISE_BLOCK_SAMPLES = _NOISE_BLOCK
-
-
-def noise_block(seed: int, row: int, block: int) -> torch.Tensor:
-    """Block ``block`` (samples ``[block * 16384, (block + 1) * 16384)``) of batch row ``row`` of
-    the seeded noise of :func:`white_noise`, uniform in [0, 1), float32 [16384]."""
-    state = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(row), int(block)]).generate_state(2)
-    gen = torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
-    return torch.rand(_NOISE_BLOCK, generator=gen)
-
-
 def white_noise(batch: int, n_samples: int, *, seed: int | None = None,
                 generator: torch.Generator | None = None, sample_offset: int = 0,
                 device: torch.device | str | None = None) -> torch.Tensor:
@@ -227,27 +210,15 @@ def white_noise(batch: int, n_samples: int, *, seed: int | None = None,
         raise ParameterError(f"seed: expected an integer or None, got {seed!r}")
     if sample_offset < 0:
         raise ParameterError(f"sample_offset: expected >= 0, got {sample_offset}")
-    first, last = sample_offset // _NOISE_BLOCK, (sample_offset + n_samples - 1) // _NOISE_BLOCK
+    block = NOISE_BLOCK_SAMPLES
+    first, last = sample_offset // block, (sample_offset + n_samples - 1) // block
     rows = []
     for row in range(batch):
-        rows.append(torch.cat([noise_block(int(seed), row, block)
+        rows.append(torch.cat([torch.from_numpy(noise_block(int(seed), row, block))
                                for block in range(first, last + 1)]))
     noise = torch.stack(rows)
-    start = sample_offset - first * _NOISE_BLOCK
+    start = sample_offset - first * block
     return (noise[:, start:start + n_samples] * 2.0 - 1.0).to(device)
-
-
-@functools.lru_cache(maxsize=4)
-def _periodic_hann(size: int) -> np.ndarray:
-    return torch.hann_window(size, dtype=torch.float64).numpy()
-
-
-def frequency_impulse_response_numpy(magnitudes: np.ndarray) -> np.ndarray:
-    """:func:`frequency_impulse_response` in numpy (float32 [..., 2 * (n_bands - 1)]), without
-    torch's per-call overhead: the streaming engine's noise filters."""
-    ir_size = 2 * (magnitudes.shape[-1] - 1)
-    ir = np.roll(np.fft.irfft(magnitudes, n=ir_size), ir_size // 2, axis=-1)
-    return (ir * _periodic_hann(ir_size)).astype(np.float32)
 
 
 def frequency_impulse_response(magnitudes: Any) -> torch.Tensor:

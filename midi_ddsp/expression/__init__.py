@@ -54,13 +54,24 @@ from midi_ddsp.expression.definitions import (
     brightness_ceiling,
     check_temperature,
 )
-from midi_ddsp.expression.extractor import extract_note_expressions
-from midi_ddsp.expression.note_table import (
-    expressions_to_frames,
-    note_table_from_notes,
-    notes_from_note_table,
-    validate_note_table,
-)
+import importlib
+
+# pandas (note_table) and the extractor load on first use: reading the definitions stays light
+_WHERE = {
+    "extract_note_expressions": "extractor",
+    "expressions_to_frames": "note_table",
+    "note_table_from_notes": "note_table",
+    "note_table_from_expressions": "note_table",
+    "notes_from_note_table": "note_table",
+    "validate_note_table": "note_table",
+}
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"midi_ddsp.expression.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'midi_ddsp.expression' has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_TEMPERATURE",

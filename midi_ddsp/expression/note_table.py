@@ -12,10 +12,11 @@ import pandas as pd
 from midi_ddsp.errors import InputFileError, ParameterError
 from midi_ddsp.expression.definitions import (EXPRESSION_NAMES, EXPRESSIONS, NOTE_COLUMNS,
                                               NOTE_TABLE_COLUMNS)
-from midi_ddsp.score import Note, note_frame_span
+from midi_ddsp.expression.note_expressions import NoteExpressions
+from midi_ddsp.score import Note
 
-__all__ = ["validate_note_table", "note_table_from_notes", "notes_from_note_table",
-           "expressions_to_frames"]
+__all__ = ["validate_note_table", "note_table_from_notes", "note_table_from_expressions",
+           "notes_from_note_table", "expressions_to_frames"]
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +163,11 @@ def note_table_from_notes(notes: Sequence[Note], *,
                                source="notes")
 
 
+def note_table_from_expressions(part: NoteExpressions) -> pd.DataFrame:
+    """The NoteTable (validated) of a part's notes and expressions (``NoteExpressions``)."""
+    return validate_note_table(pd.DataFrame(part.columns()), source="note table")
+
+
 def notes_from_note_table(df: "pd.DataFrame | str | os.PathLike[str]") -> list[Note]:
     """The notes (pitch, onset_s, offset_s, velocity) of a NoteTable or NoteTable CSV."""
     table = validate_note_table(df)
@@ -183,16 +189,5 @@ def expressions_to_frames(note_table: "pd.DataFrame | str | os.PathLike[str]", *
         spanning ``note_frame_span(onset_s, offset_s)`` holds that note's expressions, frames
         of no note hold 0.
     """
-    if isinstance(n_frames, bool) or not isinstance(n_frames, (int, np.integer)) or n_frames < 0:
-        raise ParameterError(f"n_frames must be an int >= 0; got {n_frames!r}")
-    if not (isinstance(frame_rate, (int, float)) and frame_rate > 0):
-        raise ParameterError(f"frame_rate must be a positive number of Hz; got {frame_rate!r}")
     table = validate_note_table(note_table)
-    out = np.zeros((int(n_frames), len(EXPRESSION_NAMES)), dtype=np.float32)
-    onsets = table["onset_s"].to_numpy(np.float64)
-    offsets = table["offset_s"].to_numpy(np.float64)
-    values = table[list(EXPRESSION_NAMES)].to_numpy(np.float32)
-    for onset_s, offset_s, expression in zip(onsets, offsets, values):
-        start, stop = note_frame_span(onset_s, offset_s, frame_rate=frame_rate)
-        out[start:min(stop, int(n_frames))] = expression
-    return out
+    return NoteExpressions.from_note_table(table).frames(n_frames=n_frames, frame_rate=frame_rate)

@@ -7,20 +7,24 @@ states, training config); ``load_model`` ignores it.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import importlib
 import importlib.resources
 import io
 import os
 import pickle
 import zipfile
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from midi_ddsp.config import SignalConfig
 from midi_ddsp.errors import CheckpointError, ParameterError
 
+if TYPE_CHECKING:
+    from torch import nn
+
 __all__ = [
+    "checkpoint_id",
     "FORMAT_VERSION",
     "KINDS",
     "CheckpointMixin",
@@ -40,8 +44,8 @@ _MODEL_CLASSES: dict[str, type] = {}
 
 
 def register_model(cls: type) -> type:
-    """Class decorator: ``load_model`` builds checkpoints of ``cls.kind`` with ``cls`` (the
-    three model modules join the registry when ``midi_ddsp.models`` is imported)."""
+    """Class decorator: ``load_model`` builds checkpoints of ``cls.kind`` with ``cls`` (each model
+    module, ``midi_ddsp.models.<kind>``, joins the registry when imported)."""
     if cls.kind not in KINDS:
         raise ValueError(f"{cls.__name__}.kind {cls.kind!r} is not one of {KINDS}")
     _MODEL_CLASSES[cls.kind] = cls
@@ -59,6 +63,8 @@ def save_checkpoint_dict(path: "str | os.PathLike[str]", payload: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
+        import torch
+
         torch.save(payload, tmp)
         os.replace(tmp, path)
     finally:
@@ -82,6 +88,8 @@ def read_checkpoint(path: "str | os.PathLike[str]", *, kind: "str | None" = None
     if path.is_dir():
         raise CheckpointError(path, "is a directory, not a checkpoint file")
     try:
+        import torch
+
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, OSError,
             ValueError, AttributeError, TypeError, io.UnsupportedOperation) as exc:
@@ -101,7 +109,7 @@ def read_checkpoint(path: "str | os.PathLike[str]", *, kind: "str | None" = None
     return payload
 
 
-def load_model(path: "str | os.PathLike[str]", *, kind: "str | None" = None) -> torch.nn.Module:
+def load_model(path: "str | os.PathLike[str]", *, kind: "str | None" = None) -> "nn.Module":
     """Build a model from a checkpoint file, in eval mode.
 
     Args:
@@ -114,6 +122,8 @@ def load_model(path: "str | os.PathLike[str]", *, kind: "str | None" = None) -> 
             the model.
     """
     payload = read_checkpoint(path, kind=kind)
+    if payload["kind"] not in _MODEL_CLASSES:   # the model's module joins the registry on import
+        importlib.import_module(f"midi_ddsp.models.{payload['kind']}")
     cls = _MODEL_CLASSES[payload["kind"]]
     try:
         config = cls.config_class.from_dict(payload["config"])
@@ -143,6 +153,16 @@ def shipped_checkpoint_stem(kind: str, *, causal: bool = False) -> str:
     Synthesis Generator of live playing (``midi_ddsp.streaming``)."""
     _check_kind(kind)
     return f"causal_{kind}" if causal else kind
+
+
+def checkpoint_id(path: "str | os.PathLike[str]") -> str:
+    """``sha256:<12 hex>`` of a checkpoint file: how metadata, model cards and exported graphs
+    name the weights they come from."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return "sha256:" + digest.hexdigest()[:12]
 
 
 def shipped_file(name: str) -> Path:

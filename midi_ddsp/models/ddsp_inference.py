@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG, SignalConfig, config_from_dict
-from midi_ddsp.dsp.effects import DEFAULT_REVERB
+from midi_ddsp.dsp.rooms import DEFAULT_REVERB
 from midi_ddsp.dsp.spectral import log_mel
 from midi_ddsp.dsp.units import hz_to_midi
 from midi_ddsp.errors import ParameterError

@@ -20,29 +20,21 @@ import torch
 from torch import nn
 
 from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG, SignalConfig, config_from_dict
-from midi_ddsp.errors import ParameterError
-from midi_ddsp.expression import (
-    DEFAULT_TEMPERATURE,
-    EXPRESSION_NAMES,
-    EXPRESSIONS,
-    NOTE_TABLE_COLUMNS,
-    check_temperature,
-    validate_note_table,
-)
+from midi_ddsp.expression.definitions import DEFAULT_TEMPERATURE, EXPRESSION_NAMES
+from midi_ddsp.expression.note_expressions import NoteExpressions
+from midi_ddsp.expression.note_table import note_table_from_expressions
 from midi_ddsp.instruments import InstrumentSpec, instrument_weights
 from midi_ddsp.models.checkpoint import CheckpointMixin, register_model
 from midi_ddsp.models.features import N_NOTE_FEATURES, note_sequence_features
 from midi_ddsp.models.layers import InstrumentEmbedding
+from midi_ddsp.models.sampling import check_sampling, sample_note
 from midi_ddsp.score import Note
 
 __all__ = ["ExpressionGeneratorConfig", "ExpressionGenerator"]
 
 _N_EXPR = len(EXPRESSION_NAMES)
 _LOG_STD_RANGE = (-6.0, 1.0)
-_OVERLAP_TOLERANCE_S = 1e-6  # same tolerance as midi_ddsp.expression.validate_note_table
 # Generated values are clipped to the corpus's span (ExpressionRange.generated_low/high).
-_CLIP_LOW = np.array([e.generated_low for e in EXPRESSIONS], np.float32)
-_CLIP_HIGH = np.array([e.generated_high for e in EXPRESSIONS], np.float32)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,22 +134,22 @@ class ExpressionGenerator(CheckpointMixin, nn.Module):
             ranges (``ExpressionRange.generated_low`` .. ``generated_high``).
         """
         notes = list(notes)
-        for i, note in enumerate(notes):
-            if not isinstance(note, Note):
-                raise ParameterError(f"notes[{i}] must be a Note; got {type(note).__name__}")
-        for i in range(1, len(notes)):
-            if notes[i].onset_s < notes[i - 1].offset_s - _OVERLAP_TOLERANCE_S:
-                raise ParameterError(
-                    f"notes must be one monophonic part sorted by onset: notes[{i}] starts at "
-                    f"{notes[i].onset_s:g} s, before notes[{i - 1}] ends ({notes[i - 1].offset_s:g} s)")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-            raise ParameterError(f"seed must be None or an int; got {seed!r}")
-        temperature = check_temperature(temperature)
+        values = self.sample_expressions(notes, instrument, seed=seed, temperature=temperature)
+        return note_table_from_expressions(NoteExpressions(notes, values))
+
+    def sample_expressions(self, notes: Sequence[Note], instrument: InstrumentSpec, *,
+                           seed: "int | None" = None,
+                           temperature: float = DEFAULT_TEMPERATURE) -> np.ndarray:
+        """``generate``'s expressions alone: float32 [n_notes, 6] in ``EXPRESSION_NAMES`` order.
+
+        The sampling noise of note i is the i-th draw of ``check_sampling(notes, seed,
+        temperature)``'s generator (numpy), so any runtime of this model samples the same
+        performance from the same seed.
+        """
+        notes, rng, temperature = check_sampling(notes, seed, temperature)
         device = next(self.parameters()).device
         weights = torch.from_numpy(instrument_weights(instrument))[None].to(device)
         values = np.zeros((len(notes), _N_EXPR), np.float32)
-        gen = (torch.Generator().manual_seed(int(seed))
-               if seed is not None and temperature > 0 else None)
         if notes:
             with torch.no_grad():
                 context = self.encode(torch.from_numpy(note_sequence_features(notes))[None].to(device),
@@ -167,18 +159,10 @@ class ExpressionGenerator(CheckpointMixin, nn.Module):
                 hidden = None
                 for i in range(len(notes)):
                     mean, log_std, hidden = self._step(context[:, i:i + 1], previous, emb, hidden)
-                    value = mean
-                    if gen is not None:
-                        noise = torch.randn(mean.shape, generator=gen).to(device)
-                        value = mean + temperature * torch.exp(log_std) * noise
-                    values[i] = np.clip(value[0, 0].cpu().numpy(), _CLIP_LOW, _CLIP_HIGH)
+                    values[i] = sample_note(mean[0, 0].cpu().numpy(),
+                                            log_std[0, 0].cpu().numpy(), rng, temperature)
                     previous = torch.from_numpy(values[i])[None, None].to(device)
-        table = pd.DataFrame({
-            "pitch": [n.pitch for n in notes], "onset_s": [n.onset_s for n in notes],
-            "offset_s": [n.offset_s for n in notes], "velocity": [n.velocity for n in notes],
-            **{name: values[:, j] for j, name in enumerate(EXPRESSION_NAMES)},
-        }, columns=list(NOTE_TABLE_COLUMNS))
-        return validate_note_table(table, source="generated note table")
+        return values
 
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

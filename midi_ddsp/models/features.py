@@ -1,10 +1,7 @@
-"""Model inputs computed from notes, and a differentiable twin of the expression extractor.
+"""Model inputs computed from notes (numpy, torch-free).
 
 ``note_frame_features`` turns the notes of one part into the per-frame note conditioning of the
-Synthesis Generator; ``note_sequence_features`` the per-note inputs of the Expression Generator;
-``note_expressions_torch`` measures the six note expressions on (batched) network outputs with
-the formulas of ``midi_ddsp.expression`` made differentiable (soft arg-max for vol_peak_pos, a
-3-9 Hz band maximum for vibrato), used as a training loss so the six controls do what they name.
+Synthesis Generator; ``note_sequence_features`` the per-note inputs of the Expression Generator.
 """
 from __future__ import annotations
 
@@ -12,9 +9,9 @@ import math
 from typing import Sequence
 
 import numpy as np
-import torch
 
-from midi_ddsp.expression.definitions import ATTACK_S, VIBRATO_RATE_HZ
+from midi_ddsp.config import RELEASE_TAIL_S
+from midi_ddsp.errors import ParameterError
 from midi_ddsp.frames import PartFrames, part_to_frames
 from midi_ddsp.phrasing import metrical_weights, phrase_positions
 from midi_ddsp.score import Note, Part, note_frame_span
@@ -29,7 +26,7 @@ __all__ = [
     "note_frame_features",
     "causal_note_frame_features",
     "note_sequence_features",
-    "note_expressions_torch",
+    "default_n_frames",
 ]
 
 PITCH_CENTER = 60.0   # MIDI; network pitch input = (pitch - PITCH_CENTER) / PITCH_SCALE
@@ -40,7 +37,6 @@ _VIBRATO_FEATURE_RATES_HZ = (4.0, 5.5, 7.0)  # sin/cos of time since onset at th
 N_NOTE_FRAME_FEATURES = 8 + 2 * len(_VIBRATO_FEATURE_RATES_HZ)
 N_NOTE_FEATURES = 10
 
-_SOFT_ARGMAX_PER_DB = 3.0   # sharpness of the soft arg-max of the level (1/dB)
 
 
 def clip_notes(notes: Sequence[Note], *, end_s: float, start_s: float = 0.0,
@@ -207,66 +203,13 @@ def note_sequence_features(notes: Sequence[Note]) -> np.ndarray:
     return out
 
 
-def note_expressions_torch(amp_db: torch.Tensor, f0_dev: torch.Tensor,
-                           harmonic_distribution: torch.Tensor, noise_db: torch.Tensor,
-                           seg_batch: torch.Tensor, seg_start: torch.Tensor,
-                           seg_length: torch.Tensor, *, frame_rate: int = 250,
-                           vibrato_band_hz: tuple[float, float] = VIBRATO_RATE_HZ) -> torch.Tensor:
-    """The six note expressions of many notes, differentiable (training loss only).
-
-    Args:
-        amp_db: harmonic amplitude in dB, [batch, n_frames].
-        f0_dev: f0 deviation from the written pitch in semitones, [batch, n_frames].
-        harmonic_distribution: normalised (sums to 1), [batch, n_frames, n_harmonics].
-        noise_db: noise-band magnitudes in dB, [batch, n_frames, n_bands].
-        seg_batch, seg_start, seg_length: int64 [n_notes]: batch row, first frame and number of
-            frames (>= 1) of each note.
-
-    Returns:
-        [n_notes, 6] in ``EXPRESSION_NAMES`` order. Same formulas as
-        ``extract_note_expressions`` except vol_peak_pos (soft arg-max) and vibrato (maximum
-        over ``vibrato_band_hz``, default 3-9 Hz, every note counted; the caller masks notes
-        <= 200 ms). Training measures vibrato in a narrower band and penalises energy above it,
-        so the generated rate stays well inside the extractor's 3-9 Hz window.
-    """
-    n_frames = amp_db.shape[1]
-    max_len = int(seg_length.max().item()) if seg_length.numel() else 1
-    ar = torch.arange(max_len, device=amp_db.device)
-    idx = (seg_start[:, None] + ar[None, :]).clamp(max=n_frames - 1)
-    mask = (ar[None, :] < seg_length[:, None]).float()
-    length = seg_length.float()
-    rows = seg_batch[:, None]
-
-    def masked_mean(x):
-        return (x * mask).sum(1) / length
-
-    level = amp_db[rows, idx]
-    mean_level = masked_mean(level)
-    volume = mean_level / 60.0 + 1.5
-    var = masked_mean((level - mean_level[:, None]) ** 2)
-    vol_fluc = torch.sqrt(var + 1e-4) * 2.5 / 60.0
-    logits = (level - level.detach().max(1, keepdim=True).values) * _SOFT_ARGMAX_PER_DB
-    logits = logits.masked_fill(mask == 0, -1e9)
-    weights = torch.softmax(logits, dim=1)
-    vol_peak_pos = (weights * ar[None, :].float()).sum(1) / length
-
-    dev = f0_dev[rows, idx]
-    dev = (dev - masked_mean(dev)[:, None]) * mask
-    denom = (length - 1).clamp(min=1)[:, None]
-    window = (0.5 - 0.5 * torch.cos(2 * math.pi * ar[None, :].float() / denom)) * mask
-    n_fft = max(1024, 4 * (1 << max(max_len - 1, 1).bit_length()))
-    spectrum = torch.fft.rfft(dev * window, n=n_fft).abs() / length[:, None]
-    freqs = torch.arange(spectrum.shape[1], device=amp_db.device) * frame_rate / n_fft
-    band = (freqs >= vibrato_band_hz[0]) & (freqs <= vibrato_band_hz[1])
-    vibrato = 10.0 * spectrum[:, band].max(1).values
-
-    k = torch.arange(1, harmonic_distribution.shape[-1] + 1, device=amp_db.device,
-                     dtype=harmonic_distribution.dtype)
-    centroid = harmonic_distribution @ k                                  # [B, T]
-    brightness = 5.0 * masked_mean(centroid[rows, idx]) / 60.0
-
-    n_attack = max(1, int(round(ATTACK_S * frame_rate)))
-    attack_mask = mask * (ar[None, :] < n_attack).float()
-    noise_level = noise_db.mean(-1)[rows, idx]
-    attack = (noise_level * attack_mask).sum(1) / attack_mask.sum(1) / 40.0 + 2.625
-    return torch.stack([volume, vol_fluc, vol_peak_pos, vibrato, brightness, attack], dim=1)
+def default_n_frames(notes: Sequence[Note], n_frames: "int | None", *, frame_rate: int) -> int:
+    """A part's length in frames: ``n_frames`` checked (an int >= 1), or by default the last
+    note's stop frame plus ``midi_ddsp.config.RELEASE_TAIL_S`` of release."""
+    if n_frames is None:
+        last = max((note_frame_span(n.onset_s, n.offset_s, frame_rate=frame_rate)[1]
+                    for n in notes), default=0)
+        n_frames = last + int(round(RELEASE_TAIL_S * frame_rate))
+    if isinstance(n_frames, bool) or not isinstance(n_frames, (int, np.integer)) or n_frames < 1:
+        raise ParameterError(f"n_frames must be an int >= 1; got {n_frames!r}")
+    return int(n_frames)

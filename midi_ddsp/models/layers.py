@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from midi_ddsp.dsp.effects import DEFAULT_REVERB, room_impulse_response
+from midi_ddsp.dsp.rooms import DEFAULT_REVERB, room_impulse_response
 from midi_ddsp.instruments import INSTRUMENTS, InstrumentSpec, instrument_weights
 
 __all__ = [

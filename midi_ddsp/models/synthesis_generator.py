@@ -24,16 +24,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG, RELEASE_TAIL_S, SignalConfig, config_from_dict
+from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG, SignalConfig, config_from_dict
 from midi_ddsp.errors import ParameterError
-from midi_ddsp.expression import (EXPRESSION_NAMES, expressions_to_frames, notes_from_note_table,
-                                  validate_note_table)
+from midi_ddsp.expression import EXPRESSION_NAMES, validate_note_table
+from midi_ddsp.expression.note_expressions import NoteExpressions
 from midi_ddsp.instruments import InstrumentSpec, instrument_weights
 from midi_ddsp.models.checkpoint import CheckpointMixin, register_model
 from midi_ddsp.dsp.units import midi_to_hz
-from midi_ddsp.dsp.effects import DEFAULT_REVERB
+from midi_ddsp.dsp.rooms import DEFAULT_REVERB
 from midi_ddsp.models.features import (N_NOTE_FRAME_FEATURES, PITCH_CENTER, PITCH_SCALE,
-                                       note_frame_features)
+                                       default_n_frames, note_frame_features)
 from midi_ddsp.models.controls import (
     amp_db_from_logits,
     f0_dev_from_logits,
@@ -41,13 +41,13 @@ from midi_ddsp.models.controls import (
     noise_db_from_logits,
     synth_params_from_controls,
 )
+from midi_ddsp.models.sampling import DEFAULT_CHUNK_FRAMES, chunk_windows, synthesis_noise
 from midi_ddsp.models.layers import (
     ConditionedDilatedStack,
     InstrumentEmbedding,
     ignore_legacy_reverb_state,
     instrument_impulse_response,
 )
-from midi_ddsp.score import note_frame_span
 from midi_ddsp.synth_params import SynthParams
 
 __all__ = ["SynthesisGeneratorConfig", "SynthesisGenerator", "DEFAULT_CHUNK_FRAMES",
@@ -55,8 +55,6 @@ __all__ = ["SynthesisGeneratorConfig", "SynthesisGenerator", "DEFAULT_CHUNK_FRAM
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CHUNK_FRAMES = 7500
-"""``generate`` runs parts longer than this (30 s at 250 Hz) in overlapping chunks."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,7 +228,8 @@ class SynthesisGenerator(CheckpointMixin, nn.Module):
         Args:
             note_table: NoteTable (``midi_ddsp.expression``) of one monophonic part, or a CSV path.
             instrument: a name/alias, an ``Instrument`` or a blend ``{name: weight}``.
-            seed: seed of the noise input; the same seed gives the same output.
+            seed: seed of the noise input (``midi_ddsp.models.sampling.synthesis_noise``); the
+                same seed gives the same output.
             n_frames: number of frames; default the last note's stop frame plus
                 ``midi_ddsp.config.RELEASE_TAIL_S`` of release.
             chunk_frames: long parts run in chunks of this many frames (plus the receptive
@@ -243,39 +242,32 @@ class SynthesisGenerator(CheckpointMixin, nn.Module):
             [n_frames, 65] (linear).
         """
         table = validate_note_table(note_table)
-        notes = notes_from_note_table(table)
+        return self.generate_from_expressions(NoteExpressions.from_note_table(table), instrument,
+                                              seed=seed, n_frames=n_frames,
+                                              chunk_frames=chunk_frames)
+
+    def generate_from_expressions(self, part: NoteExpressions, instrument: InstrumentSpec, *,
+                                  seed: int = 0, n_frames: "int | None" = None,
+                                  chunk_frames: int = DEFAULT_CHUNK_FRAMES) -> SynthParams:
+        """``generate`` on a part's notes and expressions as arrays (``NoteExpressions``)."""
+        notes = part.notes
         weights = instrument_weights(instrument)
         frame_rate = self.signal_config.frame_rate
-        if n_frames is None:
-            last = max((note_frame_span(n.onset_s, n.offset_s, frame_rate=frame_rate)[1]
-                        for n in notes), default=0)
-            n_frames = last + int(round(RELEASE_TAIL_S * frame_rate))
-        if isinstance(n_frames, bool) or not isinstance(n_frames, (int, np.integer)) or n_frames < 1:
-            raise ParameterError(f"n_frames must be an int >= 1; got {n_frames!r}")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-            raise ParameterError(f"seed must be an int; got {seed!r}")
-        n_frames = int(n_frames)
+        n_frames = default_n_frames(notes, n_frames, frame_rate=frame_rate)
         feats, held = note_frame_features(notes, n_frames=n_frames, frame_rate=frame_rate,
                                           causal=self.config.causal)
-        expr = expressions_to_frames(table, n_frames=n_frames, frame_rate=frame_rate)
-        gen = torch.Generator().manual_seed(int(seed))
-        noise = torch.randn(1, n_frames, self.config.n_noise, generator=gen)
-        if isinstance(chunk_frames, bool) or not isinstance(chunk_frames, (int, np.integer)) \
-                or chunk_frames < 1:
-            raise ParameterError(f"chunk_frames must be an int >= 1; got {chunk_frames!r}")
-        device = next(self.parameters()).device  # noise drawn on the CPU: the same on any device
-        noise = noise.to(device)
-        feats_t = torch.from_numpy(feats)[None].to(device)
-        expr_t = torch.from_numpy(expr)[None].to(device)
+        expr = part.frames(n_frames=n_frames, frame_rate=frame_rate)
+        noise = synthesis_noise(seed, n_frames, self.config.n_noise)
+        windows = chunk_windows(n_frames, chunk_frames=chunk_frames, context=self.receptive_radius,
+                                stride=int(self.config.frame_stride))
+        device = next(self.parameters()).device
+        feats_t, expr_t, noise_t = (torch.from_numpy(x)[None].to(device)
+                                    for x in (feats, expr, noise))
         weights_t = torch.from_numpy(weights)[None].to(device)
-        ctx = self.receptive_radius
         pieces: dict[str, list] = {}
         with torch.inference_mode():
-            for a in range(0, n_frames, int(chunk_frames)):
-                b = min(a + int(chunk_frames), n_frames)
-                lo, hi = max(0, a - ctx), min(n_frames, b + ctx)
-                lo -= lo % int(self.config.frame_stride)   # keep the low-rate grid aligned to 0
-                out = self.forward(feats_t[:, lo:hi], expr_t[:, lo:hi], weights_t, noise[:, lo:hi])
+            for a, b, lo, hi in windows:
+                out = self.forward(feats_t[:, lo:hi], expr_t[:, lo:hi], weights_t, noise_t[:, lo:hi])
                 for key, value in out.items():
                     pieces.setdefault(key, []).append(value[:, a - lo:b - lo])
         out = {key: torch.cat(values, dim=1) for key, values in pieces.items()}

@@ -192,7 +192,9 @@ def program_name(program: int) -> str:
 
 
 def pitch_name(pitch: int) -> str:
-    """The name of a MIDI pitch, e.g. 69 -> "A4"."""
-    import pretty_midi
+    """The name of a MIDI pitch, e.g. 69 -> "A4", 61 -> "C#4"."""
+    octave, pitch_class = divmod(int(pitch), 12)
+    return f"{_PITCH_CLASSES[pitch_class]}{octave - 1}"
 
-    return pretty_midi.note_number_to_name(int(pitch))
+
+_PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")

@@ -26,7 +26,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from midi_ddsp.dsp.effects import room_impulse_response
+from midi_ddsp.dsp.rooms import room_impulse_response
 from midi_ddsp.dsp.units import midi_to_hz
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.expression import EXPRESSION_NAMES
@@ -35,7 +35,7 @@ from midi_ddsp.midi_controls import (DEFAULT_BEND_RANGE, MOD_WHEEL_VIBRATO, bend
                                      controller_gain_db)
 from midi_ddsp.models.checkpoint import load_model, shipped_file
 from midi_ddsp.models.features import PITCH_CENTER, PITCH_SCALE
-from midi_ddsp.streaming.dsp import BlockSynth, PartitionedReverb
+from midi_ddsp.dsp.blocks import BlockSynth, PartitionedReverb
 from midi_ddsp.streaming.generator import StreamingGenerator
 
 __all__ = ["StreamingSynth", "CAUSAL_CHECKPOINT", "EXPRESSION_DEFAULTS_FILE", "DEFAULT_LIVE_GAIN_DB",

@@ -29,7 +29,8 @@ from midi_ddsp.casting import instrument_from_text, instrument_label
 from midi_ddsp.errors import InputFileError, ParameterError
 from midi_ddsp.expression import EXPRESSION_NAMES, EXPRESSIONS, validate_note_table
 from midi_ddsp.instruments import INSTRUMENT_NAMES
-from midi_ddsp.pipeline import rerender, synthesize_midi
+from midi_ddsp.editing import rerender
+from midi_ddsp.pipeline import synthesize_midi
 from midi_ddsp.results import SynthesisResult, write_result
 from midi_ddsp.score import SCORE_EXTENSIONS
 from midi_ddsp.wav import wav_bytes

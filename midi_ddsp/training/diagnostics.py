@@ -211,7 +211,7 @@ def _pearson(x: np.ndarray, y: np.ndarray) -> float:
 def resynthesis_loss(inference, records, *, max_seconds: float = 4.0) -> dict:
     """Multi-scale spectral loss of DDSP Inference resynthesis and of the analysed params."""
     from midi_ddsp.dsp.spectral import multiscale_spectral_loss
-    from midi_ddsp.dsp.synthesizer import render_synth_params
+    from midi_ddsp.dsp.blocks import render_synth_params
     hop = inference.signal_config.hop_size
     model_losses, floor_losses = [], []
     for rec in records:
@@ -231,7 +231,7 @@ def resynthesis_loss(inference, records, *, max_seconds: float = 4.0) -> dict:
 def render_pitch_error_cents(eg, sg, records, *, max_examples: int = 20) -> dict:
     """Median |f0 of the render - written pitch| in cents over sustained note frames (YIN)."""
     import librosa
-    from midi_ddsp.dsp.synthesizer import render_synth_params
+    from midi_ddsp.dsp.blocks import render_synth_params
     sr = sg.signal_config.sample_rate
     hop = sg.signal_config.hop_size
     errors = []
@@ -263,7 +263,7 @@ def render_pitch_error_cents(eg, sg, records, *, max_examples: int = 20) -> dict
 
 def render_speed(eg, sg, *, seconds: float = 60.0, threads: int = 2, seed: int = 0) -> dict:
     """Seconds of audio per wall-clock second of EG + SG + DDSP synth (reverb on), one solo line."""
-    from midi_ddsp.dsp.synthesizer import render_synth_params
+    from midi_ddsp.dsp.blocks import render_synth_params
     rng = np.random.default_rng(seed)
     notes, t = [], 0.0
     while t < seconds:

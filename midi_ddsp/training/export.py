@@ -37,7 +37,7 @@ _DESCRIPTIONS = {
         "before expression extraction; for 30% of notes one control of the conditioning is "
         "replaced by U(0, top) (top = 1, for brightness the bound the note's harmonics below "
         "Nyquist allow) with only the expression-consistency loss. The reverb is a parametric "
-        "room (midi_ddsp.dsp.effects presets), not part of the model."),
+        "room (midi_ddsp.dsp.rooms presets), not part of the model."),
     "expression_generator": (
         "Expression Generator: bidirectional GRU note encoder + autoregressive GRU decoder over "
         "notes -> mean and log-std of the 6 expressions; teacher-forced MSE + Gaussian NLL. "

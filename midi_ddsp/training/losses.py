@@ -10,21 +10,24 @@ between the corpus audio and the output rendered dry through the differentiable 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import torch
 import torch.nn.functional as F
 
 from midi_ddsp.dsp.spectral import multiscale_spectral_loss
 from midi_ddsp.dsp.synthesizer import DDSPSynthesizer
-from midi_ddsp.models.features import note_expressions_torch
+from midi_ddsp.expression.definitions import ATTACK_S, VIBRATO_RATE_HZ
 
-__all__ = ["SynthesisLossWeights", "synthesis_loss", "render_controls", "expression_loss", "inference_loss"]
+__all__ = ["SynthesisLossWeights", "synthesis_loss", "render_controls", "expression_loss", "inference_loss",
+           "note_expressions_torch"]
 
 _DB_SCALE = 20.0          # dB errors are divided by this before squaring
 _AUDIBLE_DB = -80.0       # harmonic distributions are fitted only where the amplitude exceeds this
 _F0_SMOOTH_FRAMES = 31    # Hann low-pass (~125 ms) applied to f0 deviation before the f0 loss
 _TRAIN_VIBRATO_BAND_HZ = (4.0, 7.5)   # vibrato measured here during training
 _HIGH_BAND_HZ = (8.0, 60.0)           # pitch oscillation here is penalised
+_SOFT_ARGMAX_PER_DB = 3.0   # sharpness of the soft arg-max of the level in vol_peak_pos (1/dB)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,3 +146,68 @@ def inference_loss(model, batch: dict) -> tuple[torch.Tensor, dict]:
     total = amp + harmonics + noise
     return total, {"amp": float(amp.detach()), "harmonics": float(harmonics.detach()),
                    "noise": float(noise.detach())}
+
+
+def note_expressions_torch(amp_db: torch.Tensor, f0_dev: torch.Tensor,
+                           harmonic_distribution: torch.Tensor, noise_db: torch.Tensor,
+                           seg_batch: torch.Tensor, seg_start: torch.Tensor,
+                           seg_length: torch.Tensor, *, frame_rate: int = 250,
+                           vibrato_band_hz: tuple[float, float] = VIBRATO_RATE_HZ) -> torch.Tensor:
+    """The six note expressions of many notes, differentiable (training loss only).
+
+    Args:
+        amp_db: harmonic amplitude in dB, [batch, n_frames].
+        f0_dev: f0 deviation from the written pitch in semitones, [batch, n_frames].
+        harmonic_distribution: normalised (sums to 1), [batch, n_frames, n_harmonics].
+        noise_db: noise-band magnitudes in dB, [batch, n_frames, n_bands].
+        seg_batch, seg_start, seg_length: int64 [n_notes]: batch row, first frame and number of
+            frames (>= 1) of each note.
+
+    Returns:
+        [n_notes, 6] in ``EXPRESSION_NAMES`` order. Same formulas as
+        ``extract_note_expressions`` except vol_peak_pos (soft arg-max) and vibrato (maximum
+        over ``vibrato_band_hz``, default 3-9 Hz, every note counted; the caller masks notes
+        <= 200 ms). Training measures vibrato in a narrower band and penalises energy above it,
+        so the generated rate stays well inside the extractor's 3-9 Hz window.
+    """
+    n_frames = amp_db.shape[1]
+    max_len = int(seg_length.max().item()) if seg_length.numel() else 1
+    ar = torch.arange(max_len, device=amp_db.device)
+    idx = (seg_start[:, None] + ar[None, :]).clamp(max=n_frames - 1)
+    mask = (ar[None, :] < seg_length[:, None]).float()
+    length = seg_length.float()
+    rows = seg_batch[:, None]
+
+    def masked_mean(x):
+        return (x * mask).sum(1) / length
+
+    level = amp_db[rows, idx]
+    mean_level = masked_mean(level)
+    volume = mean_level / 60.0 + 1.5
+    var = masked_mean((level - mean_level[:, None]) ** 2)
+    vol_fluc = torch.sqrt(var + 1e-4) * 2.5 / 60.0
+    logits = (level - level.detach().max(1, keepdim=True).values) * _SOFT_ARGMAX_PER_DB
+    logits = logits.masked_fill(mask == 0, -1e9)
+    weights = torch.softmax(logits, dim=1)
+    vol_peak_pos = (weights * ar[None, :].float()).sum(1) / length
+
+    dev = f0_dev[rows, idx]
+    dev = (dev - masked_mean(dev)[:, None]) * mask
+    denom = (length - 1).clamp(min=1)[:, None]
+    window = (0.5 - 0.5 * torch.cos(2 * math.pi * ar[None, :].float() / denom)) * mask
+    n_fft = max(1024, 4 * (1 << max(max_len - 1, 1).bit_length()))
+    spectrum = torch.fft.rfft(dev * window, n=n_fft).abs() / length[:, None]
+    freqs = torch.arange(spectrum.shape[1], device=amp_db.device) * frame_rate / n_fft
+    band = (freqs >= vibrato_band_hz[0]) & (freqs <= vibrato_band_hz[1])
+    vibrato = 10.0 * spectrum[:, band].max(1).values
+
+    k = torch.arange(1, harmonic_distribution.shape[-1] + 1, device=amp_db.device,
+                     dtype=harmonic_distribution.dtype)
+    centroid = harmonic_distribution @ k                                  # [B, T]
+    brightness = 5.0 * masked_mean(centroid[rows, idx]) / 60.0
+
+    n_attack = max(1, int(round(ATTACK_S * frame_rate)))
+    attack_mask = mask * (ar[None, :] < n_attack).float()
+    noise_level = noise_db.mean(-1)[rows, idx]
+    attack = (noise_level * attack_mask).sum(1) / attack_mask.sum(1) / 40.0 + 2.625
+    return torch.stack([volume, vol_fluc, vol_peak_pos, vibrato, brightness, attack], dim=1)

@@ -1,0 +1,84 @@
+"""A part's notes and their six expressions as arrays: the NoteTable without pandas.
+
+The generators and the renderer work on this; ``midi_ddsp.expression.note_table_from_expressions``
+turns it into the pandas NoteTable users edit, and ``write_note_table_csv`` writes the same CSV as the NoteTable's
+``to_csv(index=False)`` without importing pandas (a render from the command line never does).
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from midi_ddsp.errors import ParameterError
+from midi_ddsp.expression.definitions import EXPRESSION_NAMES, NOTE_TABLE_COLUMNS
+from midi_ddsp.score import Note, note_frame_span
+
+__all__ = ["NoteExpressions", "write_note_table_csv"]
+
+
+@dataclasses.dataclass
+class NoteExpressions:
+    """Notes of one monophonic part (sorted by onset) and their expressions.
+
+    Attributes:
+        notes: the ``Note`` objects.
+        values: float32 [n_notes, 6], columns in ``EXPRESSION_NAMES`` order.
+    """
+
+    notes: list[Note]
+    values: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.notes = list(self.notes)
+        self.values = np.asarray(self.values, np.float32).reshape(-1, len(EXPRESSION_NAMES))
+        if self.values.shape[0] != len(self.notes):
+            raise ParameterError(f"{len(self.notes)} notes but {self.values.shape[0]} rows of "
+                                 "expressions")
+
+    @classmethod
+    def from_note_table(cls, table) -> "NoteExpressions":
+        """From a validated NoteTable (``midi_ddsp.expression.validate_note_table``)."""
+        notes = [Note(int(p), float(a), float(b), int(v)) for p, a, b, v in
+                 zip(table["pitch"], table["onset_s"], table["offset_s"], table["velocity"])]
+        return cls(notes, table[list(EXPRESSION_NAMES)].to_numpy(np.float32))
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """The NoteTable's columns (``NOTE_TABLE_COLUMNS``), float32 [n_notes] each."""
+        out = {
+            "pitch": np.array([n.pitch for n in self.notes], np.float32),
+            "onset_s": np.array([n.onset_s for n in self.notes], np.float32),
+            "offset_s": np.array([n.offset_s for n in self.notes], np.float32),
+            "velocity": np.array([n.velocity for n in self.notes], np.float32),
+        }
+        out.update({name: self.values[:, j] for j, name in enumerate(EXPRESSION_NAMES)})
+        return {name: out[name] for name in NOTE_TABLE_COLUMNS}
+
+    def frames(self, *, n_frames: int, frame_rate: int = 250) -> np.ndarray:
+        """Each note's expressions broadcast over its frames (``note_frame_span``), rests 0:
+        float32 [n_frames, 6]; notes (or parts of notes) past ``n_frames`` are dropped."""
+        if isinstance(n_frames, bool) or not isinstance(n_frames, (int, np.integer)) or n_frames < 0:
+            raise ParameterError(f"n_frames must be an int >= 0; got {n_frames!r}")
+        if not (isinstance(frame_rate, (int, float)) and frame_rate > 0):
+            raise ParameterError(f"frame_rate must be a positive number of Hz; got {frame_rate!r}")
+        out = np.zeros((int(n_frames), len(EXPRESSION_NAMES)), dtype=np.float32)
+        for note, expression in zip(self.notes, self.values):
+            start, stop = note_frame_span(note.onset_s, note.offset_s, frame_rate=frame_rate)
+            out[start:min(stop, int(n_frames))] = expression
+        return out
+
+
+def write_note_table_csv(path: "str | os.PathLike[str]",
+                         columns: "Mapping[str, Sequence[float]]") -> None:
+    """Write NoteTable columns (``NOTE_TABLE_COLUMNS`` order) as CSV: a header, then one row
+    per note, each value the shortest text that reads back as the same float32."""
+    names = list(NOTE_TABLE_COLUMNS)
+    data = [np.asarray(columns[name], np.float32) for name in names]
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(names)
+        for row in zip(*data):
+            writer.writerow([str(value) for value in row])
