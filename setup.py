@@ -42,6 +42,7 @@ setup(
         "matplotlib>=3.7",
         "pyfluidsynth>=1.3.3",
         "onnxruntime>=1.18",   # renders without torch (midi_ddsp.runtime): a fast start-up
+        "threadpoolctl>=3.1",  # one BLAS thread for the synth's small products
     ],
     extras_require={
         "interop": ["note-seq>=0.0.5"],

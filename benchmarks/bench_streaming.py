@@ -12,7 +12,8 @@ For block sizes 64, 128, 256, 512 and 1024 at 16 kHz, and 128 and 512 at 48 kHz 
   note's peak (includes the attack's rise), median of 3 notes; and the share of late periods.
 
 In the same run: whole-process wall time of ``midi_ddsp_synthesize`` on the four-part example
-chorale against FluidSynth on the same MIDI (median of 5 paired runs).
+chorale (its default onnxruntime runtime, and --runtime torch) against FluidSynth on the same MIDI
+(median of 5 interleaved runs; ``--only-startup`` measures just that).
 Writes benchmarks/results/streaming.json. Not a test; run ``python benchmarks/bench_streaming.py``.
 """
 from __future__ import annotations
@@ -97,29 +98,50 @@ def jack_numbers(block: int) -> dict:
 
 
 def startup_numbers(runs: int = 5) -> dict:
+    """Whole-process wall time of ``midi_ddsp_synthesize`` on the chorale, on its default
+    runtime (onnxruntime for the shipped checkpoints) and on torch, beside FluidSynth (median of
+    ``runs`` interleaved runs each)."""
     chorale = REPO / "examples" / "chorale_4part.mid"
-    ours, theirs = [], []
+    cli = str(REPO / ".venv" / "bin" / "midi_ddsp_synthesize")
+    times: dict[str, list[float]] = {"onnx": [], "torch": [], "fluidsynth": []}
     with tempfile.TemporaryDirectory() as tmp:
+        commands = {
+            "onnx": [cli, str(chorale), "--output-dir", os.path.join(tmp, "o"), "--runtime", "onnx"],
+            "torch": [cli, str(chorale), "--output-dir", os.path.join(tmp, "t"), "--runtime",
+                      "torch"],
+            "fluidsynth": ["fluidsynth", "-ni", "-F", os.path.join(tmp, "fs.wav"), "-r", "16000",
+                           SOUNDFONT, str(chorale)],
+        }
         for _ in range(runs):
-            began = time.perf_counter()
-            subprocess.run([str(REPO / ".venv" / "bin" / "midi_ddsp_synthesize"), str(chorale),
-                            "--output-dir", tmp], check=True, capture_output=True)
-            ours.append(time.perf_counter() - began)
-            began = time.perf_counter()
-            subprocess.run(["fluidsynth", "-ni", "-F", os.path.join(tmp, "fs.wav"), "-r", "16000",
-                            SOUNDFONT, str(chorale)], check=True, capture_output=True)
-            theirs.append(time.perf_counter() - began)
-    return {"midi_ddsp_synthesize_s": round(float(np.median(ours)), 3),
-            "fluidsynth_s": round(float(np.median(theirs)), 3), "runs": runs,
-            "all_midi_ddsp_s": [round(x, 3) for x in ours]}
+            for name, command in commands.items():
+                began = time.perf_counter()
+                subprocess.run(command, check=True, capture_output=True)
+                times[name].append(time.perf_counter() - began)
+    median = {name: round(float(np.median(values)), 3) for name, values in times.items()}
+    return {"midi_ddsp_synthesize_s": median["onnx"], "midi_ddsp_synthesize_torch_s": median["torch"],
+            "fluidsynth_s": median["fluidsynth"], "runs": runs,
+            "all_s": {name: [round(x, 3) for x in values] for name, values in times.items()},
+            "note": "default runtime: onnxruntime (the shipped checkpoints' graphs, no torch or "
+                    "pandas imported); --runtime torch for comparison"}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=4.0, help="audio per RTF measurement")
     parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--only-startup", action="store_true",
+                        help="measure only the whole-process start-up and update that entry")
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if args.only_startup:
+        startup = startup_numbers()
+        print(startup, flush=True)
+        result = json.loads(pathlib.Path(args.out).read_text())
+        result["startup"] = startup
+        result["startup_date"] = datetime.date.today().isoformat()
+        pathlib.Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+        print(f"wrote {args.out}")
+        return 0
     engine = [engine_numbers(16000, b, args.seconds) for b in (64, 128, 256, 512, 1024)]
     engine += [engine_numbers(48000, b, args.seconds) for b in (128, 512)]
     for row in engine:

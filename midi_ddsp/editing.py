@@ -12,8 +12,8 @@ from midi_ddsp.dsp.rooms import DEFAULT_REVERB
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.expression.definitions import DEFAULT_TEMPERATURE, check_temperature
 from midi_ddsp.mixing import mix_stems, normalize_mode
-from midi_ddsp.pipeline import (RENDERER_MODEL, sample_part, generate_synth_params,
-                                render_audio)
+from midi_ddsp.pipeline import (RENDERER_MODEL, generate_synth_params, one_blas_thread,
+                                render_audio, sample_part)
 from midi_ddsp.pretrained import MidiDDSP, models_or_default
 from midi_ddsp.results import SynthesisResult
 from midi_ddsp.synth_params import SynthParams
@@ -122,37 +122,38 @@ def rerender(result: SynthesisResult, *, note_tables: "Mapping[str, pd.DataFrame
     new_tables = result.note_tables.copy()
     new_params = dict(result.synth_params)
     parts_meta = [dict(p) for p in result.metadata["parts"]]
-    for entry in parts_meta:
-        name = entry["name"]
-        stem_gain = mix_gain * 10.0 ** (old_gains[name] / 20.0)
-        changed = name in note_tables or name in synth_params or name in instruments
-        if not changed:  # undo the old mix's gains (and limiter) to get the part's own audio
-            raw[name] = result.stems[name] / np.float32(stem_gain)
-            if limiter is not None:
-                raw[name] /= limiter
-            continue
-        spec = instruments.get(name, entry["instrument"])
-        seed = int(entry["seed"])
-        n_frames = result.synth_params[name].n_frames
-        if name in synth_params:
-            params = synth_params[name]
-            if not isinstance(params, SynthParams):
-                raise ParameterError(f"synth_params[{name!r}]: expected SynthParams, got "
-                                     f"{type(params).__name__}")
-        else:
-            from midi_ddsp.expression.note_table import validate_note_table
+    with one_blas_thread():   # the parts' synth, as in synthesize_midi
+        for entry in parts_meta:
+            name = entry["name"]
+            stem_gain = mix_gain * 10.0 ** (old_gains[name] / 20.0)
+            changed = name in note_tables or name in synth_params or name in instruments
+            if not changed:  # undo the old mix's gains (and limiter) to get the part's own audio
+                raw[name] = result.stems[name] / np.float32(stem_gain)
+                if limiter is not None:
+                    raw[name] /= limiter
+                continue
+            spec = instruments.get(name, entry["instrument"])
+            seed = int(entry["seed"])
+            n_frames = result.synth_params[name].n_frames
+            if name in synth_params:
+                params = synth_params[name]
+                if not isinstance(params, SynthParams):
+                    raise ParameterError(f"synth_params[{name!r}]: expected SynthParams, got "
+                                         f"{type(params).__name__}")
+            else:
+                from midi_ddsp.expression.note_table import validate_note_table
 
-            table = note_tables.get(name, result.note_tables[name])
-            table = validate_note_table(table, source=f"note table of part {name!r}")
-            new_tables[name] = table
-            params = generate_synth_params(table, spec, models=models, seed=seed, n_frames=n_frames)
-            if name in result.controls:
-                params = result.controls[name].apply(params, frame_rate=models.frame_rate)
-        new_params[name] = params
-        raw[name] = render_audio(params, spec, models=models, sample_rate=result.sample_rate, seed=seed,
-                                  reverb=settings.get("reverb", DEFAULT_REVERB))
-        entry["instrument"] = spec
-        entry["edited"] = True
+                table = note_tables.get(name, result.note_tables[name])
+                table = validate_note_table(table, source=f"note table of part {name!r}")
+                new_tables[name] = table
+                params = generate_synth_params(table, spec, models=models, seed=seed, n_frames=n_frames)
+                if name in result.controls:
+                    params = result.controls[name].apply(params, frame_rate=models.frame_rate)
+            new_params[name] = params
+            raw[name] = render_audio(params, spec, models=models, sample_rate=result.sample_rate, seed=seed,
+                                      reverb=settings.get("reverb", DEFAULT_REVERB))
+            entry["instrument"] = spec
+            entry["edited"] = True
     mixed = mix_stems(raw, gains_db=gains, normalize=mode, sample_rate=result.sample_rate,
                       fixed_gain_db=fixed_gain_db, in_place=True)
     for entry in parts_meta:

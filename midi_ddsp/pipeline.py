@@ -20,6 +20,7 @@ beyond the output itself and the part's SynthParams stays flat and a long part h
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import logging
 import math
@@ -160,6 +161,22 @@ def render_audio(params: SynthParams, instrument: Any, *, models: "MidiDDSP | No
 # --------------------------------------------------------------------------------------------
 # Whole pieces
 
+def one_blas_thread():
+    """A context in which numpy's BLAS runs one thread: the synth's products are small, and BLAS
+    threads spinning beside the parts (or another process) slow a render several times."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _part_workers(models, n_parts: int) -> int:
+    """Parts rendered side by side: on onnxruntime, whose graphs and the numpy synth release
+    the GIL, up to the models' thread budget; torch parts one after another (torch threads)."""
+    return max(1, min(n_parts, int(getattr(models, "part_threads", 1))))
+
+
 def _n_frames_for(end_s: float, frame_rate: int) -> int:
     return int(math.ceil((end_s + RELEASE_TAIL_S) * frame_rate))
 
@@ -261,36 +278,53 @@ def synthesize_midi(source: Any, *, models: "MidiDDSP | None" = None,
     skipped: list[dict] = []
     timings = {"expression_s": 0.0, "synthesis_s": 0.0, "render_s": 0.0, "fluidsynth_s": 0.0}
 
-    iterator = model_parts
+    def one_part(c):   # notes -> NoteTable -> SynthParams -> stem, with the stage times
+        part_seed = int(seed) + c.index
+        t0 = time.perf_counter()
+        table = sample_part(models, c.part.notes, c.spec, seed=expression_base + c.index,
+                            temperature=temperature)
+        if c.part.controls is not None:
+            table = c.part.controls.with_mod_wheel_vibrato(table)
+        t1 = time.perf_counter()
+        params = _synthesize_part(models, table, c.spec, seed=part_seed, n_frames=n_frames)
+        if c.part.controls is not None:
+            params = c.part.controls.apply(params, frame_rate=frame_rate)
+        t2 = time.perf_counter()
+        audio = render_audio(params, c.spec, models=models, sample_rate=int(sample_rate),
+                             seed=part_seed, reverb=reverb)
+        return c, part_seed, table, params, audio, (t1 - t0, t2 - t1, time.perf_counter() - t2)
+
+    workers = _part_workers(models, len(model_parts))
+    blas = one_blas_thread()
+    blas.__enter__()
+    if workers > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(workers)
+        done = pool.map(one_part, model_parts)
+    else:
+        pool, done = None, map(one_part, model_parts)
     if progress and len(model_parts) > 1:
         from tqdm.auto import tqdm
 
-        iterator = tqdm(model_parts, desc=os.path.basename(label), unit="part", leave=False)
-    for c in iterator:
-        part, spec, index = c.part, c.spec, c.index
-        part_seed = int(seed) + index
-        t0 = time.perf_counter()
-        table = sample_part(models, part.notes, spec, seed=expression_base + index,
-                             temperature=temperature)
-        if part.controls is not None:
-            table = part.controls.with_mod_wheel_vibrato(table)
-        t1 = time.perf_counter()
-        params = _synthesize_part(models, table, spec, seed=part_seed, n_frames=n_frames)
-        if part.controls is not None:
-            params = part.controls.apply(params, frame_rate=frame_rate)
-            controls[part.name] = part.controls
-        t2 = time.perf_counter()
-        audio = render_audio(params, spec, models=models, sample_rate=int(sample_rate),
-                             seed=part_seed, reverb=reverb)
-        t3 = time.perf_counter()
-        timings["expression_s"] += t1 - t0
-        timings["synthesis_s"] += t2 - t1
-        timings["render_s"] += t3 - t2
-        stems[part.name] = audio
-        note_tables[part.name] = table
-        params_by_part[part.name] = params
-        info[part.name] = _part_entry(part, index=index, renderer=RENDERER_MODEL, instrument=spec,
-                                      seed=part_seed, semitones=c.semitones)
+        done = tqdm(done, total=len(model_parts), desc=os.path.basename(label), unit="part",
+                    leave=False)
+    try:
+        for c, part_seed, table, params, audio, stage_s in done:
+            for key, value in zip(("expression_s", "synthesis_s", "render_s"), stage_s):
+                timings[key] += value
+            if c.part.controls is not None:
+                controls[c.part.name] = c.part.controls
+            stems[c.part.name] = audio
+            note_tables[c.part.name] = table
+            params_by_part[c.part.name] = params
+            info[c.part.name] = _part_entry(c.part, index=c.index, renderer=RENDERER_MODEL,
+                                            instrument=c.spec, seed=part_seed,
+                                            semitones=c.semitones)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+        blas.__exit__(None, None, None)
 
     fluid_parts = []
     for part in (c.part for c in other_parts):

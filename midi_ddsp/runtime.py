@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -46,31 +47,33 @@ def onnx_dir() -> Path:
 
 
 class _Sessions:
-    """onnxruntime sessions made on first use (a bundle pickles to worker processes as paths)."""
+    """onnxruntime sessions made on first use, one thread each (the graphs are small: a part's
+    Synthesis Generator pass takes tens of ms; parts run side by side instead). A bundle pickles
+    to worker processes as paths."""
 
-    def __init__(self, folder: Path, files: dict, threads: "int | None" = None):
-        self.folder, self.files, self.threads = folder, dict(files), threads
+    def __init__(self, folder: Path, files: dict):
+        self.folder, self.files = folder, dict(files)
         self._sessions: dict = {}
+        self._lock = threading.Lock()
 
     def __getstate__(self):
-        return {"folder": self.folder, "files": self.files, "threads": self.threads}
+        return {"folder": self.folder, "files": self.files}
 
     def __setstate__(self, state):
-        self.__init__(state["folder"], state["files"], state["threads"])
+        self.__init__(state["folder"], state["files"])
 
     def get(self, name: str):
-        if name not in self._sessions:
-            import onnxruntime
+        with self._lock:
+            if name not in self._sessions:
+                import onnxruntime
 
-            options = onnxruntime.SessionOptions()
-            # one thread by default: the graphs are small (a part's SG pass is tens of ms),
-            # and spinning pool threads only slow down a loaded machine
-            options.intra_op_num_threads = int(self.threads or 1)
-            options.inter_op_num_threads = 1
-            self._sessions[name] = onnxruntime.InferenceSession(
-                str(self.folder / self.files[name]), sess_options=options,
-                providers=["CPUExecutionProvider"])
-        return self._sessions[name]
+                options = onnxruntime.SessionOptions()
+                options.intra_op_num_threads = 1
+                options.inter_op_num_threads = 1
+                self._sessions[name] = onnxruntime.InferenceSession(
+                    str(self.folder / self.files[name]), sess_options=options,
+                    providers=["CPUExecutionProvider"])
+            return self._sessions[name]
 
 
 class OnnxExpressionGenerator:
@@ -162,6 +165,8 @@ class OnnxMidiDDSP:
 
     def __init__(self, folder: Path, contract: dict, checkpoints: dict):
         self.folder, self.contract, self.checkpoints = folder, contract, checkpoints
+        self.part_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+            else (os.cpu_count() or 1)   # parts of a piece rendered side by side
         self._sessions = _Sessions(folder, contract["files"])
         self.expression_generator = OnnxExpressionGenerator(self._sessions, contract)
         self.synthesis_generator = OnnxSynthesisGenerator(self._sessions, contract)
@@ -175,9 +180,9 @@ class OnnxMidiDDSP:
         return int(self.synthesis_generator.signal_config.sample_rate)
 
     def limit_threads(self, threads: int) -> None:
-        """Run the graphs on at most ``threads`` threads (batch workers)."""
-        self._sessions.threads = max(1, int(threads))
-        self._sessions._sessions.clear()
+        """Render on at most ``threads`` threads (batch workers): parts side by side, each
+        graph on one thread."""
+        self.part_threads = max(1, int(threads))
 
 
 def load_onnx_models(folder: "str | os.PathLike[str] | None" = None) -> "OnnxMidiDDSP | None":
