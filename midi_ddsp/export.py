@@ -29,8 +29,10 @@ How to build the inputs (``note_features``: ``midi_ddsp.models.features.note_fra
 ``instrument_weights``: ``midi_ddsp.instruments.instrument_weights``) and how the outputs become
 audio (f0 = midi_to_hz(held pitch + f0_dev), amplitude = 10^(amp_db/20), noise = 10^(noise_db/20),
 then the harmonic + filtered-noise synth of ``midi_ddsp.dsp``) is spelled out in the contract.
-The DDSP synth itself is not exported (its harmonic loop and FIR overlap-add are short to write in
-any language; ``midi_ddsp.dsp.synths`` is the reference).
+- ``ddsp_synth.onnx``: the dry DDSP synth (harmonic + filtered noise at 16 kHz) of a whole part:
+  ``f0_hz``, ``amplitude`` [1, T], ``harmonic_distribution`` [1, T, 60], ``noise_magnitudes``
+  [1, T, 65], ``white_noise`` [1, T * 64] (uniform in [-1, 1)) -> ``audio`` [1, T * 64]; the
+  room is a convolution with ``midi_ddsp.dsp.rooms.room_impulse_response``.
 """
 from __future__ import annotations
 
@@ -90,6 +92,31 @@ class _CausalStepGraph(nn.Module):
                 controls["noise_db"], *new_states)
 
 
+class _SynthGraph(nn.Module):
+    """The dry DDSP synth at the model rate, a whole part (or block of frames) at once: the
+    frame-parallel twin of ``midi_ddsp.dsp.DDSPSynthesizer`` without its chunking (memory grows
+    by about 15 KB per frame: split parts longer than a minute)."""
+
+    def __init__(self, signal):
+        super().__init__()
+        self.hop, self.sample_rate = int(signal.hop_size), int(signal.sample_rate)
+
+    def forward(self, f0_hz, amplitude, harmonic_distribution, noise_magnitudes, white_noise):
+        from midi_ddsp.dsp.core import get_controls
+        from midi_ddsp.dsp.synths import _filter_noise, _harmonic_intervals
+
+        # harmonics at or above Nyquist removed, renormalised: as the synthesizer plays them
+        dist = get_controls(f0_hz, amplitude, harmonic_distribution,
+                            sample_rate=self.sample_rate).harmonic_distribution
+        amps = amplitude[..., None] * dist
+        f0_ext = torch.cat([f0_hz, f0_hz[:, -1:]], dim=1)   # the last frame holds
+        amps_ext = torch.cat([amps, amps[:, -1:]], dim=1)
+        harmonic, _ = _harmonic_intervals(f0_ext, amps_ext, hop=self.hop,
+                                          sample_rate=self.sample_rate,
+                                          phase0_cycles=torch.zeros(1, dtype=torch.float64))
+        return harmonic + _filter_noise(white_noise, noise_magnitudes, self.hop)
+
+
 def causal_state_shapes(sg, n_voices: int = 1) -> list[tuple[int, int, int]]:
     """Shapes of the causal step graph's state inputs: [voices, channels, 2 * dilation] per
     residual block (zeros at the start of a stream)."""
@@ -121,6 +148,8 @@ _GRAPHS = {
     "expression_generator_encoder": (("note_features", "instrument_weights"), ("context",)),
     "expression_generator_step": (("context", "previous", "instrument_weights", "hidden"),
                                   ("mean", "log_std", "hidden_out")),
+    "ddsp_synth": (("f0_hz", "amplitude", "harmonic_distribution", "noise_magnitudes",
+                    "white_noise"), ("audio",)),
 }
 
 
@@ -142,6 +171,13 @@ def example_inputs(models, name: str, length: int = 64, *, seed: int = 0,
         return (torch.rand(1, length, N_NOTE_FRAME_FEATURES, generator=g),
                 torch.rand(1, length, 6, generator=g), weights,
                 torch.randn(1, length, sg.config.n_noise, generator=g))
+    if name == "ddsp_synth":
+        signal = models.synthesis_generator.signal_config
+        f0 = 200.0 + 300.0 * torch.rand(1, length, generator=g)
+        dist = torch.rand(1, length, signal.n_harmonics, generator=g)
+        return (f0, torch.rand(1, length, generator=g), dist / dist.sum(-1, keepdim=True),
+                0.05 * torch.rand(1, length, signal.n_noise_bands, generator=g),
+                2.0 * torch.rand(1, length * signal.hop_size, generator=g) - 1.0)
     eg = models.expression_generator
     if name == "expression_generator_encoder":
         return torch.rand(1, length, N_NOTE_FEATURES, generator=g), weights
@@ -155,6 +191,8 @@ def _module(models, name: str) -> nn.Module:
         return _SynthesisGeneratorGraph(models.synthesis_generator).eval()
     if name == "expression_generator_encoder":
         return _EncoderGraph(models.expression_generator).eval()
+    if name == "ddsp_synth":
+        return _SynthGraph(models.synthesis_generator.signal_config).eval()
     return _StepGraph(models.expression_generator).eval()
 
 
@@ -180,6 +218,20 @@ def _contract(models, fmt: str, files: dict) -> dict:
                              "to offset, vibrato-rate phases)",
             "outputs_to_synth": "f0_hz = 440 * 2^((held_pitch + f0_dev - 69) / 12); amplitude = "
                                 "10^(amp_db / 20); noise_magnitudes = 10^(noise_db / 20)",
+        },
+        "ddsp_synth": {
+            "sample_rate": int(signal.sample_rate),
+            "hop": int(signal.hop_size),
+            "inputs": "f0_hz, amplitude [1, T] and harmonic_distribution [1, T, 60] (relative "
+                      "levels; harmonics at or above 8 kHz are removed and the rest renormalised "
+                      "in the graph, as the synth plays them), "
+                      "noise_magnitudes [1, T, 65] (linear), white_noise [1, T * hop] uniform in "
+                      "[-1, 1) (midi_ddsp draws it with midi_ddsp.dsp.blocks.noise_block; any "
+                      "uniform noise sounds the same)",
+            "output": "audio [1, T * hop], dry, at sample_rate; the same as "
+                      "midi_ddsp.dsp.DDSPSynthesizer (tested within 1e-4). Then the room: "
+                      "convolve with midi_ddsp.dsp.rooms.room_impulse_response (tap 0 = dry). "
+                      "Whole parts at once: memory grows by about 15 KB per frame",
         },
         "expression_generator": {
             "encoder_hidden": int(eg.config.encoder_hidden),
@@ -266,6 +318,15 @@ def _write_torchscript(out: Path, name: str, module, args, ins, outs, models) ->
 
 def _write_onnx(out: Path, name: str, module, args, ins, outs, models) -> str:
     path = out / f"{name}.onnx"
+    if name == "ddsp_synth":
+        free = torch.export.Dim("T", min=2, max=1_000_000)
+        hop = int(models.synthesis_generator.signal_config.hop_size)
+        torch.onnx.export(module, args, str(path), dynamo=True,
+                          dynamic_shapes=({1: free}, {1: free}, {1: free}, {1: free},
+                                          {1: hop * free}),
+                          input_names=list(ins), output_names=list(outs), verbose=False,
+                          external_data=False)
+        return path.name
     if name == "synthesis_generator":
         # any length the low-rate stack can pool (at least 2 low-rate frames)
         free = torch.export.Dim("T", min=2 * int(models.synthesis_generator.config.frame_stride)

@@ -43,7 +43,8 @@ def _reference(models, name, inputs):
 
 @pytest.mark.parametrize("name, lengths", [("synthesis_generator", (64, 37, 501, 9)),
                                            ("expression_generator_encoder", (64, 5, 130)),
-                                           ("expression_generator_step", (1,))])
+                                           ("expression_generator_step", (1,)),
+                                           ("ddsp_synth", (64, 9, 300))])
 def test_exported_graphs_match_torch_at_any_length(exported, strided_models, name, lengths):
     folder, contract = exported
     assert all(f.endswith("." + contract["format"]) for f in contract["files"].values())
@@ -88,7 +89,7 @@ def test_cli_writes_the_contract_and_names_a_bad_checkpoint(tiny_checkpoints, tm
 
     live = ["causal_synthesis_generator_step"] if shipped_file(
         "causal_synthesis_generator.pt").exists() else []   # the shipped live model joins in
-    assert sorted(contract["files"]) == live + ["expression_generator_encoder",
+    assert sorted(contract["files"]) == live + ["ddsp_synth", "expression_generator_encoder",
                                                 "expression_generator_step", "synthesis_generator"]
     assert export_main(["--out", str(tmp_path / "x"), "--synthesis-generator",
                         str(tmp_path / "nope.pt")]) == 2
@@ -128,3 +129,20 @@ def test_the_exported_causal_step_streams_the_frame_parallel_model(tiny_models, 
     for k, key in enumerate(("f0_dev", "amp_db", "harmonic_distribution", "noise_db")):
         joined = np.concatenate([g[k] for g in got], axis=1)
         assert np.abs(joined - want[key].numpy()).max() <= 1e-4, key
+
+
+def test_the_exported_synth_is_the_synthesizer(exported, strided_models):
+    """The synth graph of a long part (past the torch synth's chunk size) plays what
+    DDSPSynthesizer plays from the same controls and noise seed."""
+    from midi_ddsp.dsp.synthesizer import DDSPSynthesizer
+    from midi_ddsp.dsp.synths import white_noise
+
+    folder, contract = exported
+    f0, amp, dist, mags, _ = example_inputs(strided_models, "ddsp_synth", 2000, seed=5)
+    [audio] = run_exported(folder, "ddsp_synth", (f0, amp, dist, mags,
+                                                  white_noise(1, 2000 * 64, seed=9)))
+    with torch.no_grad():
+        want = DDSPSynthesizer()(f0, amp, dist, mags, seed=9).numpy()
+    assert audio.shape == want.shape == (1, 128000)
+    assert np.abs(audio - want).max() <= 1e-4 * np.abs(want).max()
+    assert contract["ddsp_synth"]["hop"] == 64

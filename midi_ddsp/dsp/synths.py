@@ -95,19 +95,20 @@ def _harmonic_intervals(f0_hz: torch.Tensor, harmonic_amplitudes: torch.Tensor, 
     ramp = n / hop
     quad = n * (n - 1) / (2.0 * hop)
     two_pi_k = k * (2.0 * math.pi)
-    chunk = max(1, _SYNTH_CHUNK_ELEMENTS // (hop * n_harm))
-    pieces = []
-    for c0 in range(0, n_int, chunk):
-        c1 = min(c0 + chunk, n_int)
-        fa, fb = f_a[:, c0:c1, None], f_b[:, c0:c1, None]
-        phase = starts[:, c0:c1, None] + (n * fa + (fb - fa) * quad) / sample_rate  # [B, C, hop]
+    def intervals(starts, fa, fb, coeff):   # [B, C] (x2, +K x 2) -> [B, C * hop]
+        fa, fb = fa[..., None], fb[..., None]
+        phase = starts[..., None] + (n * fa + (fb - fa) * quad) / sample_rate  # [B, C, hop]
         phase = phase - torch.floor(phase).detach()
         basis = torch.sin(phase[..., None] * two_pi_k)  # [B, C, hop, K]
-        ends = basis @ coeff[:, c0:c1]  # [B, C, hop, 2]
-        audio = ends[..., 0] + ramp * (ends[..., 1] - ends[..., 0])
-        pieces.append(audio.reshape(batch, -1))
-    audio = torch.cat(pieces, dim=1) if len(pieces) > 1 else pieces[0]
-    return audio, final_phase
+        ends = basis @ coeff  # [B, C, hop, 2]
+        return (ends[..., 0] + ramp * (ends[..., 1] - ends[..., 0])).reshape(batch, -1)
+
+    chunk = max(1, _SYNTH_CHUNK_ELEMENTS // (hop * n_harm))
+    if n_int <= chunk:   # one piece: also the shape-free path a traced graph records
+        return intervals(starts, f_a, f_b, coeff), final_phase
+    pieces = [intervals(starts[:, c0:c0 + chunk], f_a[:, c0:c0 + chunk], f_b[:, c0:c0 + chunk],
+                        coeff[:, c0:c0 + chunk]) for c0 in range(0, n_int, chunk)]
+    return torch.cat(pieces, dim=1), final_phase
 
 
 def _validate_harmonic_inputs(f0_hz: Any, amplitude: Any, harmonic_distribution: Any
@@ -249,19 +250,23 @@ def _filter_noise(noise: torch.Tensor, magnitudes: torch.Tensor, hop: int) -> to
 
     Output sample s is aligned with input sample s (the FIR delay is compensated).
     """
-    batch, n_frames, _ = magnitudes.shape
+    batch = magnitudes.shape[0]
     ir = frequency_impulse_response(magnitudes)  # [B, T, L]
-    ir_size = ir.shape[-1]
+    ir_size = int(ir.shape[-1])   # a model constant (also in a traced graph)
     conv_len = hop + ir_size - 1
     n_fft = 1 << (conv_len - 1).bit_length()
-    frames = noise.reshape(batch, n_frames, hop)
+    frames = noise.reshape(batch, -1, hop)
     spec = torch.fft.rfft(frames, n=n_fft) * torch.fft.rfft(ir, n=n_fft)
     pieces = torch.fft.irfft(spec, n=n_fft)[..., :conv_len]  # [B, T, conv_len]
-    total = (n_frames - 1) * hop + conv_len
-    out = torch.nn.functional.fold(pieces.transpose(1, 2), output_size=(1, total),
-                                   kernel_size=(1, conv_len), stride=(1, hop))
+    # overlap-add: piece t starts at t * hop and spans `span` hops (pads and sums only, so the
+    # lengths stay free in a traced graph)
+    span = -(-conv_len // hop)
+    parts = torch.nn.functional.pad(pieces, (0, span * hop - conv_len)).reshape(batch, -1, span, hop)
+    out = sum(torch.nn.functional.pad(parts[:, :, j], (0, 0, j, span - 1 - j)) for j in range(span))
+    out = out.reshape(batch, -1)   # [B, (T + span - 1) * hop]
     delay = ir_size // 2
-    return out.reshape(batch, total)[:, delay:delay + n_frames * hop]
+    cut = (span - 1) * hop - delay   # >= 0: the tail past the last frame
+    return out[:, delay:-cut] if cut else out[:, delay:]
 
 
 def filtered_noise(noise_magnitudes: Any, *, n_samples: int | None = None,
