@@ -16,15 +16,15 @@ from typing import Sequence
 
 import numpy as np
 
-from midi_ddsp.audio_evaluation import (
+from midi_ddsp.audio_evaluation import PieceSpec, evaluate_piece
+from midi_ddsp.control_sweeps import (
     EXTRA_MEASURES,
     REGISTERS,
-    PieceSpec,
     control_sweep,
-    evaluate_piece,
     expression_probes,
     reachable,
     summarize_sweep,
+    vibrato_depth,
 )
 from midi_ddsp.expression import EXPRESSION_NAMES
 from midi_ddsp.instruments import get_instrument
@@ -149,11 +149,12 @@ def run_audio_evaluation(pieces: Sequence[PieceSpec], *, models, out_dir, instru
     logger.info("control sweeps")
     sweeps = _sweeps(models, instruments, registers, seed)
     probes = [expression_probes(models, name, seed=seed) for name in instruments[:4]]
+    depth = [vibrato_depth(models, name, seed=seed) for name in instruments]
     metrics = {
         "checkpoints": dict(getattr(models, "checkpoints", {}) or {}),
         "targets": TARGETS, "pieces": results, "summary": _piece_summary(results),
         "control_fidelity": _fidelity_table(sweeps), "sweeps": sweeps,
-        "cross_effects": _cross_matrix(sweeps), "probes": probes,
+        "cross_effects": _cross_matrix(sweeps), "probes": probes, "vibrato_depth": depth,
         "wall_time_s": round(time.time() - t0, 1),
         **(extra or {}),
     }
@@ -259,6 +260,19 @@ def _markdown(metrics: dict, renders: dict) -> str:
                   "|---|---|---|---|"]
         lines += [f"| {p['instrument']} | {p['final_minus_peak_db']:+.1f} | {p['vibrato_long']:.2f} | "
                   f"{p['vibrato_short']:.2f} |" for p in metrics["probes"]]
+    if metrics.get("vibrato_depth"):
+        lengths = list(metrics["vibrato_depth"][0]["by_note_s"])
+        lines += ["", "## Vibrato 1.0 by note length", "",
+                  f"Pitch swing (sinusoidal half-extent, cents) of the generated f0 on middle-register "
+                  f"notes with vibrato 1.0 (`vibrato_depth`); documented: ±"
+                  f"{metrics['vibrato_depth'][0]['documented_cents']:g} cents. In brackets the "
+                  "re-extracted vibrato.", "",
+                  "| instrument | " + " | ".join(f"{x} s" for x in lengths) + " |",
+                  "|---|" + "---|" * len(lengths)]
+        for row in metrics["vibrato_depth"]:
+            lines.append(f"| {row['instrument']} | " + " | ".join(
+                f"±{row['by_note_s'][x]['cents']:.0f} ({row['by_note_s'][x]['extracted']:.2f})"
+                for x in lengths) + " |")
     if renders:
         lines += ["", "## Plots", ""]
         lines += [f"![{name}]({path})" for name, path in renders.items()]

@@ -250,10 +250,10 @@ def evaluate_timbre(pieces: Sequence[TimbrePiece], *, synthesis_generators: Mapp
 def control_fidelity(synthesis_generator_path: "str | os.PathLike[str]", *,
                      instruments: Sequence[str] = ("violin", "flute", "trumpet"),
                      registers: Sequence[str] = ("middle",), seed: int = 0) -> dict:
-    """Control fidelity from audio (``audio_evaluation.control_sweep``) of one Synthesis
+    """Control fidelity from audio (``control_sweeps.control_sweep``) of one Synthesis
     Generator on a reduced grid: control -> {"r", "slope", "worst_slope", "n_cells"}, means over
     the cells (instrument x register) that can reach the control."""
-    from midi_ddsp.audio_evaluation import control_sweep, reachable, summarize_sweep
+    from midi_ddsp.control_sweeps import control_sweep, reachable, summarize_sweep
     from midi_ddsp.expression import EXPRESSION_NAMES
     from midi_ddsp.pretrained import load_pretrained_model
 
@@ -449,7 +449,7 @@ def main(argv=None) -> int:
     parser.add_argument("--stem", default="timbre", help="file name stem of the outputs")
     parser.add_argument("--fidelity-instruments", nargs="*", default=[],
                         help="also sweep the six controls on these instruments (control "
-                             "fidelity from audio, audio_evaluation.control_sweep)")
+                             "fidelity from audio, control_sweeps.control_sweep)")
     parser.add_argument("--fidelity-registers", nargs="+", default=["middle"],
                         choices=["low", "middle", "high"])
     parser.add_argument("--corpus-f0-diagnostic", action="store_true",

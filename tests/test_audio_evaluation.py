@@ -9,17 +9,13 @@ import pytest
 
 from midi_ddsp.audio_evaluation import (
     EDGE_TRIM_S,
-    REGISTERS,
     activity_metrics,
     dynamics_metrics,
     note_loudness_db,
     onset_f1,
     pitch_metrics,
-    reachable,
-    register_pitches,
-    summarize_sweep,
-    sweep_notes,
 )
+from midi_ddsp.control_sweeps import REGISTERS, reachable, register_pitches, summarize_sweep, sweep_notes
 from midi_ddsp.crepe import crepe_weights_path
 from midi_ddsp.expression import EXPRESSION_NAMES
 from midi_ddsp.instruments import INSTRUMENT_NAMES, get_instrument

@@ -5,7 +5,8 @@ import json
 import pretty_midi
 import pytest
 
-from midi_ddsp.audio_evaluation import PieceSpec, control_sweep, evaluate_piece
+from midi_ddsp.audio_evaluation import PieceSpec, evaluate_piece
+from midi_ddsp.control_sweeps import control_sweep
 from midi_ddsp.audio_report import run_audio_evaluation, summary_lines
 from midi_ddsp.expression import EXPRESSION_NAMES
 

@@ -20,6 +20,7 @@ __all__ = [
     "ATTACK_S",
     "VIBRATO_RATE_HZ",
     "VIBRATO_MIN_NOTE_S",
+    "VIBRATO_FULL_CENTS",
     "brightness_ceiling",
     "DEFAULT_TEMPERATURE",
     "check_temperature",
@@ -136,6 +137,7 @@ NOTE_TABLE_COLUMNS: tuple[str, ...] = NOTE_COLUMNS + EXPRESSION_NAMES
 ATTACK_S = 0.04                  # attack window: first 40 ms
 VIBRATO_RATE_HZ = (3.0, 9.0)     # vibrato counts only at these rates
 VIBRATO_MIN_NOTE_S = 0.2         # notes must be longer than this to carry vibrato
+VIBRATO_FULL_CENTS = 40.0        # vibrato 1.0 = a sinusoidal pitch swing of +-40 cents
 
 
 def brightness_ceiling(pitch: float, *, sample_rate: int = 16000) -> float:
