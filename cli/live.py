@@ -93,6 +93,16 @@ def main(argv: "Sequence[str] | None" = None) -> int:
     except MidiDDSPError as exc:
         print(f"midi_ddsp_live: error: {exc}", file=sys.stderr)
         return 2
+    from midi_ddsp.dsp.blocks import one_blas_thread
+
+    with one_blas_thread():   # the synth's small products: no BLAS threads beside the callback
+        return _play(live, args)
+
+
+def _play(live, args) -> int:
+    """Run the client until the duration, a signal or a failure; print its summary."""
+    import jack
+
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

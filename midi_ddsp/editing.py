@@ -12,8 +12,8 @@ from midi_ddsp.dsp.rooms import DEFAULT_REVERB
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.expression.definitions import DEFAULT_TEMPERATURE, check_temperature
 from midi_ddsp.mixing import mix_stems, normalize_mode
-from midi_ddsp.pipeline import (RENDERER_MODEL, generate_synth_params, one_blas_thread,
-                                render_audio, sample_part)
+from midi_ddsp.dsp.blocks import one_blas_thread
+from midi_ddsp.pipeline import RENDERER_MODEL, generate_synth_params, render_audio, sample_part
 from midi_ddsp.pretrained import MidiDDSP, models_or_default
 from midi_ddsp.results import SynthesisResult
 from midi_ddsp.synth_params import SynthParams

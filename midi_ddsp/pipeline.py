@@ -20,7 +20,6 @@ beyond the output itself and the part's SynthParams stays flat and a long part h
 """
 from __future__ import annotations
 
-import contextlib
 import importlib.metadata
 import logging
 import math
@@ -33,7 +32,7 @@ import numpy as np
 from midi_ddsp.casting import cast_score, instrument_spec
 from midi_ddsp.config import RELEASE_TAIL_S
 from midi_ddsp.dsp.rooms import DEFAULT_REVERB, REVERB_PRESETS, reverb_preset
-from midi_ddsp.dsp.blocks import render_synth_params
+from midi_ddsp.dsp.blocks import one_blas_thread, render_synth_params
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.expression.definitions import DEFAULT_TEMPERATURE, check_temperature
 from midi_ddsp.expression.note_expressions import NoteExpressions
@@ -160,16 +159,6 @@ def render_audio(params: SynthParams, instrument: Any, *, models: "MidiDDSP | No
 
 # --------------------------------------------------------------------------------------------
 # Whole pieces
-
-def one_blas_thread():
-    """A context in which numpy's BLAS runs one thread: the synth's products are small, and BLAS
-    threads spinning beside the parts (or another process) slow a render several times."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
-
 
 def _part_workers(models, n_parts: int) -> int:
     """Parts rendered side by side: on onnxruntime, whose graphs and the numpy synth release

@@ -20,6 +20,7 @@ noise FIR design (``frequency_impulse_response_numpy``) and the frame-periodic r
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 
@@ -30,6 +31,7 @@ from midi_ddsp.errors import ParameterError
 from midi_ddsp.synth_params import SynthParams
 
 __all__ = ["BlockSynth", "PartitionedReverb", "voice_noise_seed", "render_synth_params",
+           "one_blas_thread",
            "convolve_room", "noise_block", "NOISE_BLOCK_SAMPLES",
            "frequency_impulse_response_numpy", "resampling_kernel"]
 
@@ -46,6 +48,16 @@ Nyquist): 7.5..8.5 kHz around 8 kHz."""
 
 _RENDER_FRAMES = 64
 """Frames ``render_synth_params`` synthesises per ``BlockSynth`` call (~1 MB of sines)."""
+
+
+def one_blas_thread():
+    """A context in which numpy's BLAS runs one thread: the synth's products are small, and BLAS
+    threads spinning beside the parts (or another process) slow a render several times."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def noise_block(seed: int, row: int, block: int) -> np.ndarray:
