@@ -168,3 +168,23 @@ def test_device_option(corpus, tmp_path):
         with pytest.raises(ParameterError, match="no CUDA GPU is available"):
             train("synthesis", corpus, tmp_path / "gpu", config=TrainConfig(steps=1, device="cuda",
                                                                             **TINY), progress=False)
+
+
+def test_attack_augmentation_draws_the_onset_independently_of_the_sustain():
+    """The attack control must not tell the Synthesis Generator how noisy the sustain is: the
+    augmented onset level is drawn whatever the note's noise, and the sustain stays put."""
+    from midi_ddsp.expression.definitions import ATTACK_DB_PER_UNIT, ATTACK_OFFSET
+    from midi_ddsp.training.datasets import _onset_transient
+
+    rng = np.random.default_rng(0)
+    attacks, sustains, moved = [], [], []
+    for _ in range(300):
+        level = rng.uniform(-110.0, -60.0)
+        noise_db = np.full((150, 65), level) + rng.normal(0.0, 2.0, (150, 65))
+        out = _onset_transient(noise_db, rng, frame_rate=250)
+        attacks.append(out[:10].mean() / ATTACK_DB_PER_UNIT + ATTACK_OFFSET)
+        sustains.append(level)
+        moved.append(abs(out[30:].mean() - noise_db[30:].mean()))   # from 120 ms on
+    assert abs(np.corrcoef(attacks, sustains)[0, 1]) < 0.15
+    assert min(attacks) < 0.0 and max(attacks) > 1.1
+    assert max(moved) < 1.0

@@ -21,6 +21,8 @@ __all__ = [
     "VIBRATO_RATE_HZ",
     "VIBRATO_MIN_NOTE_S",
     "VIBRATO_FULL_CENTS",
+    "ATTACK_DB_PER_UNIT",
+    "ATTACK_OFFSET",
     "brightness_ceiling",
     "DEFAULT_TEMPERATURE",
     "check_temperature",
@@ -135,6 +137,8 @@ NOTE_TABLE_COLUMNS: tuple[str, ...] = NOTE_COLUMNS + EXPRESSION_NAMES
 
 # Extractor constants the models' note features share (DESIGN §4).
 ATTACK_S = 0.04                  # attack window: first 40 ms
+ATTACK_DB_PER_UNIT = 40.0        # attack = mean noise level (dB) / 40 + 2.625
+ATTACK_OFFSET = 2.625
 VIBRATO_RATE_HZ = (3.0, 9.0)     # vibrato counts only at these rates
 VIBRATO_MIN_NOTE_S = 0.2         # notes must be longer than this to carry vibrato
 VIBRATO_FULL_CENTS = 40.0        # vibrato 1.0 = a sinusoidal pitch swing of +-40 cents

@@ -10,7 +10,8 @@ import pandas as pd
 from midi_ddsp.dsp.core import get_controls
 from midi_ddsp.dsp.units import amplitude_to_db, hz_to_midi
 from midi_ddsp.errors import ParameterError
-from midi_ddsp.expression.definitions import (ATTACK_S, NOTE_TABLE_COLUMNS, VIBRATO_MIN_NOTE_S,
+from midi_ddsp.expression.definitions import (ATTACK_DB_PER_UNIT, ATTACK_OFFSET, ATTACK_S,
+                                              NOTE_TABLE_COLUMNS, VIBRATO_MIN_NOTE_S,
                                               VIBRATO_RATE_HZ)
 from midi_ddsp.score import Note, note_frame_span
 from midi_ddsp.synth_params import SynthParams
@@ -25,8 +26,6 @@ _VIBRATO_MAX_DEVIATION = 2.0     # semitones; frames further off are tracking er
 _VIBRATO_MIN_FFT = 1024          # zero-padding: <= 0.25 Hz bins at 250 Hz
 _BRIGHTNESS_SCALE = 5.0
 _BRIGHTNESS_HARMONICS = 60.0     # centroid is divided by 60 whatever the number of harmonics
-_ATTACK_DB_SCALE = 40.0
-_ATTACK_OFFSET = 2.625
 
 
 def _noise_level_db(noise_magnitudes: np.ndarray) -> float:
@@ -127,7 +126,7 @@ def extract_note_expressions(params: SynthParams, notes: Sequence[Note], *,
             int(np.argmax(level)) / length,
             vibrato,
             _BRIGHTNESS_SCALE * centroid[start:stop].mean() / _BRIGHTNESS_HARMONICS,
-            _noise_level_db(noise[start:start + min(n_attack, length)]) / _ATTACK_DB_SCALE
-            + _ATTACK_OFFSET,
+            _noise_level_db(noise[start:start + min(n_attack, length)]) / ATTACK_DB_PER_UNIT
+            + ATTACK_OFFSET,
         )
     return pd.DataFrame(rows.astype(np.float32), columns=list(NOTE_TABLE_COLUMNS))

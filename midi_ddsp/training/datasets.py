@@ -31,6 +31,7 @@ from midi_ddsp.expression import (
     expressions_to_frames,
     extract_note_expressions,
 )
+from midi_ddsp.expression.definitions import ATTACK_DB_PER_UNIT, ATTACK_OFFSET, ATTACK_S
 from midi_ddsp.instruments import get_instrument
 from midi_ddsp.models.features import (
     N_NOTE_FEATURES,
@@ -209,11 +210,19 @@ def _pad(x: np.ndarray, n: int, value: float = 0.0) -> np.ndarray:
 
 def _onset_transient(noise_db: np.ndarray, rng: np.random.Generator, *,
                      frame_rate: int) -> np.ndarray:
-    """Attack augmentation of one note's noise bands ([n_frames, n_bands] dB): a burst (or a
-    cut) of U(-15, 30) dB at the onset with a random spectral tilt, decaying with a time
-    constant of U(10, 30) ms, so the sustain (from ~120 ms) moves by under 1 dB."""
+    """Attack augmentation of one note's noise bands ([n_frames, n_bands] dB): the onset's
+    noise (the attack window's mean level, ``ATTACK_S``) moved to a level drawn uniformly over
+    attack -0.2 .. 1.2 (-113 .. -57 dB), whatever the sustain's, by a burst or a cut with a
+    random spectral tilt decaying with a time constant of U(10, 25) ms, so the sustain (from
+    ~120 ms) moves by under 1 dB. Drawn independently of the note, the attack no longer tells
+    the model how noisy the sustain is."""
     t = np.arange(noise_db.shape[0]) / frame_rate
-    gain = rng.uniform(-15.0, 30.0) * np.exp(-t / rng.uniform(0.010, 0.030))
+    tau = rng.uniform(0.010, 0.025)
+    n_attack = max(1, min(noise_db.shape[0], int(round(ATTACK_S * frame_rate))))
+    decay = np.exp(-t / tau)
+    onset_db = float(noise_db[:n_attack].mean())
+    target_db = (rng.uniform(-0.2, 1.2) - ATTACK_OFFSET) * ATTACK_DB_PER_UNIT
+    gain = (target_db - onset_db) / decay[:n_attack].mean() * decay
     bands = np.linspace(-0.5, 0.5, noise_db.shape[1])
     tilt = 1.0 + rng.uniform(-1.0, 1.0) * bands
     return np.clip(noise_db + gain[:, None] * tilt[None, :], NOISE_DB_MIN, NOISE_DB_MAX)

@@ -42,7 +42,8 @@ from midi_ddsp.models.ddsp_inference import DDSPInference, DDSPInferenceConfig
 from midi_ddsp.models.expression_generator import ExpressionGenerator, ExpressionGeneratorConfig
 from midi_ddsp.models.synthesis_generator import SynthesisGenerator, SynthesisGeneratorConfig
 from midi_ddsp.training.datasets import CorpusPool, expression_batch, inference_batch, synthesis_batch
-from midi_ddsp.training.losses import expression_loss, inference_loss, synthesis_loss
+from midi_ddsp.training.losses import (SynthesisLossWeights, expression_loss, inference_loss,
+                                       synthesis_loss)
 
 __all__ = ["MODEL_NAMES", "TrainConfig", "TrainResult", "train", "build_model"]
 
@@ -90,6 +91,10 @@ class TrainConfig:
             synth (0 = parameter-space losses only).
         spectral_examples: Synthesis Generator: rows per batch that carry audio for that loss
             (neither augmented nor perturbed; at most ``batch_size``).
+        f0_raw_weight: Synthesis Generator: weight of the frame-wise f0 loss (unsmoothed). It
+            pulls a vibrato of unpredictable phase towards none, frame by frame, so long notes
+            (many frames, one expression-loss term) lose vibrato; the smoothed f0 loss keeps
+            the pitch.
     """
 
     steps: int = 20000
@@ -116,6 +121,7 @@ class TrainConfig:
     amp: bool = False
     spectral_loss_weight: float = 0.0
     spectral_examples: int = 4
+    f0_raw_weight: float = 1.0
 
     def learning_rate_at(self, step: int) -> float:
         warm = min(1.0, (step + 1) / max(self.warmup_steps, 1))
@@ -187,7 +193,8 @@ def _audio_examples(config: TrainConfig, batch_size: int) -> int:
 def _loss(name, module, batch, frame_rate, config: TrainConfig):
     if name == "synthesis":
         return synthesis_loss(module, batch, frame_rate=frame_rate,
-                              spectral_weight=config.spectral_loss_weight)
+                              spectral_weight=config.spectral_loss_weight,
+                              weights=SynthesisLossWeights(f0_raw=config.f0_raw_weight))
     if name == "expression":
         return expression_loss(module, batch)
     return inference_loss(module, batch)

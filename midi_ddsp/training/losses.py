@@ -17,7 +17,8 @@ import torch.nn.functional as F
 
 from midi_ddsp.dsp.spectral import multiscale_spectral_loss
 from midi_ddsp.dsp.synthesizer import DDSPSynthesizer
-from midi_ddsp.expression.definitions import ATTACK_S, VIBRATO_RATE_HZ
+from midi_ddsp.expression.definitions import (ATTACK_DB_PER_UNIT, ATTACK_OFFSET, ATTACK_S,
+                                              VIBRATO_RATE_HZ)
 
 __all__ = ["SynthesisLossWeights", "synthesis_loss", "render_controls", "expression_loss", "inference_loss",
            "note_expressions_torch"]
@@ -209,5 +210,5 @@ def note_expressions_torch(amp_db: torch.Tensor, f0_dev: torch.Tensor,
     n_attack = max(1, int(round(ATTACK_S * frame_rate)))
     attack_mask = mask * (ar[None, :] < n_attack).float()
     noise_level = noise_db.mean(-1)[rows, idx]
-    attack = (noise_level * attack_mask).sum(1) / attack_mask.sum(1) / 40.0 + 2.625
+    attack = (noise_level * attack_mask).sum(1) / attack_mask.sum(1) / ATTACK_DB_PER_UNIT + ATTACK_OFFSET
     return torch.stack([volume, vol_fluc, vol_peak_pos, vibrato, brightness, attack], dim=1)
