@@ -35,7 +35,8 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         models = load_pretrained_model(
             expression_generator_path=args.expression_generator_weight_path,
-            synthesis_generator_path=args.synthesis_generator_weight_path)
+            synthesis_generator_path=args.synthesis_generator_weight_path,
+            runtime="auto")   # onnxruntime for the shipped checkpoints, as the command line
         ids = ", ".join(f"{kind}: {info['id']}" for kind, info in models.checkpoints.items())
         print(f"models loaded in {time.perf_counter() - t0:.1f} s ({ids})")
         for name in EXAMPLES:
