@@ -5,8 +5,9 @@ Usage: midi_ddsp_export --out DIR [--format onnx|torchscript]
            [--synthesis-generator PT] [--expression-generator PT] [--causal-synthesis-generator PT]
 
 Writes DIR/synthesis_generator.*, DIR/expression_generator_encoder.*,
-DIR/expression_generator_step.*, DIR/causal_synthesis_generator_step.* (the live model's block
-step, with its state) and DIR/contract.json (see midi_ddsp.export). Default: the shipped
+DIR/expression_generator_step.*, DIR/ddsp_synth.* (the dry synth of a whole part),
+DIR/causal_synthesis_generator_step.* (the live model's block step, with its state) and
+DIR/contract.json (see midi_ddsp.export). Default: the shipped
 checkpoints. Exit status 2 with one line on a bad checkpoint or option.
 """
 from __future__ import annotations

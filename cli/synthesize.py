@@ -197,8 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--ray-address", "--ray_address", default=None, metavar="ADDR",
                      help="with --engine ray: a running cluster (default: start a local Ray)")
     run.add_argument("--device", default="auto", metavar="auto|cpu|cuda",
-                     help="where the generators run (default auto: CUDA when present); the DDSP "
-                          "synth runs on the CPU")
+                     help="where the torch generators run (default auto: CUDA when present, but "
+                          "--runtime auto picks onnxruntime on the CPU for the shipped checkpoints "
+                          "unless cuda is named); the DDSP synth runs on the CPU")
     run.add_argument("--runtime", choices=("auto", "onnx", "torch"), default="auto",
                      help="how the generators run: auto (default) = onnxruntime for the shipped "
                           "checkpoints when it is installed (the same audio, a start-up of a "

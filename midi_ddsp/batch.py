@@ -8,8 +8,8 @@ without extension>/`` with ``midi_ddsp.results.write_result`` and writes
 ``duration_s``, ``seed``, ``options`` and ``render_s``.
 
 - Parallel: ``jobs`` workers, local processes (spawned) or Ray actors (``engine="ray"``,
-  ``midi_ddsp.engines``); each loads the models once and runs 1 torch thread. A worker that
-  dies is replaced and its file tried again.
+  ``midi_ddsp.engines``); each loads the models once and gets its share of the threads. A
+  worker that dies is replaced and its file tried again.
 - Augmentation (``augmentation=midi_ddsp.augmentation.Augmentation(...)``): per file, drawn
   instruments, tempo, onset jitter, temperature, expression seed, pitch offset and reverb. What
   each file was rendered with (drawn or given) is its ``render_options``: in its metadata.json

@@ -23,16 +23,17 @@ place of ``.onnx`` for TorchScript):
   ``instrument_weights`` [1, 13], ``hidden`` [1, 1, H] (zeros for the first note) -> ``mean``,
   ``log_std`` [1, 1, 6] and the next ``hidden``. Sample ``mean + temperature * exp(log_std) * z``,
   clip to the generated ranges (``contract.json``), feed it back as ``previous``.
+- ``ddsp_synth.onnx``: the dry DDSP synth (harmonic + filtered noise at 16 kHz) of a whole part:
+  ``f0_hz``, ``amplitude`` [1, T], ``harmonic_distribution`` [1, T, 60], ``noise_magnitudes``
+  [1, T, 65], ``white_noise`` [1, T * 64] (uniform in [-1, 1)) -> ``audio`` [1, T * 64]; the
+  room is a convolution with ``midi_ddsp.dsp.rooms.room_impulse_response``.
 
 How to build the inputs (``note_features``: ``midi_ddsp.models.features.note_frame_features`` and
 ``note_sequence_features``; ``expressions``: ``midi_ddsp.expression.expressions_to_frames``;
 ``instrument_weights``: ``midi_ddsp.instruments.instrument_weights``) and how the outputs become
 audio (f0 = midi_to_hz(held pitch + f0_dev), amplitude = 10^(amp_db/20), noise = 10^(noise_db/20),
-then the harmonic + filtered-noise synth of ``midi_ddsp.dsp``) is spelled out in the contract.
-- ``ddsp_synth.onnx``: the dry DDSP synth (harmonic + filtered noise at 16 kHz) of a whole part:
-  ``f0_hz``, ``amplitude`` [1, T], ``harmonic_distribution`` [1, T, 60], ``noise_magnitudes``
-  [1, T, 65], ``white_noise`` [1, T * 64] (uniform in [-1, 1)) -> ``audio`` [1, T * 64]; the
-  room is a convolution with ``midi_ddsp.dsp.rooms.room_impulse_response``.
+then the synth graph or ``midi_ddsp.dsp.blocks.render_synth_params``) is spelled out in the
+contract; ``contract.json`` names the checkpoints (file and id) the graphs come from.
 """
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ from torch import nn
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.expression import EXPRESSIONS
 from midi_ddsp.models.features import N_NOTE_FEATURES, N_NOTE_FRAME_FEATURES
+from midi_ddsp.models.sampling import DEFAULT_CHUNK_FRAMES
 from midi_ddsp.models.synthesis_generator import controls_from_outputs
 
 __all__ = ["FORMATS", "export_models", "example_inputs", "run_exported", "causal_state_shapes"]
@@ -203,7 +205,8 @@ def _contract(models, fmt: str, files: dict) -> dict:
         "format": fmt,
         "files": files,
         "signal": signal.to_dict(),
-        "checkpoints": dict(getattr(models, "checkpoints", {}) or {}),
+        "checkpoints": {kind: {"file": Path(entry["path"]).name, "id": entry["id"]}
+                        for kind, entry in (getattr(models, "checkpoints", {}) or {}).items()},
         "graphs": {name: {"inputs": list(ins), "outputs": list(outs)}
                    for name, (ins, outs) in _GRAPHS.items()},
         "synthesis_generator": {
@@ -211,7 +214,7 @@ def _contract(models, fmt: str, files: dict) -> dict:
             "receptive_radius": int(sg.receptive_radius),
             "frame_stride": int(sg.config.frame_stride),
             "noise_input": "midi_ddsp.models.sampling.synthesis_noise(seed, T, n_noise)",
-            "chunks": "parts longer than 7500 frames: chunks with receptive_radius frames of "
+            "chunks": f"parts longer than {DEFAULT_CHUNK_FRAMES} frames: chunks with receptive_radius frames of "
                       "context each side (midi_ddsp.models.sampling.chunk_windows)",
             "note_features": "midi_ddsp.models.features.note_frame_features (14 per frame: "
                              "held pitch, note flags, position, length, time since onset / "

@@ -26,7 +26,7 @@ chosen by ``normalize``:
 is turned back up, and raising one note lowers all the others. So in loudness mode the gain is
 chosen once, from the first render of a piece, and then stays with the piece: ``Mix.gain_db``
 is recorded in the result's metadata (``metadata["mix"]["gain_db"]``) and
-``midi_ddsp.pipeline.rerender`` passes it back as ``fixed_gain_db``. Re-rendered edits keep the
+``midi_ddsp.editing.rerender`` passes it back as ``fixed_gain_db``. Re-rendered edits keep the
 level of everything that was not edited.
 
 **Never clipping.** A true-peak limiter acts only where an over would occur: under
@@ -289,7 +289,7 @@ def mix_stems(stems: Mapping[str, "np.ndarray"], *, gains_db: "Mapping[str, floa
         peak_dbfs: target peak of ``"peak"`` in dBFS, < 0.
         fixed_gain_db: ``"loudness"`` only: apply this levelling gain (dB) instead of measuring
             one, e.g. the ``gain_db`` of an earlier mix of the same piece, so edits keep their
-            level (``midi_ddsp.pipeline.rerender`` does this).
+            level (``midi_ddsp.editing.rerender`` does this).
         in_place: reuse (overwrite) the given float32 stems of full length as the returned
             stems instead of copying them (saves memory on long pieces).
 

@@ -3,23 +3,29 @@
 Per pitched part::
 
     load_score -> cast_score (instrument, pitch_offset / speed_rate, range fitting)
-      -> ExpressionGenerator.generate        (NoteTable: the six expressions per note)
-      -> SynthesisGenerator.generate         (SynthParams at 250 Hz)
+      -> expression_generator.sample_expressions   (the six expressions per note)
+      -> synthesis_generator.generate_from_expressions   (SynthParams at 250 Hz)
       -> MIDI controls (pitch bend, CC7/CC11 gain, CC1 vibrato)
-      -> render_audio (DDSP synth + the room preset)  -> stem
+      -> render_audio (the numpy DDSP synth, midi_ddsp.dsp.blocks, + the room preset) -> stem
+
+The models are a ``MidiDDSP`` (torch modules) or the shipped checkpoints' ONNX graphs
+(``midi_ddsp.runtime.OnnxMidiDDSP``, no torch); both give the same NoteTables and audio from the
+same seed. On onnxruntime the parts of a piece render side by side in threads (the graphs and
+the numpy synth release the GIL); numpy's BLAS runs one thread meanwhile.
 
 Parts without a model (other GM programs) and drum parts are rendered with FluidSynth when
 ``use_fluidsynth=True``, else skipped with a one-line warning. The stems are mixed with
 ``midi_ddsp.mixing.mix_stems``: by default to -23 LUFS with the true peak at most -1 dBTP, the
-gain chosen once on the first render and reused by ``rerender`` so edits are heard as edits
-(``normalize="peak"``: peak at -1 dBFS; ``"none"``: no gain); never clipping.
+gain chosen once on the first render and reused by ``midi_ddsp.editing.rerender`` so edits are
+heard as edits (``normalize="peak"``: peak at -1 dBFS; ``"none"``: no gain); never clipping.
 
 Long parts are generated and rendered whole: the Synthesis Generator runs in context-padded chunks
-and the DDSP synthesizer in phase- and noise-continuous chunks, both chunk-invariant, so memory
-beyond the output itself and the part's SynthParams stays flat and a long part has no seams.
+and the synth frame block by frame block with its phase and noise carried, so memory beyond the
+output itself and the part's SynthParams stays flat and a long part has no seams.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import logging
 import math
@@ -69,7 +75,8 @@ def generate_note_table(notes: Sequence[Note], instrument: Any, *, models: "Midi
     Args:
         notes: ``Note`` objects sorted by onset, not overlapping.
         instrument: name, ``Instrument`` or blend ``{"violin": 0.5, "flute": 0.5}``.
-        models: the models (a ``MidiDDSP``; default ``load_pretrained_model()``).
+        models: the models (a ``MidiDDSP`` or an ``OnnxMidiDDSP``; default
+            ``load_pretrained_model()``).
         seed: sampling seed; None = the generator's deterministic (most likely) expressions.
         temperature: spread of the sampling (0 = the most likely expressions, 1 = the model's
             full predicted spread; default ``DEFAULT_TEMPERATURE``).
@@ -97,14 +104,15 @@ def generate_synth_params(note_table: pd.DataFrame, instrument: Any, *,
     Args:
         note_table: a NoteTable (validated with ``midi_ddsp.expression.validate_note_table``).
         instrument: name, ``Instrument`` or blend.
-        models: the models (a ``MidiDDSP``; default ``load_pretrained_model()``).
+        models: the models (a ``MidiDDSP`` or an ``OnnxMidiDDSP``; default
+            ``load_pretrained_model()``).
         seed: noise seed of the generator (same seed -> same output).
         n_frames: length in frames; default up to the last offset plus a 1 s tail.
 
     Returns:
         ``SynthParams`` with ``n_frames`` frames at ``models.frame_rate``. The whole part is one
-        call of ``SynthesisGenerator.generate`` (its context-padded chunks bound memory and join
-        without seams).
+        call of the generator's ``generate_from_expressions`` (its context-padded chunks bound
+        memory and join without seams).
     """
     from midi_ddsp.expression.note_table import validate_note_table
 
@@ -284,21 +292,20 @@ def synthesize_midi(source: Any, *, models: "MidiDDSP | None" = None,
         return c, part_seed, table, params, audio, (t1 - t0, t2 - t1, time.perf_counter() - t2)
 
     workers = _part_workers(models, len(model_parts))
-    blas = one_blas_thread()
-    blas.__enter__()
-    if workers > 1:
-        from concurrent.futures import ThreadPoolExecutor
+    with one_blas_thread(), contextlib.ExitStack() as stack:
+        if workers > 1:
+            from concurrent.futures import ThreadPoolExecutor
 
-        pool = ThreadPoolExecutor(workers)
-        done = pool.map(one_part, model_parts)
-    else:
-        pool, done = None, map(one_part, model_parts)
-    if progress and len(model_parts) > 1:
-        from tqdm.auto import tqdm
+            pool = ThreadPoolExecutor(workers)
+            stack.callback(pool.shutdown, cancel_futures=True)
+            done = pool.map(one_part, model_parts)
+        else:
+            done = map(one_part, model_parts)
+        if progress and len(model_parts) > 1:
+            from tqdm.auto import tqdm
 
-        done = tqdm(done, total=len(model_parts), desc=os.path.basename(label), unit="part",
-                    leave=False)
-    try:
+            done = tqdm(done, total=len(model_parts), desc=os.path.basename(label), unit="part",
+                        leave=False)
         for c, part_seed, table, params, audio, stage_s in done:
             for key, value in zip(("expression_s", "synthesis_s", "render_s"), stage_s):
                 timings[key] += value
@@ -310,10 +317,6 @@ def synthesize_midi(source: Any, *, models: "MidiDDSP | None" = None,
             info[c.part.name] = _part_entry(c.part, index=c.index, renderer=RENDERER_MODEL,
                                             instrument=c.spec, seed=part_seed,
                                             semitones=c.semitones)
-    finally:
-        if pool is not None:
-            pool.shutdown()
-        blas.__exit__(None, None, None)
 
     fluid_parts = []
     for part in (c.part for c in other_parts):
@@ -371,6 +374,7 @@ def synthesize_midi(source: Any, *, models: "MidiDDSP | None" = None,
         "parts": [dict(info[name], gain_db=float((gains_db or {}).get(name, 0.0))) for name in names],
         "skipped_parts": skipped,
         "checkpoints": dict(models.checkpoints) if model_parts else {},
+        "runtime": getattr(models, "runtime", "torch") if model_parts else None,
         "mix": mixed.describe(),
         "timings": {k: round(v, 4) for k, v in timings.items()},
         "midi_ddsp_version": _version(),

@@ -124,15 +124,17 @@ def load_pretrained_model(*, expression_generator_path: "str | os.PathLike[str] 
     return bundle
 
 
-def models_or_default(models: "MidiDDSP | None") -> MidiDDSP:
-    """``models``, or the shipped bundle when None.
+def models_or_default(models: "MidiDDSP | Any | None") -> "MidiDDSP | Any":
+    """``models``, or the shipped bundle (torch) when None.
 
     Raises:
-        ParameterError: ``models`` is not a ``MidiDDSP``.
+        ParameterError: ``models`` is neither a ``MidiDDSP`` nor a
+            ``midi_ddsp.runtime.OnnxMidiDDSP``.
     """
     if models is None:
         return load_pretrained_model()
     if not isinstance(models, MidiDDSP) and getattr(models, "runtime", None) != "onnxruntime":
-        raise ParameterError(f"models must be a MidiDDSP (see load_pretrained_model), "
+        raise ParameterError(f"models must be a MidiDDSP or an OnnxMidiDDSP (see "
+                             f"load_pretrained_model), "
                              f"got {type(models).__name__}")
     return models

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from midi_ddsp.config import SignalConfig
-from midi_ddsp.dsp.units import midi_to_hz
+from midi_ddsp.dsp.units import db_to_amplitude, midi_to_hz
 from midi_ddsp.expression.definitions import DEFAULT_TEMPERATURE
 from midi_ddsp.expression.note_expressions import NoteExpressions
 from midi_ddsp.instruments import instrument_weights
@@ -37,6 +37,8 @@ __all__ = ["OnnxMidiDDSP", "load_onnx_models", "onnx_dir"]
 logger = logging.getLogger(__name__)
 
 _KINDS = ("expression_generator", "synthesis_generator")
+_SG_OUTPUTS = ("f0_dev", "amp_db", "harmonic_distribution", "noise_db")
+_CACHE: dict = {}
 
 
 def onnx_dir() -> Path:
@@ -60,7 +62,10 @@ class _Sessions:
         return {"folder": self.folder, "files": self.files}
 
     def __setstate__(self, state):
-        self.__init__(state["folder"], state["files"])
+        folder = Path(state["folder"])
+        if not folder.is_dir():   # unpickled on another machine (a Ray worker): its own copy
+            folder = onnx_dir()
+        self.__init__(folder, state["files"])
 
     def get(self, name: str):
         with self._lock:
@@ -127,20 +132,20 @@ class OnnxSynthesisGenerator:
         noise = synthesis_noise(seed, n_frames, self.n_noise)
         weights = instrument_weights(instrument)[None].astype(np.float32)
         session = self.sessions.get("synthesis_generator")
-        out = {k: [] for k in ("f0_dev", "amp_db", "harmonic_distribution", "noise_db")}
+        out = {k: [] for k in _SG_OUTPUTS}
         for a, b, lo, hi in chunk_windows(n_frames, chunk_frames=chunk_frames,
                                           context=self.receptive_radius, stride=self.frame_stride):
             pad = max(0, self.min_frames - (hi - lo))   # the graph's shortest input: zeros = rest
             inputs = [np.pad(x[lo:hi], ((0, pad), (0, 0)))[None] for x in (feats, expr, noise)]
-            results = session.run(None, {"note_features": inputs[0], "expressions": inputs[1],
-                                         "instrument_weights": weights, "noise": inputs[2]})
+            results = session.run(list(_SG_OUTPUTS), {
+                "note_features": inputs[0], "expressions": inputs[1],
+                "instrument_weights": weights, "noise": inputs[2]})
             for key, value in zip(out, results):
                 out[key].append(value[0, a - lo:b - lo])
         f0_dev, amp_db, dist, noise_db = (np.concatenate(out[k]) for k in out)
         f0_hz = midi_to_hz(held[:n_frames] + f0_dev.astype(np.float64))
-        return SynthParams(np.asarray(f0_hz, np.float32),
-                           (10.0 ** (amp_db / 20.0)).astype(np.float32), dist.astype(np.float32),
-                           (10.0 ** (noise_db / 20.0)).astype(np.float32))
+        return SynthParams(np.asarray(f0_hz, np.float32), db_to_amplitude(amp_db).astype(np.float32),
+                           dist.astype(np.float32), db_to_amplitude(noise_db).astype(np.float32))
 
     def impulse_response(self, instrument: Any, *, reverb: object = True) -> np.ndarray:
         """The room at the model rate (``SynthesisGenerator.impulse_response``)."""
@@ -214,4 +219,7 @@ def load_onnx_models(folder: "str | os.PathLike[str] | None" = None) -> "OnnxMid
     needed = ("synthesis_generator", "expression_generator_encoder", "expression_generator_step")
     if any(not (folder / contract["files"].get(name, "-")).is_file() for name in needed):
         return None
-    return OnnxMidiDDSP(folder, contract, checkpoints)
+    key = (str(folder.resolve()), json.dumps(checkpoints, sort_keys=True))
+    if key not in _CACHE:   # sessions are made once per process
+        _CACHE[key] = OnnxMidiDDSP(folder, contract, checkpoints)
+    return _CACHE[key]

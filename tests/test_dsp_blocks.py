@@ -93,3 +93,17 @@ def test_the_renderer_imports_no_torch():
             "print('torch' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("sample_rate", [8000, 11025])
+def test_numpy_render_below_the_model_rate(sample_rate):
+    """Rendered at the model rate, then resampled: a 440 Hz tone stays at 440 Hz."""
+    n = 250
+    dist = np.zeros((n, 60), np.float32)
+    dist[:, 0] = 1.0
+    params = SynthParams(np.full(n, 440.0, np.float32), np.full(n, 0.5, np.float32), dist,
+                         np.zeros((n, 65), np.float32))
+    audio = render_synth_params(params, sample_rate=sample_rate)
+    assert audio.shape == (sample_rate,)
+    spectrum = np.abs(np.fft.rfft(audio * np.hanning(audio.size)))
+    assert abs(np.argmax(spectrum) * sample_rate / audio.size - 440.0) < 2.0

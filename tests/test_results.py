@@ -54,3 +54,22 @@ def test_part_info_names_the_missing_part(duet_result):
     assert duet_result.part_info("flute")["index"] == 1
     with pytest.raises(ParameterError, match="no rendered part named 'oboe'; parts: violin, flute"):
         duet_result.part_info("oboe")
+
+
+def test_an_edited_table_is_the_one_written_and_csv_reads_back_exactly(duet_result, tmp_path):
+    import dataclasses
+
+    result = dataclasses.replace(duet_result, note_tables=duet_result.note_tables.copy())
+    assert "violin" in result.note_tables and len(result.note_tables) == 2
+    table = result.note_tables["violin"].copy()
+    table.loc[1, "volume"] = 0.123
+    table["comment"] = "mine"                  # a column of the user's: not a NoteTable column
+    result.note_tables["violin"] = table
+    write_result(result, tmp_path / "e")
+    back = pd.read_csv(tmp_path / "e" / "note_tables/00_violin.csv")
+    assert list(back.columns) == list(duet_result.note_tables["violin"].columns)
+    assert back.loc[1, "volume"] == pytest.approx(0.123, abs=1e-7)
+    flute = pd.read_csv(tmp_path / "e" / "note_tables/01_flute.csv").to_numpy(np.float32)
+    np.testing.assert_array_equal(flute, duet_result.note_tables["flute"].to_numpy(np.float32))
+    del result.note_tables["flute"]
+    assert list(result.note_tables) == ["violin"]

@@ -97,6 +97,7 @@ def test_cli_renders_the_same_on_both_runtimes(tmp_path):
     assert mix_a.shape == mix_b.shape and np.abs(mix_b).max() > 0.05
     assert np.abs(mix_a - mix_b).max() < 1e-3 * np.abs(mix_b).max()
     assert meta_a["checkpoints"] == meta_b["checkpoints"]
+    assert (meta_a["runtime"], meta_b["runtime"]) == ("onnxruntime", "torch")
     for a, b in zip(tables_a, tables_b):
         np.testing.assert_allclose(a, b, atol=1e-4)
 

@@ -6,8 +6,8 @@
 * ``BlockSynth``: harmonic + filtered noise of many voices one control frame at a time, and
   ``PartitionedReverb``, an exact partitioned-convolution room: the streaming engine's synth.
 
-Both reproduce ``DDSPSynthesizer`` and ``convolve_room`` sample for sample (up to float32
-rounding); ``BlockSynth`` is delayed by a fixed latency: the harmonic synth interpolates between
+``BlockSynth`` reproduces ``DDSPSynthesizer`` and ``PartitionedReverb`` reproduces
+``convolve_room`` sample for sample (up to float32 rounding); ``BlockSynth`` is delayed by a fixed latency: the harmonic synth interpolates between
 two frames and the noise FIR reaches half its length (one model hop) before its frame, so the
 audio between frames t-1 and t is known once frame t's controls are; at an output rate other than
 the model's, the band-limited noise resampler needs one more frame. State carried across blocks:
@@ -423,8 +423,9 @@ def render_synth_params(params: SynthParams, *, sample_rate: int = 16000,
     The audio of ``midi_ddsp.dsp.DDSPSynthesizer`` (harmonics masked at the model's Nyquist,
     noise bands over the model rate's 0..Nyquist and resampled band-limited at other rates, then
     the room), computed frame block by frame block. Any ``sample_rate`` works and sounds the same
-    below 8 kHz: rates that are a multiple of ``frame_rate`` are synthesised directly, others at
-    the next multiple and resampled (polyphase).
+    below 8 kHz (and below the output's Nyquist): rates that are a multiple of ``frame_rate``
+    and at least the model's are synthesised directly, others at the next such rate and
+    resampled (polyphase).
 
     Args:
         params: frame controls at ``frame_rate``, as the model made them at
@@ -448,7 +449,8 @@ def render_synth_params(params: SynthParams, *, sample_rate: int = 16000,
                         ("model_sample_rate", model_sample_rate)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
             raise ParameterError(f"{name} must be a positive integer, got {value!r}")
-    render_rate = math.ceil(sample_rate / frame_rate) * frame_rate
+    # synthesised at a multiple of the frame rate, and never below the model's rate
+    render_rate = max(int(model_sample_rate), math.ceil(sample_rate / frame_rate) * frame_rate)
     if impulse_response is not None and reverb is not None:
         raise ParameterError("give impulse_response or reverb, not both")
     ir = None

@@ -2,7 +2,9 @@
 
 - ``definitions``: the six expressions as data (``EXPRESSIONS``), the extractor constants, limits;
 - ``extractor``: ``extract_note_expressions``;
-- ``note_table``: validating, reading, building and converting NoteTables.
+- ``note_table``: validating, reading, building and converting NoteTables (pandas);
+- ``note_expressions``: ``NoteExpressions``, a part's notes and expressions as arrays (what the
+  generators and the renderer pass around), and the NoteTable CSV written without pandas.
 
 A **NoteTable** is a pandas DataFrame with one row per note of one monophonic part, sorted by
 onset, columns in this order (all float32):
@@ -18,7 +20,8 @@ vol_fluc        level fluctuation:     std(amp_dB) * 2.5 / 60  (how much the lev
 vol_peak_pos    where the loudest frame lies, as a fraction of the note:
                 (argmax amp_dB - onset frame) / n frames; 0 = at the onset
                 (decrescendo, accent), 0.5 = swell, ~1 = at the end (crescendo)
-vibrato         vibrato extent:        10 * peak |rFFT| of the pitch deviation (3..9 Hz only)
+vibrato         vibrato extent:        10 * peak |rFFT| of the pitch deviation (3..9 Hz only);
+                1.0 = a sinusoidal swing of +-40 cents (``VIBRATO_FULL_CENTS``)
 brightness      harmonic centroid:     5 * mean_t(sum_k k * h_k) / 60
 attack          noise at the onset:    mean noise dB over the first 40 ms / 40 + 2.625
 ==============  =====================================================================

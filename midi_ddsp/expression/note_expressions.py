@@ -33,7 +33,11 @@ class NoteExpressions:
     values: np.ndarray
 
     def __post_init__(self) -> None:
-        self.notes = list(self.notes)
+        # times as the NoteTable holds them (float32), so a part rendered from its arrays and
+        # one rendered from its table put every note on the same frames
+        self.notes = [n if (np.float32(n.onset_s) == n.onset_s and np.float32(n.offset_s) == n.offset_s)
+                      else Note(n.pitch, float(np.float32(n.onset_s)), float(np.float32(n.offset_s)),
+                                n.velocity) for n in self.notes]
         self.values = np.asarray(self.values, np.float32).reshape(-1, len(EXPRESSION_NAMES))
         if self.values.shape[0] != len(self.notes):
             raise ParameterError(f"{len(self.notes)} notes but {self.values.shape[0]} rows of "

@@ -7,7 +7,7 @@ score in ``source/``; saving adds ``session.json`` (settings, instruments, file 
 path written is built from sanitised names and checked to lie inside the session folder.
 
 Edits change the working NoteTables and instruments; ``render`` re-renders only the parts whose
-table or instrument differs from the last render (``pipeline.rerender``), the other stems are
+table or instrument differs from the last render (``midi_ddsp.editing.rerender``), the other stems are
 reused bit-identically. Every edit pushes an undo step holding the previous tables, instruments
 and render, so undo restores the table and the audio together.
 """

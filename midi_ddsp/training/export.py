@@ -31,13 +31,14 @@ _DESCRIPTIONS = {
         "f0 deviation, amplitude, harmonic distribution (harmonics at or above the 8 kHz "
         "Nyquist removed, get_controls), noise magnitudes at 250 Hz. Trained by regression to "
         "analysed params plus a differentiable expression-consistency loss; parameter-space "
-        "augmentation: for 50% of notes the harmonic distribution is tilted by k^g "
-        "(g ~ U(-1, 1)), and for 50% the noise bands get an onset transient of U(-15, 30) dB "
-        "decaying with a 10-30 ms time constant (random spectral tilt; the sustain moves < 1 dB), "
-        "before expression extraction; for 30% of notes one control of the conditioning is "
-        "replaced by U(0, top) (top = 1, for brightness the bound the note's harmonics below "
-        "Nyquist allow) with only the expression-consistency loss. The reverb is a parametric "
-        "room (midi_ddsp.dsp.rooms presets), not part of the model."),
+        "augmentation (the share of notes: --augment-prob of the command): the harmonic "
+        "distribution tilted by k^g (g ~ U(-1, 1)), and the onset's noise moved to a level drawn "
+        "over attack -0.2..1.2 whatever the sustain's (a burst or cut decaying in 10-25 ms, random "
+        "spectral tilt; the sustain moves < 1 dB), before expression extraction; for "
+        "--perturb-prob of the notes one control of the conditioning is replaced by U(0, top) "
+        "(top = 1, for brightness the bound the note's harmonics below Nyquist allow) with only "
+        "the expression-consistency loss. The reverb is a parametric room (midi_ddsp.dsp.rooms "
+        "presets), not part of the model."),
     "expression_generator": (
         "Expression Generator: bidirectional GRU note encoder + autoregressive GRU decoder over "
         "notes -> mean and log-std of the 6 expressions; teacher-forced MSE + Gaussian NLL. "
