@@ -185,6 +185,8 @@ def test_attack_augmentation_draws_the_onset_independently_of_the_sustain():
         attacks.append(out[:10].mean() / ATTACK_DB_PER_UNIT + ATTACK_OFFSET)
         sustains.append(level)
         moved.append(abs(out[30:].mean() - noise_db[30:].mean()))   # from 120 ms on
+        # flat over the attack window (the attack is a mean of dB: a spike would be a click)
+        assert np.ptp(out[:10].mean(1)) < 3.0
     assert abs(np.corrcoef(attacks, sustains)[0, 1]) < 0.15
     assert min(attacks) < 0.0 and max(attacks) > 1.1
     assert max(moved) < 1.0

@@ -210,22 +210,22 @@ def _pad(x: np.ndarray, n: int, value: float = 0.0) -> np.ndarray:
 
 def _onset_transient(noise_db: np.ndarray, rng: np.random.Generator, *,
                      frame_rate: int) -> np.ndarray:
-    """Attack augmentation of one note's noise bands ([n_frames, n_bands] dB): the onset's
-    noise (the attack window's mean level, ``ATTACK_S``) moved to a level drawn uniformly over
-    attack -0.2 .. 1.2 (-113 .. -57 dB), whatever the sustain's, by a burst or a cut with a
-    random spectral tilt decaying with a time constant of U(10, 25) ms, so the sustain (from
-    ~120 ms) moves by under 1 dB. Drawn independently of the note, the attack no longer tells
-    the model how noisy the sustain is."""
+    """Attack augmentation of one note's noise bands ([n_frames, n_bands] dB): over the attack
+    window (``ATTACK_S``) the note's noise is moved to a level drawn uniformly over attack
+    -0.2 .. 1.2 (-113 .. -57 dB), whatever the sustain's: a burst or a cut of the note's own
+    noise spectrum (tilted by at most +-10 dB), flat over the window, then decaying with a time
+    constant of U(10, 20) ms, so the sustain (from ~120 ms) moves by under 1 dB. Flat, not a
+    decaying spike: the attack is a mean of dB, and a spike with the same mean is a loud click.
+    Drawn independently of the note, the attack no longer tells the model how noisy the sustain
+    is."""
     t = np.arange(noise_db.shape[0]) / frame_rate
-    tau = rng.uniform(0.010, 0.025)
     n_attack = max(1, min(noise_db.shape[0], int(round(ATTACK_S * frame_rate))))
-    decay = np.exp(-t / tau)
-    onset_db = float(noise_db[:n_attack].mean())
+    shape = np.exp(-np.maximum(t - n_attack / frame_rate, 0.0) / rng.uniform(0.010, 0.020))
     target_db = (rng.uniform(-0.2, 1.2) - ATTACK_OFFSET) * ATTACK_DB_PER_UNIT
-    gain = (target_db - onset_db) / decay[:n_attack].mean() * decay
-    bands = np.linspace(-0.5, 0.5, noise_db.shape[1])
-    tilt = 1.0 + rng.uniform(-1.0, 1.0) * bands
-    return np.clip(noise_db + gain[:, None] * tilt[None, :], NOISE_DB_MIN, NOISE_DB_MAX)
+    gain = (target_db - float(noise_db[:n_attack].mean())) * shape
+    tilt_db = rng.uniform(-20.0, 20.0) * np.linspace(-0.5, 0.5, noise_db.shape[1])
+    return np.clip(noise_db + gain[:, None] + shape[:, None] * tilt_db[None, :],
+                   NOISE_DB_MIN, NOISE_DB_MAX)
 
 
 def _reachable_high(expression_index: int, pitch: int, sample_rate: int = 16000) -> float:
