@@ -37,6 +37,13 @@ STEPS_SG=${STEPS_SG:-6000}
 SG_BASE=${SG_BASE:-e01ef53}
 export OMP_NUM_THREADS=1
 
+sg_of_commit() {  # commit dest: the Synthesis Generator shipped at a commit, fetched once
+  if [[ ! -s "$2" ]]; then
+    git show "$1:checkpoints/synthesis_generator.pt" > "$2.tmp"
+    mv "$2.tmp" "$2"
+  fi
+}
+
 train() {  # model steps extra-args...
   local model=$1 steps=$2; shift 2
   mkdir -p "$RUNS/$model"
@@ -51,10 +58,7 @@ fi
 
 if [[ $STAGE == all || $STAGE == train ]]; then
   mkdir -p "$RUNS"
-  if [[ ! -s "$RUNS/sg_base.pt" ]]; then
-    git show "$SG_BASE:checkpoints/synthesis_generator.pt" > "$RUNS/sg_base.pt.tmp"
-    mv "$RUNS/sg_base.pt.tmp" "$RUNS/sg_base.pt"
-  fi
+  sg_of_commit "$SG_BASE" "$RUNS/sg_base.pt"
   train expression "$STEPS_EG" --batch-size 16 --learning-rate 0.002 --lr-half-life-steps 1500 \
       --previous-noise 0.1 --previous-dropout 0.1 \
       --save-every 250 --num-threads 1 &
@@ -94,10 +98,7 @@ fi
 SG_TIMBRE_BASE=${SG_TIMBRE_BASE:-c3ea5ee}
 if [[ $STAGE == all || $STAGE == timbre ]]; then
   mkdir -p "$RUNS/sg_spectral"
-  if [[ ! -s "$RUNS/sg_pre_timbre.pt" ]]; then
-    git show "$SG_TIMBRE_BASE:checkpoints/synthesis_generator.pt" > "$RUNS/sg_pre_timbre.pt.tmp"
-    mv "$RUNS/sg_pre_timbre.pt.tmp" "$RUNS/sg_pre_timbre.pt"
-  fi
+  sg_of_commit "$SG_TIMBRE_BASE" "$RUNS/sg_pre_timbre.pt"
   $PY -m midi_ddsp.cli.train synthesis --data "$CORPUS" --out "$RUNS/sg_spectral" --resume \
       --init "$RUNS/sg_pre_timbre.pt" --steps "${STEPS_TIMBRE:-6250}" --batch-size 16 --crop-frames 500 \
       --spectral-loss-weight 0.3 --spectral-examples 6 --learning-rate 0.0002 --warmup-steps 100 \
@@ -120,10 +121,7 @@ fi
 SG_LOCALITY_BASE=${SG_LOCALITY_BASE:-0263ffb}
 if [[ $STAGE == all || $STAGE == locality ]]; then
   mkdir -p "$RUNS/sg_ft"
-  if [[ ! -s "$RUNS/sg_ft_init.pt" ]]; then
-    git show "$SG_LOCALITY_BASE:checkpoints/synthesis_generator.pt" > "$RUNS/sg_ft_init.pt.tmp"
-    mv "$RUNS/sg_ft_init.pt.tmp" "$RUNS/sg_ft_init.pt"
-  fi
+  sg_of_commit "$SG_LOCALITY_BASE" "$RUNS/sg_ft_init.pt"
   $PY -m midi_ddsp.cli.train synthesis --data "$CORPUS" --out "$RUNS/sg_ft" --resume \
       --init "$RUNS/sg_ft_init.pt" --steps 2000 --batch-size 8 --crop-frames 1000 \
       --learning-rate 0.0003 --warmup-steps 100 --lr-half-life-steps 1000 --save-every 250 \
