@@ -264,6 +264,20 @@ def train(name: str, data_dir: "str | os.PathLike[str]", out_dir: "str | os.Path
         InputFileError: no data folder or no usable training examples.
         CheckpointError: ``resume`` with an unreadable state file.
     """
+    previous = torch.get_num_threads()
+    try:   # the process keeps its own torch thread count (training sets config.num_threads)
+        return _train(name, data_dir, out_dir, config=config, resume=resume,
+                      model_config=model_config, progress=progress, model_card=model_card,
+                      init_from=init_from)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _train(name: str, data_dir: "str | os.PathLike[str]", out_dir: "str | os.PathLike[str]", *,
+          config: TrainConfig = TrainConfig(), resume: bool = False, model_config=None,
+          progress: bool = True, model_card: "dict | None" = None,
+          init_from: "str | os.PathLike[str] | None" = None) -> TrainResult:
+    """``train`` itself, at ``config.num_threads`` torch threads."""
     if name not in _MODELS:
         raise ParameterError(f"unknown model {name!r}; expected one of {', '.join(MODEL_NAMES)}")
     torch.set_num_threads(max(1, int(config.num_threads)))
