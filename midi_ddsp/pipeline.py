@@ -91,6 +91,7 @@ def generate_note_table(notes: Sequence[Note], instrument: Any, *, models: "Midi
 def sample_part(models, notes: Sequence[Note], spec: Any, *, seed: "int | None",
                  temperature: float) -> NoteExpressions:
     notes = list(notes)
+    models.enter_thread()
     values = models.expression_generator.sample_expressions(notes, spec, seed=seed,
                                                             temperature=temperature)
     return NoteExpressions(notes, values)
@@ -129,6 +130,7 @@ def _synthesize_part(models, part: NoteExpressions, spec: Any, *, seed: int,
     n_frames = int(n_frames)
     if n_frames <= 0:
         raise ParameterError(f"n_frames must be positive, got {n_frames}")
+    models.enter_thread()
     return models.synthesis_generator.generate_from_expressions(part, spec, seed=seed,
                                                                 n_frames=n_frames)
 

@@ -34,6 +34,13 @@ class MidiDDSP:
     expression_generator: Any
     synthesis_generator: Any
     checkpoints: dict = dataclasses.field(default_factory=dict)
+    threads: int = 0  # torch threads a render runs on; 0: the count of the thread building this
+
+    def __post_init__(self) -> None:
+        if not self.threads:
+            import torch
+
+            self.threads = torch.get_num_threads()
 
     @property
     def frame_rate(self) -> int:
@@ -54,9 +61,20 @@ class MidiDDSP:
 
     def limit_threads(self, threads: int) -> None:
         """Run the generators on at most ``threads`` threads (batch workers)."""
+        self.threads = max(1, int(threads))
+        self.enter_thread()
+
+    def enter_thread(self) -> None:
+        """Give the calling thread this bundle's torch thread count before it renders.
+
+        OpenMP and MKL keep the count per thread, fixed when a thread first runs torch, so a
+        pooled worker thread would otherwise run with the count of an earlier time and round
+        floats otherwise (the same part rendered twice differed by ~1e-5).
+        """
         import torch
 
-        torch.set_num_threads(max(1, int(threads)))
+        if torch.get_num_threads() != self.threads:
+            torch.set_num_threads(self.threads)
 
 
 _CACHE: dict[tuple, MidiDDSP] = {}

@@ -189,6 +189,9 @@ class OnnxMidiDDSP:
         graph on one thread."""
         self.part_threads = max(1, int(threads))
 
+    def enter_thread(self) -> None:
+        """Nothing to set: each graph's session runs on its own fixed thread count."""
+
 
 def load_onnx_models(folder: "str | os.PathLike[str] | None" = None) -> "OnnxMidiDDSP | None":
     """The shipped generators on onnxruntime, or None (with the reason logged at debug level)

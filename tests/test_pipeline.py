@@ -2,6 +2,7 @@
 untrained models (conftest.py), plus the README's Python API run as written."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -118,6 +119,39 @@ def test_same_seed_same_audio_other_seed_differs(tiny_models, duet_result):
     np.testing.assert_array_equal(again.mix, duet_result.mix)
     other = synthesize_midi(duet(), models=tiny_models, seed=4)
     assert not np.allclose(other.mix, duet_result.mix)
+
+
+def test_a_worker_thread_renders_on_the_bundles_torch_thread_count(tiny_models):
+    """OpenMP and MKL keep torch's thread count per thread: a pooled worker (a server's, a
+    batch's) left on another count by an earlier job renders on the bundle's count, and the
+    same audio (the studio's save-and-reopen test diffed by 2e-5 before)."""
+    import threading
+
+    import torch
+
+    seen = []
+
+    class Recording:   # the Synthesis Generator, noting the thread count each call runs on
+        def __getattr__(self, name):
+            return getattr(tiny_models.synthesis_generator, name)
+
+        def generate_from_expressions(self, *args, **kwargs):
+            seen.append(torch.get_num_threads())
+            return tiny_models.synthesis_generator.generate_from_expressions(*args, **kwargs)
+
+    models = dataclasses.replace(tiny_models, synthesis_generator=Recording(), threads=2)
+    want = synthesize_midi(duet(), models=models, seed=3).mix
+    got = {}
+
+    def worker():
+        torch.set_num_threads(1)    # this thread's count, left by some earlier job
+        got["mix"] = synthesize_midi(duet(), models=models, seed=3).mix
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert seen == [2] * 4          # two parts, in the main thread and in the worker
+    np.testing.assert_array_equal(got["mix"], want)
 
 
 def test_pitch_offset_speed_rate_and_range_fitting(tiny_models, caplog):
