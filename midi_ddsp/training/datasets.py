@@ -411,15 +411,26 @@ def expression_batch(records: Sequence[Record], rng: np.random.Generator, *, bat
 # --------------------------------------------------------------------------------------------
 
 def inference_batch(records: Sequence[Record], rng: np.random.Generator, *, batch_size: int,
-                    crop_frames: int, hop_size: int = 64,
+                    crop_frames: int, hop_size: int = 64, sample_rate: int = 16000,
+                    recorded_prob: float = 0.0, f0_error_prob: float = 0.0, gain_db: float = 0.0,
                     indices: "Sequence[int] | None" = None) -> dict:
     """A batch of random crops for DDSP Inference (records must keep their audio).
 
-    Returns ``audio`` [B, crop_frames * hop], ``f0_hz``, ``loudness_db`` [B, T],
-    ``instrument_weights`` [B, 13] and targets ``amp_db`` [B, T], ``harmonic_distribution``
-    [B, T, K], ``noise_db`` [B, T, Nb].
+    With ``recorded_prob`` a row's input audio is "recorded" (``midi_ddsp.recorded.degrade_audio``:
+    a random room and noise) and its loudness measured from that; with ``f0_error_prob`` its f0
+    input carries a pitch tracker's errors (``pitch_tracker_f0``); every row is scaled by a random
+    gain of +-``gain_db`` dB, input, targets and ``target_audio`` alike. The targets stay the dry
+    render's analysed parameters.
+
+    Returns ``audio`` [B, crop_frames * hop] (the input), ``target_audio`` (the dry crop, same
+    shape), ``f0_hz``, ``loudness_db`` [B, T], ``instrument_weights`` [B, 13] and targets ``amp_db``
+    [B, T], ``harmonic_distribution`` [B, T, K], ``noise_db`` [B, T, Nb].
     """
-    keys = ("audio", "f0_hz", "loudness_db", "instrument_weights", "amp_db",
+    from midi_ddsp.dsp.spectral import a_weighted_loudness_db
+    from midi_ddsp.recorded import degrade_audio, pitch_tracker_f0
+
+    frame_rate = sample_rate // hop_size
+    keys = ("audio", "target_audio", "f0_hz", "loudness_db", "instrument_weights", "amp_db",
             "harmonic_distribution", "noise_db")
     out = {k: [] for k in keys}
     for b in range(batch_size):
@@ -427,20 +438,35 @@ def inference_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
         start, stop = _crop_bounds(rec, crop_frames, rng)
         params = rec.params(start, stop)
         T = crop_frames
-        audio = rec.audio[start * hop_size: stop * hop_size]
+        dry = _pad(rec.audio[start * hop_size: stop * hop_size].astype(np.float32), T * hop_size)
+        loudness = _pad(rec.loudness_db[start:stop], T, -120.0)
+        f0 = _pad(params.f0_hz, T)
+        draws = np.random.default_rng(rng.integers(1 << 62))  # the row's augmentation only
+        shift = float(draws.uniform(-gain_db, gain_db)) if gain_db > 0 else 0.0
+        dry = dry * np.float32(db_to_amplitude(shift))
+        audio = dry
+        if draws.random() < recorded_prob:
+            audio = degrade_audio(dry, draws)
+        if shift or audio is not dry:   # loudness as measured from the input
+            measured = a_weighted_loudness_db(audio, sample_rate=sample_rate,
+                                              frame_rate=frame_rate)
+            loudness = _pad(np.asarray(measured, np.float32)[:T], T, -120.0)
+        if draws.random() < f0_error_prob:
+            f0 = pitch_tracker_f0(f0, draws, frame_rate=frame_rate)
         hd = params.harmonic_distribution.astype(np.float64)
         hd = hd / np.maximum(hd.sum(1, keepdims=True), 1e-7)
         hd[hd.sum(1) < 0.5] = 1.0 / hd.shape[1]
         weights = np.zeros(N_INSTRUMENTS, np.float32)
         weights[rec.instrument_index] = 1.0
-        out["audio"].append(_pad(audio.astype(np.float32), T * hop_size))
-        out["f0_hz"].append(_pad(params.f0_hz, T))
-        out["loudness_db"].append(_pad(rec.loudness_db[start:stop], T, -120.0))
+        out["audio"].append(audio)
+        out["target_audio"].append(dry)
+        out["f0_hz"].append(f0)
+        out["loudness_db"].append(loudness)
         out["instrument_weights"].append(weights)
-        out["amp_db"].append(_pad(np.clip(amplitude_to_db(params.amplitude),
+        out["amp_db"].append(_pad(np.clip(amplitude_to_db(params.amplitude) + shift,
                                           AMP_DB_MIN, AMP_DB_MAX).astype(np.float32), T, AMP_DB_MIN))
         out["harmonic_distribution"].append(_pad(hd.astype(np.float32), T, 1.0 / hd.shape[1]))
-        out["noise_db"].append(_pad(np.clip(amplitude_to_db(params.noise_magnitudes),
+        out["noise_db"].append(_pad(np.clip(amplitude_to_db(params.noise_magnitudes) + shift,
                                             NOISE_DB_MIN, NOISE_DB_MAX).astype(np.float32), T,
                                     NOISE_DB_MIN))
     return {k: torch.from_numpy(np.stack(v)) for k, v in out.items()}

@@ -75,8 +75,11 @@ class TrainConfig:
         refresh_every: steps between scans for new shards (growing corpus); 0 = never.
         seed: seed of parameters, batches and noise.
         num_threads: torch intra-op threads.
-        perturb_prob: Synthesis Generator: fraction of notes with one perturbed control.
+        perturb_prob: Synthesis Generator: fraction of notes with one perturbed control. DDSP
+            Inference: fraction of rows whose f0 input carries a pitch tracker's errors.
         augment_prob: Synthesis Generator: fraction of notes with tilted brightness/noise targets.
+            DDSP Inference: fraction of rows whose input audio is "recorded" (room and noise).
+        gain_db: DDSP Inference: each row scaled by a random gain within +-gain_db dB.
         crop_prob: Expression Generator: fraction of training sequences cut to a random run of
             notes (the rest are whole pieces).
         previous_noise, previous_dropout: Expression Generator: sd of the noise added to the
@@ -86,11 +89,11 @@ class TrainConfig:
         max_examples: load at most this many training examples (None = all).
         device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
         amp: on CUDA, bfloat16 autocast for the forward pass and the losses.
-        spectral_loss_weight: Synthesis Generator: weight of the multi-scale spectral loss
-            between the corpus audio and the output rendered dry through the differentiable
-            synth (0 = parameter-space losses only).
-        spectral_examples: Synthesis Generator: rows per batch that carry audio for that loss
-            (neither augmented nor perturbed; at most ``batch_size``).
+        spectral_loss_weight: Synthesis Generator and DDSP Inference: weight of the multi-scale
+            spectral loss between the corpus audio and the output rendered dry through the
+            differentiable synth (0 = parameter-space losses only).
+        spectral_examples: rows per batch that carry audio for that loss (Synthesis Generator:
+            neither augmented nor perturbed; at most ``batch_size``).
         f0_raw_weight: Synthesis Generator: weight of the frame-wise f0 loss (unsmoothed). It
             pulls a vibrato of unpredictable phase towards none, frame by frame, so long notes
             (many frames, one expression-loss term) lose vibrato; the smoothed f0 loss keeps
@@ -111,6 +114,7 @@ class TrainConfig:
     num_threads: int = 1
     perturb_prob: float = 0.3
     augment_prob: float = 0.5
+    gain_db: float = 0.0
     crop_prob: float = 0.5
     previous_noise: float = 0.0
     previous_dropout: float = 0.0
@@ -174,8 +178,12 @@ def _make_batch(name, model, records, rng, config: TrainConfig, *, indices=None,
                                 crop_prob=config.crop_prob if train else 0.0,
                                 previous_noise=config.previous_noise if train else 0.0,
                                 previous_dropout=config.previous_dropout if train else 0.0)
+    train = indices is None
     return inference_batch(records, rng, batch_size=bs, crop_frames=config.crop_frames,
-                           hop_size=signal.hop_size, indices=indices)
+                           hop_size=signal.hop_size, sample_rate=signal.sample_rate,
+                           recorded_prob=config.augment_prob if train else 0.0,
+                           f0_error_prob=config.perturb_prob if train else 0.0,
+                           gain_db=config.gain_db if train else 0.0, indices=indices)
 
 
 def _to_device(batch: dict, device: torch.device) -> dict:
@@ -184,7 +192,8 @@ def _to_device(batch: dict, device: torch.device) -> dict:
 
 
 def _audio_examples(config: TrainConfig, batch_size: int) -> int:
-    """Rows of a Synthesis Generator batch that carry audio for the spectral loss."""
+    """Rows of a batch whose output the spectral loss renders (Synthesis Generator: the rows that
+    carry audio)."""
     if config.spectral_loss_weight <= 0:
         return 0
     return max(1, min(int(config.spectral_examples), batch_size))
@@ -197,7 +206,8 @@ def _loss(name, module, batch, frame_rate, config: TrainConfig):
                               weights=SynthesisLossWeights(f0_raw=config.f0_raw_weight))
     if name == "expression":
         return expression_loss(module, batch)
-    return inference_loss(module, batch)
+    return inference_loss(module, batch, spectral_weight=config.spectral_loss_weight,
+                          spectral_rows=_audio_examples(config, batch["audio"].shape[0]))
 
 
 def _rng_state(rng: np.random.Generator) -> str:

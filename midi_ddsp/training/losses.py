@@ -136,8 +136,11 @@ def expression_loss(model, batch: dict) -> tuple[torch.Tensor, dict]:
                               "nll": float(nll.detach())}
 
 
-def inference_loss(model, batch: dict) -> tuple[torch.Tensor, dict]:
-    """Regression loss of DDSP Inference to the analysed parameters."""
+def inference_loss(model, batch: dict, *, spectral_weight: float = 0.0,
+                   spectral_rows: int = 0) -> tuple[torch.Tensor, dict]:
+    """Regression loss of DDSP Inference to the analysed parameters; with ``spectral_weight`` > 0,
+    plus that weight x the multi-scale spectral loss between ``batch["target_audio"]`` (the dry
+    crops) and the first ``spectral_rows`` rows' outputs rendered dry on their input f0."""
     out = model(batch["audio"], batch["f0_hz"], batch["loudness_db"], batch["instrument_weights"])
     amp = (((out["amp_db"] - batch["amp_db"]) / _DB_SCALE) ** 2).mean()
     ce = -(batch["harmonic_distribution"] * F.log_softmax(out["harmonic_logits"], -1)).sum(-1)
@@ -145,8 +148,17 @@ def inference_loss(model, batch: dict) -> tuple[torch.Tensor, dict]:
     harmonics = _masked_mean(ce - ent, (batch["amp_db"] > _AUDIBLE_DB).float())
     noise = (((out["noise_db"] - batch["noise_db"]) / _DB_SCALE) ** 2).mean()
     total = amp + harmonics + noise
-    return total, {"amp": float(amp.detach()), "harmonics": float(harmonics.detach()),
-                   "noise": float(noise.detach())}
+    parts = {"amp": float(amp.detach()), "harmonics": float(harmonics.detach()),
+             "noise": float(noise.detach())}
+    if spectral_weight and spectral_rows and "target_audio" in batch:
+        target = batch["target_audio"][:spectral_rows]
+        signal_config = getattr(model, "signal_config", None) or model.module.signal_config
+        render = render_controls({**out, "f0_hz": batch["f0_hz"]}, signal_config=signal_config,
+                                 n_rows=spectral_rows)
+        spectral = multiscale_spectral_loss(target, render[:, :target.shape[1]])
+        total = total + spectral_weight * spectral
+        parts["spectral"] = float(spectral.detach())
+    return total, parts
 
 
 def note_expressions_torch(amp_db: torch.Tensor, f0_dev: torch.Tensor,
