@@ -413,21 +413,26 @@ def expression_batch(records: Sequence[Record], rng: np.random.Generator, *, bat
 def inference_batch(records: Sequence[Record], rng: np.random.Generator, *, batch_size: int,
                     crop_frames: int, hop_size: int = 64, sample_rate: int = 16000,
                     recorded_prob: float = 0.0, f0_error_prob: float = 0.0, gain_db: float = 0.0,
+                    revoice_prob: float = 0.0,
                     indices: "Sequence[int] | None" = None) -> dict:
     """A batch of random crops for DDSP Inference (records must keep their audio).
 
-    With ``recorded_prob`` a row's input audio is "recorded" (``midi_ddsp.recorded.degrade_audio``:
-    a random room and noise) and its loudness measured from that; with ``f0_error_prob`` its f0
-    input carries a pitch tracker's errors (``pitch_tracker_f0``); every row is scaled by a random
-    gain of +-``gain_db`` dB, input, targets and ``target_audio`` alike. The targets stay the dry
-    render's analysed parameters.
+    With ``revoice_prob`` a row's audio is instead rendered (dry synth) from its analysed
+    parameters re-voiced at random (``midi_ddsp.recorded.revoice_params``), which are then its
+    exact targets. With ``recorded_prob`` a row's input audio is "recorded"
+    (``midi_ddsp.recorded.degrade_audio``: a random room and noise) and its loudness measured from
+    that; with ``f0_error_prob`` its f0 input carries a pitch tracker's errors
+    (``pitch_tracker_f0``); every row is scaled by a random gain of +-``gain_db`` dB, input,
+    targets and ``target_audio`` alike. Otherwise the targets stay the dry render's analysed
+    parameters.
 
     Returns ``audio`` [B, crop_frames * hop] (the input), ``target_audio`` (the dry crop, same
     shape), ``f0_hz``, ``loudness_db`` [B, T], ``instrument_weights`` [B, 13] and targets ``amp_db``
     [B, T], ``harmonic_distribution`` [B, T, K], ``noise_db`` [B, T, Nb].
     """
     from midi_ddsp.dsp.spectral import a_weighted_loudness_db
-    from midi_ddsp.recorded import degrade_audio, pitch_tracker_f0
+    from midi_ddsp.dsp.blocks import render_synth_params
+    from midi_ddsp.recorded import degrade_audio, pitch_tracker_f0, revoice_params
 
     frame_rate = sample_rate // hop_size
     keys = ("audio", "target_audio", "f0_hz", "loudness_db", "instrument_weights", "amp_db",
@@ -438,16 +443,23 @@ def inference_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
         start, stop = _crop_bounds(rec, crop_frames, rng)
         params = rec.params(start, stop)
         T = crop_frames
-        dry = _pad(rec.audio[start * hop_size: stop * hop_size].astype(np.float32), T * hop_size)
+        draws = np.random.default_rng(rng.integers(1 << 62))  # the row's augmentation only
+        revoiced = draws.random() < revoice_prob
+        if revoiced:   # audio rendered from re-voiced params: the targets are exact
+            params = revoice_params(params, draws)
+            audio = render_synth_params(params, sample_rate=sample_rate,
+                                        seed=int(draws.integers(1 << 31)))
+        else:
+            audio = rec.audio[start * hop_size: stop * hop_size]
+        dry = _pad(audio.astype(np.float32), T * hop_size)
         loudness = _pad(rec.loudness_db[start:stop], T, -120.0)
         f0 = _pad(params.f0_hz, T)
-        draws = np.random.default_rng(rng.integers(1 << 62))  # the row's augmentation only
         shift = float(draws.uniform(-gain_db, gain_db)) if gain_db > 0 else 0.0
         dry = dry * np.float32(db_to_amplitude(shift))
         audio = dry
         if draws.random() < recorded_prob:
             audio = degrade_audio(dry, draws)
-        if shift or audio is not dry:   # loudness as measured from the input
+        if shift or revoiced or audio is not dry:   # loudness as measured from the input
             measured = a_weighted_loudness_db(audio, sample_rate=sample_rate,
                                               frame_rate=frame_rate)
             loudness = _pad(np.asarray(measured, np.float32)[:T], T, -120.0)

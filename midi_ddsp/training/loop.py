@@ -80,6 +80,8 @@ class TrainConfig:
         augment_prob: Synthesis Generator: fraction of notes with tilted brightness/noise targets.
             DDSP Inference: fraction of rows whose input audio is "recorded" (room and noise).
         gain_db: DDSP Inference: each row scaled by a random gain within +-gain_db dB.
+        revoice_prob: DDSP Inference: fraction of rows whose audio is rendered from re-voiced
+            analysed parameters (other noise levels and harmonic tilts; exact targets).
         crop_prob: Expression Generator: fraction of training sequences cut to a random run of
             notes (the rest are whole pieces).
         previous_noise, previous_dropout: Expression Generator: sd of the noise added to the
@@ -115,6 +117,7 @@ class TrainConfig:
     perturb_prob: float = 0.3
     augment_prob: float = 0.5
     gain_db: float = 0.0
+    revoice_prob: float = 0.0
     crop_prob: float = 0.5
     previous_noise: float = 0.0
     previous_dropout: float = 0.0
@@ -183,7 +186,8 @@ def _make_batch(name, model, records, rng, config: TrainConfig, *, indices=None,
                            hop_size=signal.hop_size, sample_rate=signal.sample_rate,
                            recorded_prob=config.augment_prob if train else 0.0,
                            f0_error_prob=config.perturb_prob if train else 0.0,
-                           gain_db=config.gain_db if train else 0.0, indices=indices)
+                           gain_db=config.gain_db if train else 0.0,
+                           revoice_prob=config.revoice_prob if train else 0.0, indices=indices)
 
 
 def _to_device(batch: dict, device: torch.device) -> dict:
