@@ -32,7 +32,7 @@ from midi_ddsp.dsp.spectral import a_weighted_loudness_db, multiscale_spectral_l
 from midi_ddsp.errors import MidiDDSPError
 from midi_ddsp.recorded import degrade_audio
 
-__all__ = ["clip_inputs", "evaluate_clips", "evaluate_corpus", "main",
+__all__ = ["clip_inputs", "evaluate_clips", "evaluate_corpus", "main", "report_lines",
            "resynthesis_scores"]
 
 MAX_CLIP_S = 12.0
@@ -134,9 +134,9 @@ def evaluate_corpus(inference, pieces: Sequence, *, seed: int = 0) -> dict:
             | {"n_examples": len(values)} for key, values in rows.items() if values}
 
 
-def _report(result: dict) -> str:
-    lines = ["# DDSP Inference on recordings", "",
-             "Multi-scale spectral loss of the resynthesis (dry synth, 16 kHz) against the clip; "
+def report_lines(result: dict) -> list[str]:
+    """Markdown lines of a ``recordings`` result: the clip table and the corpus table."""
+    lines = ["Multi-scale spectral loss of the resynthesis (dry synth, 16 kHz) against the clip; "
              "the analysis floor is sinusoidal analysis on the same CREPE f0.", "",
              "| clip | instrument | s | model | floor | ratio |", "|---|---|---|---|---|---|"]
     for name, row in result.get("clips", {}).items():
@@ -151,7 +151,7 @@ def _report(result: dict) -> str:
         for key, row in corpus.items():
             lines.append(f"| {key} | {row['model']:.2f} | {row['analysis_floor']:.2f} "
                          f"| {row['ratio']:.2f}x |")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main(argv=None) -> int:
@@ -160,7 +160,8 @@ def main(argv=None) -> int:
     parser.add_argument("--clips", default="data/real_clips", help="folder of real clips")
     parser.add_argument("--data", default=None, help="corpus folder (test split) or none")
     parser.add_argument("--pieces", type=int, default=2, help="corpus test pieces per instrument")
-    parser.add_argument("--out", required=True, help="folder for inference.json / .md")
+    parser.add_argument("--out", required=True, help="folder for inference.json / .md "
+                        "(inference.json is the --metrics of midi_ddsp.training.export)")
     args = parser.parse_args(argv)
     try:
         from midi_ddsp.models.checkpoint import load_model, shipped_checkpoint_path
@@ -182,9 +183,10 @@ def main(argv=None) -> int:
         return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "inference.json").write_text(json.dumps(result, indent=1) + "\n")
-    (out / "inference.md").write_text(_report(result))
-    print(_report(result))
+    report = "\n".join(["# DDSP Inference on recordings", "", *report_lines(result)]) + "\n"
+    (out / "inference.json").write_text(json.dumps({"recordings": result}, indent=1) + "\n")
+    (out / "inference.md").write_text(report)
+    print(report)
     return 0
 
 

@@ -85,7 +85,9 @@ ONSET_THRESHOLD = 3.5
 SNAP_BEFORE_S, SNAP_AFTER_S = 0.20, 0.04
 """How far before / after a pitch change its onset cue is looked for."""
 CHANGE_THRESHOLD = 1.8
-"""At a pitch change, the strongest flux peak at least this high nearby places the onset."""
+"""At a pitch change, the strongest flux peak at least this high nearby places the onset..."""
+BUMP_RISE_DB = 0.0
+"""... when the loudness does not fall after it (a release's flux is no onset)."""
 RISE_DB = 1.5
 """A flux peak is an onset only when the loudness rises this much just after it (not a release)."""
 VALLEY_DB, SPLIT_VALLEY_DB = 2.0, 8.0
@@ -94,7 +96,10 @@ split a note of one pitch (repeated notes); shallower ones only place pitch chan
 VALLEY_REACH_S = 0.12
 """How far either side of a valley its depth is measured."""
 VALLEY_LEAD_S = 0.02
-"""A note begins this long before the loudness valley between it and the previous note."""
+"""A note begins at least this long before the loudness valley between it and the previous note."""
+KNEE_DB = 1.0
+"""... and where the level has fallen this far below its peak before the valley (the release of
+the note before: legato notes begin where the previous one lets go)."""
 GLIDE_SEMITONES = 0.3
 """A pitch change without an onset cue whose frames sit further than this from their semitone
 (median) is a glide and stays in the previous note."""
@@ -255,6 +260,12 @@ def _local_extrema(values: np.ndarray, reach: int, *, maxima: bool) -> np.ndarra
     return np.nonzero(values >= window.max(axis=1) if maxima else values <= window.min(axis=1))[0]
 
 
+def _level_rise(level: np.ndarray) -> np.ndarray:
+    """Per frame: the loudest of the next 8 frames minus the quietest of the 3 before (dB)."""
+    window = np.lib.stride_tricks.sliding_window_view(np.pad(level, (3, 8), mode="edge"), 12)
+    return window[:, 3:].max(axis=1) - window[:, :4].min(axis=1)
+
+
 def _onset_candidates(frames: TranscriptionFrames) -> tuple[np.ndarray, np.ndarray]:
     """Onset frames and their strength (1 = weak cue, 2 = strong enough to split a note).
 
@@ -267,16 +278,16 @@ def _onset_candidates(frames: TranscriptionFrames) -> tuple[np.ndarray, np.ndarr
     level = frames.loudness_db.astype(np.float64)
     n = level.size
     if n < 5:
-        return np.zeros(0, np.int64), np.zeros(0)
+        return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64)
     look = int(round(VALLEY_REACH_S * rate))
     padded = np.pad(level, look, mode="edge")
     windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * look + 1)
     left = windows[:, :look].max(axis=1) - level
     right = windows[:, look + 1:].max(axis=1) - level
-    rise = np.lib.stride_tricks.sliding_window_view(np.pad(level, (3, 8), mode="edge"), 12)
-    rise = rise[:, 3:].max(axis=1) - rise[:, :4].min(axis=1)  # after the frame vs just before
+    rise = _level_rise(level)
     sounding = frames.sounding()
     out: dict[int, float] = {}
+    knees: dict[int, int] = {}
     for p in _local_extrema(flux, 2, maxima=True):
         if flux[p] >= ONSET_THRESHOLD and rise[p] >= RISE_DB:
             out[max(int(p) - 1, 0)] = 2.0 if flux[p] >= 2 * ONSET_THRESHOLD else 1.0
@@ -284,15 +295,23 @@ def _onset_candidates(frames: TranscriptionFrames) -> tuple[np.ndarray, np.ndarr
     for v in _local_extrema(level, 3, maxima=False):
         depth = min(left[v], right[v])
         if depth >= VALLEY_DB and sounding[min(v + 3, n - 1)]:
+            # the note begins where the level starts to fall into the valley (the previous
+            # note's release: a legato note-on), at least VALLEY_LEAD_S before its bottom
             frame = max(int(v) - lead, 0)
+            knee = frame
+            while knee > v - look and knee > 0 and level[knee - 1] < left[v] + level[v] - KNEE_DB:
+                knee -= 1
             strength = 2.0 if depth >= SPLIT_VALLEY_DB else 1.0
             same = [f for f in out if abs(frame - f) <= lead + 2]  # one onset, two cues
             if same:
                 out[same[0]] = max(out[same[0]], strength)
+                knees[same[0]] = min(knees.get(same[0], same[0]), knee)
             else:
                 out[frame] = strength
+                knees[frame] = knee
     frames_sorted = np.array(sorted(out), np.int64)
-    return frames_sorted, np.array([out[f] for f in frames_sorted])
+    return (frames_sorted, np.array([out[f] for f in frames_sorted]),
+            np.array([knees.get(f, f) for f in frames_sorted], np.int64))
 
 
 def _runs(path: np.ndarray) -> list[tuple[int, int, int]]:
@@ -324,32 +343,32 @@ def segment_notes(frames: TranscriptionFrames, *, min_note_s: float = MIN_NOTE_S
     hi = int(math.ceil(float(hz_to_midi(fmax_hz))))
     pitches = np.arange(max(lo, 0), min(hi, 127) + 1, dtype=np.float64)
     path = _viterbi_states(frames, pitches)
-    onsets, cue = _onset_candidates(frames)
+    onsets, cue, knees = _onset_candidates(frames)
     min_frames = max(1, int(round(min_note_s * rate)))
     before, after = int(round(SNAP_BEFORE_S * rate)), int(round(SNAP_AFTER_S * rate))
     midi = hz_to_midi(np.maximum(frames.f0_hz.astype(np.float64), 1e-3))
     flux = frames.onset_strength.astype(np.float64)
     flux_peak = np.zeros(frames.n_frames, bool)
     flux_peak[_local_extrema(flux, 2, maxima=True)] = True
-    flux_peak &= flux >= CHANGE_THRESHOLD
+    flux_peak &= (flux >= CHANGE_THRESHOLD) & (_level_rise(frames.loudness_db) >= BUMP_RISE_DB)
 
     # note starts: every run of a pitch state begins one, moved to a nearby onset cue; a
     # pitch change without a cue that does not settle on its semitone is a glide (a fall,
     # a bend, a portamento) and stays part of the previous note
     segments: list[list[int]] = []  # [start, stop] per note
-    previous_state = 0
+    previous_state, earliest = 0, 0
     for state, start, stop in _runs(path):
-        if state == 0:
-            previous_state = 0
+        if state == 0:  # after a silence, the onset is looked for no earlier than its start
+            previous_state, earliest = 0, start
             continue
-        window = slice(max(start - before, 0), min(start + after + 1, frames.n_frames))
+        window = slice(max(start - before, earliest), min(start + after + 1, frames.n_frames))
         bumps = np.arange(window.start, window.stop)[flux_peak[window]]
-        in_reach = (onsets >= start - before) & (onsets <= start + after)
+        in_reach = (onsets >= window.start) & (onsets <= start + after)
         near = onsets[in_reach]
         if bumps.size:  # the new note's first spectral change, however soft its attack
             start = max(int(bumps[np.argmax(flux[bumps])]) - 1, 0)
         elif near.size:
-            start = int(near[np.argmin(np.abs(near - start))])
+            start = int(knees[in_reach][np.argmin(np.abs(near - start))])
         elif previous_state and segments and segments[-1][1] == start:
             run = midi[start:stop] - pitches[state - 1]
             if abs(float(np.median(run))) > GLIDE_SEMITONES or \

@@ -11,6 +11,7 @@
 #   STAGE=locality scripts/train_shipped.sh   # only the control-locality fine-tune (issue 14)
 #   STAGE=causal scripts/train_shipped.sh     # only the live (causal) Synthesis Generator
 #   STAGE=onnx scripts/train_shipped.sh       # only the ONNX graphs of the shipped checkpoints
+#   STAGE=inference scripts/train_shipped.sh  # only DDSP Inference for recordings (issue 12)
 #
 # Shipped now:
 # - Expression Generator: trained from scratch on corpus v3 (whole pieces and random runs of
@@ -21,7 +22,8 @@
 #   the onset-local attack augmentation and Nyquist-bounded control perturbation (the shipped
 #   weights saw corpus v2; see the card), then (STAGE=timbre, issue 15) fine-tuned 6250 steps on
 #   corpus v3 with the multi-scale spectral loss through the differentiable synth.
-# - DDSP Inference: unchanged from $SG_BASE (corpus v1), not part of the synthesis pipeline.
+# - DDSP Inference: trained for recordings on corpus v3 (STAGE=inference), not part of the
+#   synthesis pipeline.
 #
 # Under torchrun (more machines/cores), replace `$PY -m midi_ddsp.cli.train` with
 #   torchrun --nproc_per_node N -m midi_ddsp.cli.train ...   (DistributedDataParallel, gloo)
@@ -131,6 +133,29 @@ if [[ $STAGE == all || $STAGE == locality ]]; then
       --synthesis-generator "$RUNS/sg_ft/model.pt" --threads 2 -v
   # then: python -m midi_ddsp.training.export --run "$RUNS/sg_ft" --which model --out checkpoints
   #   --metrics reports/metrics.json --command ... --note ... (the notes are in the card)
+fi
+
+# DDSP Inference for recordings (issue 12): trained from scratch STEPS_INF steps on the corpus,
+# reading the amplitude heard at each harmonic of f0 beside the log-mel, with recording
+# augmentation (midi_ddsp.recorded): half the rows re-voiced (other noise levels and harmonic
+# tilts, rendered, exact targets), half recorded (room and noise), half with a pitch tracker's f0
+# errors, gains of +-12 dB, and the multi-scale spectral loss of the resynthesis (weight 1, all 8
+# rows); scored on the real clips (make real-clips) and the corpus test split, then exported with
+# that report in its card.
+STEPS_INF=${STEPS_INF:-5000}
+if [[ $STAGE == all || $STAGE == inference ]]; then
+  mkdir -p "$RUNS/inference_rec"
+  $PY -m midi_ddsp.cli.train inference --data "$CORPUS" --out "$RUNS/inference_rec" --resume \
+      --steps "$STEPS_INF" --batch-size 8 --crop-frames 250 --learning-rate 0.001 \
+      --warmup-steps 200 --lr-half-life-steps 1500 --augment-prob 0.5 --perturb-prob 0.5 \
+      --gain-db 12 --revoice-prob 0.5 --spectral-loss-weight 1.0 --spectral-examples 8 \
+      --save-every 250 --num-threads 1 --no-progress >> "$RUNS/inference_rec/train.log" 2>&1
+  $PY scripts/fetch_real_clips.py
+  $PY -m midi_ddsp.inference_evaluation --model "$RUNS/inference_rec/model.pt" \
+      --clips data/real_clips --data "$CORPUS" --out reports/inference
+  $PY -m midi_ddsp.training.export --run "$RUNS/inference_rec" --which model --out checkpoints \
+      --metrics reports/inference/inference.json \
+      --command "$0 (STAGE=inference, STEPS_INF=$STEPS_INF)"
 fi
 
 # The live model (issue 13): the causal Synthesis Generator of midi_ddsp.streaming, trained from

@@ -117,3 +117,26 @@ def test_multiscale_loss_gradient():
 def test_errors(call):
     with pytest.raises(ParameterError):
         call()
+
+
+def test_harmonic_log_amplitudes_read_each_harmonic_of_f0():
+    sr, f0 = 16000, 220.0
+    t = np.arange(sr) / sr
+    levels = {1: 0.5, 3: 0.1, 7: 0.02}
+    x = sum(a * np.sin(2 * np.pi * k * f0 * t) for k, a in levels.items()).astype(np.float32)
+    f0_track = torch.full((1, 250), f0)
+    f0_track[0, 200:] = 0.0                                        # unvoiced at the end
+    heard = np.exp(spectral.harmonic_log_amplitudes(torch.from_numpy(x)[None], f0_track,
+                                                    n_harmonics=60).numpy()[0])
+    assert heard.shape == (250, 60)
+    mid = heard[100]
+    for k, a in levels.items():                                    # within 1.5 dB (scalloping)
+        assert abs(20 * np.log10(mid[k - 1] / a)) < 1.5, k
+    assert mid[1] < 1e-3 and mid[4] < 1e-3                         # absent harmonics
+    assert np.all(mid[int(8000 // f0):] <= 1.1e-5)                 # at or above Nyquist
+    assert np.all(heard[210] <= 1.1e-5)                            # unvoiced frames
+    # a pitch estimate 15 cents off still finds the 7th harmonic's peak
+    off = torch.full((1, 250), f0 * 2 ** (15 / 1200))
+    near = np.exp(spectral.harmonic_log_amplitudes(torch.from_numpy(x)[None], off,
+                                                   n_harmonics=60).numpy()[0, 100])
+    assert abs(20 * np.log10(near[6] / 0.02)) < 1.5

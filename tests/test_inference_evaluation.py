@@ -71,7 +71,7 @@ def test_cli_writes_the_report(tmp_path, model):
     checkpoint = model.save_checkpoint(tmp_path / "inference.pt")
     assert main(["--model", str(checkpoint), "--clips", str(clips), "--out",
                  str(tmp_path / "out")]) == 0
-    result = json.loads((tmp_path / "out" / "inference.json").read_text())
+    result = json.loads((tmp_path / "out" / "inference.json").read_text())["recordings"]
     assert set(result["clips"]) == {"a.wav"} and result["clips_mean_ratio"] > 1.0
     assert "| a.wav | violin |" in (tmp_path / "out" / "inference.md").read_text()
 

@@ -25,6 +25,7 @@ __all__ = [
     "a_weighted_loudness_db",
     "stft_magnitude",
     "mel_filterbank",
+    "harmonic_log_amplitudes",
     "log_mel",
     "multiscale_spectral_loss",
 ]
@@ -216,6 +217,43 @@ def log_mel(audio: Any, *, sample_rate: int = 16000, frame_rate: int = 250, n_ff
                                           fmin=fmin, fmax=fmax), device=x.device)
     out = torch.log(mag @ bank.T + LOG_EPS)
     return out[0] if squeeze else out
+
+
+def harmonic_log_amplitudes(audio: Any, f0_hz: Any, *, n_harmonics: int, sample_rate: int = 16000,
+                            frame_rate: int = 250, n_fft: int = 2048, reach_bins: int = 2,
+                            floor: float = 1e-5) -> torch.Tensor:
+    """Natural log of the amplitude heard at each harmonic of f0, per frame.
+
+    The centred Hann STFT's magnitude, scaled so a steady sine of amplitude ``A`` reads ``A``,
+    taken at its largest within ``reach_bins`` bins of ``k * f0`` (a pitch estimate a few cents
+    off still finds the peak); harmonics at or above Nyquist, and unvoiced frames (f0 <= 0),
+    read ``log(floor)``.
+
+    Args:
+        audio: waveform [batch, n_samples].
+        f0_hz: [batch, n_frames], n_frames <= n_samples // hop.
+
+    Returns:
+        [batch, n_frames, n_harmonics].
+    """
+    x, _ = _audio_2d(audio)
+    f0 = torch.as_tensor(f0_hz, dtype=x.dtype, device=x.device)
+    hop = _check_positive_int(sample_rate // frame_rate, "sample_rate // frame_rate")
+    mag = _stft(x, _check_positive_int(n_fft, "n_fft"), hop).abs() * (4.0 / n_fft)
+    n_frames = f0.shape[1]
+    if mag.shape[1] < n_frames:
+        mag = torch.nn.functional.pad(mag, (0, 0, 0, n_frames - mag.shape[1]))
+    mag = mag[:, :n_frames]
+    if reach_bins > 0:   # the largest magnitude within +-reach_bins of each bin
+        mag = torch.nn.functional.max_pool1d(mag.reshape(-1, 1, mag.shape[-1]),
+                                             2 * reach_bins + 1, stride=1,
+                                             padding=reach_bins).reshape(mag.shape)
+    k = torch.arange(1, n_harmonics + 1, dtype=x.dtype, device=x.device)
+    freqs = f0[..., None] * k
+    bins = torch.round(freqs * n_fft / sample_rate).long().clamp(0, mag.shape[-1] - 1)
+    heard = torch.gather(mag, 2, bins)
+    audible = (freqs < 0.5 * sample_rate) & (f0[..., None] > 0)
+    return torch.log(torch.where(audible, heard, torch.zeros_like(heard)) + floor)
 
 
 # ---------------------------------------------------------------------------------------------

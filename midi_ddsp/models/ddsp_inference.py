@@ -1,8 +1,9 @@
 """DDSP Inference: audio + f0 + loudness + instrument -> SynthParams (the analysis direction).
 
 Inputs per frame: a log-mel spectrogram of the audio (``midi_ddsp.dsp.log_mel``, 64 bands,
-FFT 1024, at the frame rate), f0 as (MIDI - 60) / 24 with a voiced flag, loudness in dB / 60 and
-the instrument embedding. A conditioned dilated convolution stack predicts the harmonic amplitude
+FFT 1024, at the frame rate), the log amplitude heard at each harmonic of f0
+(``harmonic_log_amplitudes``, FFT 2048; with ``harmonic_features``), f0 as (MIDI - 60) / 24 with
+a voiced flag, loudness in dB / 60 and the instrument embedding. A conditioned dilated convolution stack predicts the harmonic amplitude
 (dB), harmonic distribution (softmax, then ``midi_ddsp.dsp.get_controls``: harmonics at or above
 the model's Nyquist removed, renormalised) and noise-band magnitudes (dB); f0 passes through.
 ``impulse_response`` gives a parametric room (no reverb is learned).
@@ -17,7 +18,7 @@ from torch import nn
 
 from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG, SignalConfig, config_from_dict
 from midi_ddsp.dsp.rooms import DEFAULT_REVERB
-from midi_ddsp.dsp.spectral import log_mel
+from midi_ddsp.dsp.spectral import harmonic_log_amplitudes, log_mel
 from midi_ddsp.dsp.units import hz_to_midi
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.instruments import InstrumentSpec, instrument_weights
@@ -54,6 +55,8 @@ class DDSPInferenceConfig:
         embedding_dim: instrument embedding size.
         n_mels: mel bands of the audio features.
         n_fft: FFT size of the mel analysis.
+        harmonic_features: also read the amplitude at each harmonic of f0 (FFT 2048), so the
+            model measures the harmonics it hears (False in checkpoints from before it existed).
     """
 
     channels: int = 96
@@ -61,6 +64,7 @@ class DDSPInferenceConfig:
     embedding_dim: int = 16
     n_mels: int = 64
     n_fft: int = 1024
+    harmonic_features: bool = True
 
     @classmethod
     def tiny(cls) -> "DDSPInferenceConfig":
@@ -68,7 +72,7 @@ class DDSPInferenceConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "DDSPInferenceConfig":
-        return config_from_dict(cls, values)
+        return config_from_dict(cls, {"harmonic_features": False, **values})
 
 
 @register_model
@@ -86,6 +90,8 @@ class DDSPInference(CheckpointMixin, nn.Module):
         self.model_card: dict = {}
         c = self.config
         cond_channels = c.n_mels + 3 + c.embedding_dim
+        if c.harmonic_features:
+            cond_channels += signal_config.n_harmonics
         self.embedding = InstrumentEmbedding(c.embedding_dim)
         self.stack = ConditionedDilatedStack(cond_channels, cond_channels, channels=c.channels,
                                              dilations=tuple(c.dilations))
@@ -123,7 +129,13 @@ class DDSPInference(CheckpointMixin, nn.Module):
         midi = hz_to_midi(f0_hz.clamp(min=1.0))
         pitch = voiced * (midi - PITCH_CENTER) / PITCH_SCALE
         emb = self.embedding(instrument_weights)[:, :, None].expand(-1, -1, n_frames)
-        cond = torch.cat([mel.transpose(1, 2), pitch[:, None], voiced[:, None],
+        features = [mel.transpose(1, 2)]
+        if self.config.harmonic_features:
+            heard = harmonic_log_amplitudes(audio, f0_hz, n_harmonics=self.signal_config.n_harmonics,
+                                            sample_rate=self.signal_config.sample_rate,
+                                            frame_rate=self.signal_config.frame_rate)
+            features.append(((heard + _LOG_MEL_OFFSET) / _LOG_MEL_SCALE).transpose(1, 2))
+        cond = torch.cat([*features, pitch[:, None], voiced[:, None],
                           (loudness_db / _LOUDNESS_SCALE_DB)[:, None], emb], dim=1)
         out = self.head(self.stack(cond, cond)).transpose(1, 2)
         k = self.signal_config.n_harmonics

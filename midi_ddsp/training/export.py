@@ -22,7 +22,7 @@ _METRIC_KEYS = {
     "synthesis_generator": ("audio", "sg_expression_rmse", "control_fidelity", "pitch", "speed",
                             "timbre"),
     "expression_generator": ("audio", "eg_teacher_forced_rmse", "pitch", "speed"),
-    "ddsp_inference": ("resynthesis",),
+    "ddsp_inference": ("resynthesis", "recordings"),
 }
 
 _DESCRIPTIONS = {
@@ -55,9 +55,14 @@ _DESCRIPTIONS = {
         "no note length, position or time to the offset). Trained from scratch with the "
         "Synthesis Generator's losses and augmentation (see its card)."),
     "ddsp_inference": (
-        "DDSP Inference: log-mel (64) + f0 + loudness + instrument -> amplitude, harmonic "
-        "distribution, noise magnitudes; regression to analysed params (no spectral-loss "
-        "fine-tune yet)."),
+        "DDSP Inference: log-mel (64) + the amplitude heard at each harmonic of f0 + f0 + "
+        "loudness + instrument -> amplitude, harmonic distribution, noise magnitudes. "
+        "Regression to analysed params with recording augmentation (midi_ddsp.recorded): "
+        "rows re-voiced (noise level and harmonic tilt drawn, rendered, exact targets; "
+        "--revoice-prob), recorded (a random room and noise; "
+        "--augment-prob), a pitch tracker's f0 errors (--perturb-prob), a random gain "
+        "(--gain-db), plus the multi-scale spectral loss of the dry resynthesis on the input f0 "
+        "(--spectral-loss-weight)."),
 }
 
 
@@ -73,6 +78,12 @@ def _markdown(card: dict) -> str:
 
         lines += ["", "## Measured on audio (reports/audio_evaluation.md, whole test pieces, "
                   "default pipeline, beside FluidSynth)", "", *summary_lines(audio)]
+    recordings = (card.get("metrics") or {}).get("recordings")
+    if recordings:
+        from midi_ddsp.inference_evaluation import report_lines
+
+        lines += ["", "## Measured on recordings (python -m midi_ddsp.inference_evaluation)", "",
+                  *report_lines(recordings)]
     if card.get("metrics"):
         lines += ["", "## Measured metrics (test split)", "", "```json",
                   json.dumps(card["metrics"], indent=1, sort_keys=True), "```"]
