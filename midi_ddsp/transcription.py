@@ -25,7 +25,10 @@ Segmentation (``segment_notes``), in three steps:
    and loudness valleys at least ``VALLEY_DB`` deep. The start of each pitch run moves to the
    strongest flux peak above ``CHANGE_THRESHOLD`` within ``SNAP_BEFORE_S`` before /
    ``SNAP_AFTER_S`` after it (CREPE's pitch switches late, while the previous note's release
-   rings under the new attack), else to the nearest cue; a pitch change with no cue whose
+   rings under the new attack) but not before a silent gap that precedes the run (a release
+   has flux too), else to the nearest cue, a valley's cue placed where the level starts to
+   fall into it (``KNEE_DB``: a slow legato attack begins as the previous note lets go, up to
+   ~100 ms before CREPE's pitch switches); a pitch change with no cue whose
    frames do not settle on their semitone is a glide and stays in the previous note. Strong
    cues (flux twice the threshold, valleys ``SPLIT_VALLEY_DB`` deep) inside a run of one pitch
    split it (repeated notes) when both parts last at least ``min_note_s``.
@@ -85,9 +88,8 @@ ONSET_THRESHOLD = 3.5
 SNAP_BEFORE_S, SNAP_AFTER_S = 0.20, 0.04
 """How far before / after a pitch change its onset cue is looked for."""
 CHANGE_THRESHOLD = 1.8
-"""At a pitch change, the strongest flux peak at least this high nearby places the onset..."""
-BUMP_RISE_DB = 0.0
-"""... when the loudness does not fall after it (a release's flux is no onset)."""
+"""At a pitch change, the strongest flux peak at least this high nearby places the onset
+(after a silence, none before the silence: the previous note's release has flux too)."""
 RISE_DB = 1.5
 """A flux peak is an onset only when the loudness rises this much just after it (not a release)."""
 VALLEY_DB, SPLIT_VALLEY_DB = 2.0, 8.0
@@ -97,7 +99,7 @@ VALLEY_REACH_S = 0.12
 """How far either side of a valley its depth is measured."""
 VALLEY_LEAD_S = 0.02
 """A note begins at least this long before the loudness valley between it and the previous note."""
-KNEE_DB = 1.0
+KNEE_DB = 1.5
 """... and where the level has fallen this far below its peak before the valley (the release of
 the note before: legato notes begin where the previous one lets go)."""
 GLIDE_SEMITONES = 0.3
@@ -266,12 +268,14 @@ def _level_rise(level: np.ndarray) -> np.ndarray:
     return window[:, 3:].max(axis=1) - window[:, :4].min(axis=1)
 
 
-def _onset_candidates(frames: TranscriptionFrames) -> tuple[np.ndarray, np.ndarray]:
-    """Onset frames and their strength (1 = weak cue, 2 = strong enough to split a note).
+def _onset_candidates(frames: TranscriptionFrames) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Onset frames, their strength (1 = weak cue, 2 = strong enough to split a note) and knees.
 
     Flux peaks >= ONSET_THRESHOLD followed by a loudness rise of >= RISE_DB (a re-attack, not a
     release) mark an onset one frame before the peak; loudness valleys at least VALLEY_DB deep
-    on both sides mark one VALLEY_LEAD_S before the valley (legato bowing and tonguing).
+    on both sides mark one VALLEY_LEAD_S before the valley (legato bowing and tonguing); a
+    valley's knee is where the sounding level first falls KNEE_DB below its peak before it
+    (a flux cue's knee is the cue itself), where a pitch change placed by the cue begins.
     """
     rate = frames.frame_rate
     flux = frames.onset_strength.astype(np.float64)
@@ -299,7 +303,8 @@ def _onset_candidates(frames: TranscriptionFrames) -> tuple[np.ndarray, np.ndarr
             # note's release: a legato note-on), at least VALLEY_LEAD_S before its bottom
             frame = max(int(v) - lead, 0)
             knee = frame
-            while knee > v - look and knee > 0 and level[knee - 1] < left[v] + level[v] - KNEE_DB:
+            while knee > v - look and knee > 0 and sounding[knee - 1] and \
+                    level[knee - 1] < left[v] + level[v] - KNEE_DB:
                 knee -= 1
             strength = 2.0 if depth >= SPLIT_VALLEY_DB else 1.0
             same = [f for f in out if abs(frame - f) <= lead + 2]  # one onset, two cues
@@ -350,7 +355,8 @@ def segment_notes(frames: TranscriptionFrames, *, min_note_s: float = MIN_NOTE_S
     flux = frames.onset_strength.astype(np.float64)
     flux_peak = np.zeros(frames.n_frames, bool)
     flux_peak[_local_extrema(flux, 2, maxima=True)] = True
-    flux_peak &= (flux >= CHANGE_THRESHOLD) & (_level_rise(frames.loudness_db) >= BUMP_RISE_DB)
+    flux_peak &= flux >= CHANGE_THRESHOLD
+    sounding = frames.sounding()
 
     # note starts: every run of a pitch state begins one, moved to a nearby onset cue; a
     # pitch change without a cue that does not settle on its semitone is a glide (a fall,
@@ -358,12 +364,13 @@ def segment_notes(frames: TranscriptionFrames, *, min_note_s: float = MIN_NOTE_S
     segments: list[list[int]] = []  # [start, stop] per note
     previous_state, earliest = 0, 0
     for state, start, stop in _runs(path):
-        if state == 0:  # after a silence, the onset is looked for no earlier than its start
-            previous_state, earliest = 0, start
+        if state == 0:  # after a silent gap, the onset is looked for no earlier than its start
+            previous_state = 0
+            earliest = start if not sounding[start:stop].all() else earliest
             continue
         window = slice(max(start - before, earliest), min(start + after + 1, frames.n_frames))
         bumps = np.arange(window.start, window.stop)[flux_peak[window]]
-        in_reach = (onsets >= window.start) & (onsets <= start + after)
+        in_reach = (onsets >= start - before) & (onsets <= start + after)
         near = onsets[in_reach]
         if bumps.size:  # the new note's first spectral change, however soft its attack
             start = max(int(bumps[np.argmax(flux[bumps])]) - 1, 0)

@@ -136,18 +136,19 @@ if [[ $STAGE == all || $STAGE == locality ]]; then
 fi
 
 # DDSP Inference for recordings (issue 12): trained from scratch STEPS_INF steps on the corpus,
-# reading the amplitude heard at each harmonic of f0 beside the log-mel, with recording
+# correcting what the STFT measures (the amplitude heard at each harmonic of f0, the noise floor
+# per band; its head starts at zero, i.e. at the measurement), with recording
 # augmentation (midi_ddsp.recorded): half the rows re-voiced (other noise levels and harmonic
 # tilts, rendered, exact targets), half recorded (room and noise), half with a pitch tracker's f0
 # errors, gains of +-12 dB, and the multi-scale spectral loss of the resynthesis (weight 1, all 8
 # rows); scored on the real clips (make real-clips) and the corpus test split, then exported with
 # that report in its card.
-STEPS_INF=${STEPS_INF:-5000}
+STEPS_INF=${STEPS_INF:-3000}
 if [[ $STAGE == all || $STAGE == inference ]]; then
   mkdir -p "$RUNS/inference_rec"
   $PY -m midi_ddsp.cli.train inference --data "$CORPUS" --out "$RUNS/inference_rec" --resume \
-      --steps "$STEPS_INF" --batch-size 8 --crop-frames 250 --learning-rate 0.001 \
-      --warmup-steps 200 --lr-half-life-steps 1500 --augment-prob 0.5 --perturb-prob 0.5 \
+      --steps "$STEPS_INF" --batch-size 8 --crop-frames 250 --learning-rate 0.0003 \
+      --warmup-steps 100 --lr-half-life-steps 1000 --augment-prob 0.5 --perturb-prob 0.5 \
       --gain-db 12 --revoice-prob 0.5 --spectral-loss-weight 1.0 --spectral-examples 8 \
       --save-every 250 --num-threads 1 --no-progress >> "$RUNS/inference_rec/train.log" 2>&1
   $PY scripts/fetch_real_clips.py

@@ -12,7 +12,9 @@ from midi_ddsp.models import DDSPInference, DDSPInferenceConfig
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    return DDSPInference(DDSPInferenceConfig.tiny()).eval()
+    model = DDSPInference(DDSPInferenceConfig.tiny()).eval()
+    torch.nn.init.normal_(model.head.weight, std=0.3)   # a new model's head starts at zero
+    return model
 
 
 def test_infer_shapes(model):
@@ -55,7 +57,7 @@ def test_harmonic_features_make_the_output_follow_the_audio_and_old_configs_load
     feature loads without it."""
     from midi_ddsp.models import ddsp_inference
 
-    assert model.config.harmonic_features
+    assert model.config.measured_features
     monkeypatch.setattr(ddsp_inference, "log_mel",
                         lambda audio, **kw: torch.zeros(audio.shape[0], audio.shape[1] // 64,
                                                         kw["n_mels"]))
@@ -67,8 +69,30 @@ def test_harmonic_features_make_the_output_follow_the_audio_and_old_configs_load
     b = model.infer(louder_5th.astype(np.float32), f0, np.full(125, -20.0), "oboe")
     assert not np.allclose(a.harmonic_distribution, b.harmonic_distribution)
     legacy = {k: v for k, v in dataclasses.asdict(DDSPInferenceConfig()).items()
-              if k != "harmonic_features"}
-    assert not DDSPInferenceConfig.from_dict(legacy).harmonic_features
+              if k != "measured_features"}
+    assert not DDSPInferenceConfig.from_dict(legacy).measured_features
     old = DDSPInference(DDSPInferenceConfig.from_dict(legacy))
     assert old.stack is not None and sum(p.numel() for p in old.parameters()) < \
         sum(p.numel() for p in DDSPInference().parameters())
+
+
+def test_a_new_model_resynthesises_what_the_stft_measures():
+    """Zero head: the amplitude is the heard harmonics' sum, the distribution their shares,
+    the noise the measured floor (calibrated to the synth)."""
+    from midi_ddsp.synth_params import SynthParams
+    from midi_ddsp.dsp.blocks import render_synth_params
+
+    n = 250
+    hd = np.zeros((n, 60), np.float32)
+    hd[:, [0, 1, 3]] = (0.6, 0.3, 0.1)
+    noise = np.full((n, 65), 10 ** (-50 / 20), np.float32)
+    source = SynthParams(np.full(n, 196.0, np.float32), np.full(n, 0.2, np.float32), hd, noise)
+    audio = render_synth_params(source, seed=1)
+    model = DDSPInference(DDSPInferenceConfig.tiny()).eval()
+    got = model.infer(audio, source.f0_hz, np.full(n, -20.0), "violin")
+    mid = slice(50, 200)
+    assert abs(20 * np.log10(got.amplitude[mid].mean() / 0.2)) < 1.5
+    np.testing.assert_allclose(got.harmonic_distribution[mid][:, [0, 1, 3]].mean(0),
+                               (0.6, 0.3, 0.1), atol=0.03)
+    noise_db = 20 * np.log10(got.noise_magnitudes[mid][:, 10:60].mean())
+    assert abs(noise_db + 50) < 4

@@ -145,3 +145,21 @@ def test_input_problem_names_what_cannot_be_transcribed(flute_render):
         assert problem is not None and problem.startswith(words), (words, problem)
     frames = T.analyse_frames(audio, sample_rate=SR)
     assert monophony.input_problem(audio, frames, sample_rate=SR) is None
+
+
+def test_a_legato_change_begins_where_the_previous_note_lets_go():
+    # slow-attack legato (a cello): CREPE's pitch switches 80 ms after the note-on, while the
+    # level starts falling at the note-on (the previous note's release) and dips to a valley
+    n = 220
+    f0 = np.where(np.arange(n) < 108, 261.63, 293.66)
+    conf = np.where((np.arange(n) >= 10) & (np.arange(n) < 200), 0.9, 0.05)
+    loud = np.full(n, -110.0)
+    loud[10:200] = -20.0
+    loud[100:109] = -20.0 - np.arange(9)           # falls from the note-on (frame 100) ...
+    loud[109:121] = -28.0 + np.arange(1, 13) * 8 / 12  # ... and recovers as the new note swells
+    frames = T.TranscriptionFrames(100, f0.astype(np.float32), conf.astype(np.float32),
+                                   loud.astype(np.float32), np.ones(n, np.float32))
+    notes = T.segment_notes(frames)
+    assert [n.pitch for n in notes] == [60, 62]
+    assert notes[1].onset_s == pytest.approx(1.00, abs=0.03)
+

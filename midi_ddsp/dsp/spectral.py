@@ -25,8 +25,10 @@ __all__ = [
     "a_weighted_loudness_db",
     "stft_magnitude",
     "mel_filterbank",
+    "NOISE_FLOOR_OFFSET_DB",
     "harmonic_log_amplitudes",
     "log_mel",
+    "noise_floor_log_amplitudes",
     "multiscale_spectral_loss",
 ]
 
@@ -254,6 +256,37 @@ def harmonic_log_amplitudes(audio: Any, f0_hz: Any, *, n_harmonics: int, sample_
     heard = torch.gather(mag, 2, bins)
     audible = (freqs < 0.5 * sample_rate) & (f0[..., None] > 0)
     return torch.log(torch.where(audible, heard, torch.zeros_like(heard)) + floor)
+
+
+NOISE_FLOOR_OFFSET_DB = 31.7
+"""``noise_db`` of the filtered-noise synth minus ``20 log10`` of the STFT median it produces in
+``noise_floor_log_amplitudes`` (measured on the synth's white noise, any level)."""
+
+
+def noise_floor_log_amplitudes(audio: Any, *, n_bands: int, sample_rate: int = 16000,
+                               frame_rate: int = 250, n_fft: int = 2048,
+                               floor: float = 1e-7) -> torch.Tensor:
+    """Natural log of the noise floor around each noise band's centre frequency, per frame.
+
+    The median of the scaled STFT magnitude (as ``harmonic_log_amplitudes``) over the bins
+    nearest each of ``n_bands`` centres spaced evenly from 0 Hz to Nyquist (the filtered-noise
+    synth's bands): harmonics are sparse peaks, so the median reads the noise between them.
+    ``+ NOISE_FLOOR_OFFSET_DB`` (in dB) gives the synth's noise magnitude that sounds so.
+
+    Returns:
+        [batch, n_samples // hop, n_bands].
+    """
+    x, _ = _audio_2d(audio)
+    hop = _check_positive_int(sample_rate // frame_rate, "sample_rate // frame_rate")
+    mag = _stft(x, _check_positive_int(n_fft, "n_fft"), hop).abs() * (4.0 / n_fft)
+    n_bins = mag.shape[-1]
+    step = (n_bins - 1) / (n_bands - 1)
+    half = max(1, int(step // 2))
+    padded = torch.nn.functional.pad(mag, (half, half), mode="replicate")
+    centres = torch.round(torch.arange(n_bands, device=x.device) * step).long()
+    idx = centres[:, None] + torch.arange(2 * half + 1, device=x.device)[None, :]
+    windows = padded[..., idx]                       # [batch, frames, n_bands, 2 * half + 1]
+    return torch.log(windows.median(dim=-1).values + floor)
 
 
 # ---------------------------------------------------------------------------------------------

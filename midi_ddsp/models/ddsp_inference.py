@@ -1,11 +1,19 @@
 """DDSP Inference: audio + f0 + loudness + instrument -> SynthParams (the analysis direction).
 
 Inputs per frame: a log-mel spectrogram of the audio (``midi_ddsp.dsp.log_mel``, 64 bands,
-FFT 1024, at the frame rate), the log amplitude heard at each harmonic of f0
-(``harmonic_log_amplitudes``, FFT 2048; with ``harmonic_features``), f0 as (MIDI - 60) / 24 with
-a voiced flag, loudness in dB / 60 and the instrument embedding. A conditioned dilated convolution stack predicts the harmonic amplitude
+FFT 1024, at the frame rate), f0 as (MIDI - 60) / 24 with a voiced flag, loudness in dB / 60 and
+the instrument embedding. A conditioned dilated convolution stack predicts the harmonic amplitude
 (dB), harmonic distribution (softmax, then ``midi_ddsp.dsp.get_controls``: harmonics at or above
 the model's Nyquist removed, renormalised) and noise-band magnitudes (dB); f0 passes through.
+
+With ``measured_features`` (new models) the model also reads what the STFT measures (FFT 2048):
+the amplitude heard at each harmonic of f0 (``harmonic_log_amplitudes``) and the noise floor at
+each noise band (``noise_floor_log_amplitudes``), and predicts corrections to them: amplitude =
+the heard harmonics' sum + 10 dB x its output, harmonic logits = log heard amplitude + output,
+noise = the floor (calibrated to the synth) + 10 dB x output. Its head starts at zero, so an
+untrained model resynthesises what it measures; training teaches it what measuring gets wrong
+(rooms, background noise, pitch errors).
+
 ``impulse_response`` gives a parametric room (no reverb is learned).
 """
 from __future__ import annotations
@@ -18,13 +26,15 @@ from torch import nn
 
 from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG, SignalConfig, config_from_dict
 from midi_ddsp.dsp.rooms import DEFAULT_REVERB
-from midi_ddsp.dsp.spectral import harmonic_log_amplitudes, log_mel
+from midi_ddsp.dsp.spectral import (NOISE_FLOOR_OFFSET_DB, harmonic_log_amplitudes, log_mel,
+                                    noise_floor_log_amplitudes)
 from midi_ddsp.dsp.units import hz_to_midi
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.instruments import InstrumentSpec, instrument_weights
 from midi_ddsp.models.checkpoint import CheckpointMixin, register_model
 from midi_ddsp.models.features import PITCH_CENTER, PITCH_SCALE
 from midi_ddsp.models.controls import (
+    CONTROL_RANGES,
     amp_db_from_logits,
     harmonic_distribution_from_logits,
     noise_db_from_logits,
@@ -43,6 +53,13 @@ __all__ = ["DDSPInferenceConfig", "DDSPInference"]
 _LOUDNESS_SCALE_DB = 60.0
 _LOG_MEL_OFFSET = 5.0   # log-mel energies (natural log) are shifted/scaled to ~unit range
 _LOG_MEL_SCALE = 5.0
+_HEARD_FLOOR = 1e-5     # harmonic_log_amplitudes' floor (an inaudible harmonic)
+_RESIDUAL_DB = 10.0     # dB per unit of the head's corrections to the measured levels
+
+
+def _clamp_range(x: torch.Tensor, name: str) -> torch.Tensor:
+    r = CONTROL_RANGES[name]
+    return x.clamp(r.low, r.high)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,8 +72,9 @@ class DDSPInferenceConfig:
         embedding_dim: instrument embedding size.
         n_mels: mel bands of the audio features.
         n_fft: FFT size of the mel analysis.
-        harmonic_features: also read the amplitude at each harmonic of f0 (FFT 2048), so the
-            model measures the harmonics it hears (False in checkpoints from before it existed).
+        measured_features: also read the harmonics and the noise floor the STFT measures and
+            predict corrections to them (see the module docstring; False in checkpoints from
+            before it existed).
     """
 
     channels: int = 96
@@ -64,7 +82,7 @@ class DDSPInferenceConfig:
     embedding_dim: int = 16
     n_mels: int = 64
     n_fft: int = 1024
-    harmonic_features: bool = True
+    measured_features: bool = True
 
     @classmethod
     def tiny(cls) -> "DDSPInferenceConfig":
@@ -72,7 +90,7 @@ class DDSPInferenceConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "DDSPInferenceConfig":
-        return config_from_dict(cls, {"harmonic_features": False, **values})
+        return config_from_dict(cls, {"measured_features": False, **values})
 
 
 @register_model
@@ -90,13 +108,16 @@ class DDSPInference(CheckpointMixin, nn.Module):
         self.model_card: dict = {}
         c = self.config
         cond_channels = c.n_mels + 3 + c.embedding_dim
-        if c.harmonic_features:
-            cond_channels += signal_config.n_harmonics
+        if c.measured_features:
+            cond_channels += signal_config.n_harmonics + signal_config.n_noise_bands
         self.embedding = InstrumentEmbedding(c.embedding_dim)
         self.stack = ConditionedDilatedStack(cond_channels, cond_channels, channels=c.channels,
                                              dilations=tuple(c.dilations))
         k, b = signal_config.n_harmonics, signal_config.n_noise_bands
         self.head = nn.Conv1d(c.channels, 1 + k + b, 1)
+        if c.measured_features:   # start from what the STFT measures
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
         ignore_legacy_reverb_state(self)  # older checkpoints hold an (untrained) reverb bank
 
     def audio_features(self, audio: torch.Tensor, n_frames: int) -> torch.Tensor:
@@ -130,20 +151,44 @@ class DDSPInference(CheckpointMixin, nn.Module):
         pitch = voiced * (midi - PITCH_CENTER) / PITCH_SCALE
         emb = self.embedding(instrument_weights)[:, :, None].expand(-1, -1, n_frames)
         features = [mel.transpose(1, 2)]
-        if self.config.harmonic_features:
-            heard = harmonic_log_amplitudes(audio, f0_hz, n_harmonics=self.signal_config.n_harmonics,
-                                            sample_rate=self.signal_config.sample_rate,
-                                            frame_rate=self.signal_config.frame_rate)
-            features.append(((heard + _LOG_MEL_OFFSET) / _LOG_MEL_SCALE).transpose(1, 2))
+        if self.config.measured_features:
+            heard, noise_floor = self._measured(audio, f0_hz)
+            features += [((heard + _LOG_MEL_OFFSET) / _LOG_MEL_SCALE).transpose(1, 2),
+                         ((noise_floor + _LOG_MEL_OFFSET) / _LOG_MEL_SCALE).transpose(1, 2)]
         cond = torch.cat([*features, pitch[:, None], voiced[:, None],
                           (loudness_db / _LOUDNESS_SCALE_DB)[:, None], emb], dim=1)
         out = self.head(self.stack(cond, cond)).transpose(1, 2)
         k = self.signal_config.n_harmonics
         logits = out[..., 1:1 + k]
-        return {"amp_db": amp_db_from_logits(out[..., 0]), "harmonic_logits": logits,
+        if self.config.measured_features:
+            heard_amp = (torch.exp(heard) - _HEARD_FLOOR).clamp(min=0.0).sum(-1)
+            heard_db = 20.0 * torch.log10(heard_amp + 1e-5)
+            amp_db = _clamp_range(heard_db + _RESIDUAL_DB * out[..., 0], "amp_db")
+            logits = logits + heard
+            floor_db = 20.0 / np.log(10.0) * noise_floor + NOISE_FLOOR_OFFSET_DB
+            noise_db = _clamp_range(floor_db + _RESIDUAL_DB * out[..., 1 + k:], "noise_db")
+        else:
+            amp_db = amp_db_from_logits(out[..., 0])
+            noise_db = noise_db_from_logits(out[..., 1 + k:])
+        return {"amp_db": amp_db, "harmonic_logits": logits,
                 "harmonic_distribution": harmonic_distribution_from_logits(
                     logits, f0_hz, sample_rate=self.signal_config.sample_rate),
-                "noise_db": noise_db_from_logits(out[..., 1 + k:])}
+                "noise_db": noise_db}
+
+    def _measured(self, audio: torch.Tensor, f0_hz: torch.Tensor) -> tuple:
+        """(log heard harmonic amplitude [B, T, K], log noise floor [B, T, Nb]) of the audio."""
+        signal = self.signal_config
+        n_frames = f0_hz.shape[1]
+        heard = harmonic_log_amplitudes(audio, f0_hz, n_harmonics=signal.n_harmonics,
+                                        sample_rate=signal.sample_rate,
+                                        frame_rate=signal.frame_rate, floor=_HEARD_FLOOR)
+        floor = noise_floor_log_amplitudes(audio, n_bands=signal.n_noise_bands,
+                                           sample_rate=signal.sample_rate,
+                                           frame_rate=signal.frame_rate)
+        if floor.shape[1] < n_frames:
+            floor = torch.nn.functional.pad(floor, (0, 0, 0, n_frames - floor.shape[1]),
+                                            value=float(np.log(1e-7)))
+        return heard, floor[:, :n_frames]
 
     def infer(self, audio: np.ndarray, f0_hz: np.ndarray, loudness_db: np.ndarray,
               instrument: InstrumentSpec) -> SynthParams:

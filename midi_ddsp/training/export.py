@@ -55,8 +55,10 @@ _DESCRIPTIONS = {
         "no note length, position or time to the offset). Trained from scratch with the "
         "Synthesis Generator's losses and augmentation (see its card)."),
     "ddsp_inference": (
-        "DDSP Inference: log-mel (64) + the amplitude heard at each harmonic of f0 + f0 + "
-        "loudness + instrument -> amplitude, harmonic distribution, noise magnitudes. "
+        "DDSP Inference: log-mel (64) + what the STFT measures (the amplitude heard at each "
+        "harmonic of f0, the noise floor per band) + f0 + loudness + instrument -> "
+        "corrections to those measurements: amplitude, harmonic distribution, noise "
+        "magnitudes (the head starts at zero: at the measurement). "
         "Regression to analysed params with recording augmentation (midi_ddsp.recorded): "
         "rows re-voiced (noise level and harmonic tilt drawn, rendered, exact targets; "
         "--revoice-prob), recorded (a random room and noise; "
