@@ -375,7 +375,8 @@ def segment_notes(frames: TranscriptionFrames, *, min_note_s: float = MIN_NOTE_S
         if bumps.size:  # the new note's first spectral change, however soft its attack
             start = max(int(bumps[np.argmax(flux[bumps])]) - 1, 0)
         elif near.size:
-            start = int(knees[in_reach][np.argmin(np.abs(near - start))])
+            nearest = int(np.argmin(np.abs(near - start)))  # legato: from the release's knee
+            start = int(knees[in_reach][nearest] if previous_state else near[nearest])
         elif previous_state and segments and segments[-1][1] == start:
             run = midi[start:stop] - pitches[state - 1]
             if abs(float(np.median(run))) > GLIDE_SEMITONES or \

@@ -78,14 +78,15 @@ def test_inference_batch_gain_moves_input_and_targets_together(records):
                                atol=1e-3)
 
 
-def test_recorded_rows_change_the_input_only(records):
+def test_recorded_rows_are_resynthesised_as_heard_and_skip_the_regression(records):
     rng = np.random.default_rng(2)
     b = inference_batch(records, rng, batch_size=2, crop_frames=100, indices=[0, 1],
                         recorded_prob=1.0, f0_error_prob=1.0)
     clean = inference_batch(records, np.random.default_rng(2), batch_size=2, crop_frames=100,
                             indices=[0, 1])
-    assert not torch.allclose(b["audio"], b["target_audio"])
-    torch.testing.assert_close(b["target_audio"], clean["target_audio"])
+    assert not torch.allclose(b["audio"], clean["audio"])
+    torch.testing.assert_close(b["target_audio"], b["audio"])    # resynthesise what is heard
+    assert b["exact"].tolist() == [0.0, 0.0] and clean["exact"].tolist() == [1.0, 1.0]
     torch.testing.assert_close(b["amp_db"], clean["amp_db"])
     assert not torch.allclose(b["f0_hz"], clean["f0_hz"]) and bool(torch.all(b["f0_hz"] > 0))
 
@@ -139,3 +140,18 @@ def test_revoiced_rows_sound_like_their_targets(records):
         audible[:10] = audible[-10:] = False                 # the crop's edges
         amp_db = 20 * np.log10(np.maximum(measured.amplitude[audible], 1e-7))
         assert np.median(np.abs(amp_db - b["amp_db"][row].numpy()[audible])) < 1.5
+
+
+def test_inexact_rows_leave_the_regression(records):
+    torch.manual_seed(0)
+    model = DDSPInference(DDSPInferenceConfig.tiny())
+    torch.nn.init.normal_(model.head.weight, std=0.3)
+    batch = inference_batch(records, np.random.default_rng(5), batch_size=2, crop_frames=100)
+    _, both = inference_loss(model, batch)
+    first_only = {k: v[:1] for k, v in batch.items()}
+    _, first = inference_loss(model, first_only)
+    batch["exact"] = torch.tensor([1.0, 0.0])
+    _, masked = inference_loss(model, batch)
+    assert masked["amp"] == pytest.approx(first["amp"], rel=1e-4)
+    assert masked["amp"] != pytest.approx(both["amp"], rel=1e-3)
+    assert masked["noise"] == pytest.approx(first["noise"], rel=1e-4)

@@ -419,15 +419,16 @@ def inference_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
 
     With ``revoice_prob`` a row's audio is instead rendered (dry synth) from its analysed
     parameters re-voiced at random (``midi_ddsp.recorded.revoice_params``), which are then its
-    exact targets. With ``recorded_prob`` a row's input audio is "recorded"
-    (``midi_ddsp.recorded.degrade_audio``: a random room and noise) and its loudness measured from
-    that; with ``f0_error_prob`` its f0 input carries a pitch tracker's errors
-    (``pitch_tracker_f0``); every row is scaled by a random gain of +-``gain_db`` dB, input,
-    targets and ``target_audio`` alike. Otherwise the targets stay the dry render's analysed
-    parameters.
+    exact targets. With ``recorded_prob`` a row's audio is "recorded"
+    (``midi_ddsp.recorded.degrade_audio``: a random room and noise), its loudness measured from
+    that, and its parameter targets marked inexact (``exact`` 0: only the spectral loss against
+    the recorded audio teaches it); with ``f0_error_prob`` its f0 input carries a pitch
+    tracker's errors (``pitch_tracker_f0``); every row is scaled by a random gain of
+    +-``gain_db`` dB, audio and targets alike.
 
-    Returns ``audio`` [B, crop_frames * hop] (the input), ``target_audio`` (the dry crop, same
-    shape), ``f0_hz``, ``loudness_db`` [B, T], ``instrument_weights`` [B, 13] and targets ``amp_db``
+    Returns ``audio`` [B, crop_frames * hop] (the input), ``target_audio`` (the audio to
+    resynthesise: the input itself), ``exact`` [B] (1: the parameter targets are the audio's),
+    ``f0_hz``, ``loudness_db`` [B, T], ``instrument_weights`` [B, 13] and targets ``amp_db``
     [B, T], ``harmonic_distribution`` [B, T, K], ``noise_db`` [B, T, Nb].
     """
     from midi_ddsp.dsp.spectral import a_weighted_loudness_db
@@ -435,8 +436,8 @@ def inference_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
     from midi_ddsp.recorded import degrade_audio, pitch_tracker_f0, revoice_params
 
     frame_rate = sample_rate // hop_size
-    keys = ("audio", "target_audio", "f0_hz", "loudness_db", "instrument_weights", "amp_db",
-            "harmonic_distribution", "noise_db")
+    keys = ("audio", "target_audio", "exact", "f0_hz", "loudness_db", "instrument_weights",
+            "amp_db", "harmonic_distribution", "noise_db")
     out = {k: [] for k in keys}
     for b in range(batch_size):
         rec = records[indices[b] if indices is not None else int(rng.integers(len(records)))]
@@ -457,7 +458,8 @@ def inference_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
         shift = float(draws.uniform(-gain_db, gain_db)) if gain_db > 0 else 0.0
         dry = dry * np.float32(db_to_amplitude(shift))
         audio = dry
-        if draws.random() < recorded_prob:
+        recorded = draws.random() < recorded_prob
+        if recorded:
             audio = degrade_audio(dry, draws)
         if shift or revoiced or audio is not dry:   # loudness as measured from the input
             measured = a_weighted_loudness_db(audio, sample_rate=sample_rate,
@@ -471,7 +473,8 @@ def inference_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
         weights = np.zeros(N_INSTRUMENTS, np.float32)
         weights[rec.instrument_index] = 1.0
         out["audio"].append(audio)
-        out["target_audio"].append(dry)
+        out["target_audio"].append(audio)
+        out["exact"].append(np.float32(not recorded))
         out["f0_hz"].append(f0)
         out["loudness_db"].append(loudness)
         out["instrument_weights"].append(weights)

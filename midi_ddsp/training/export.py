@@ -61,8 +61,8 @@ _DESCRIPTIONS = {
         "magnitudes (the head starts at zero: at the measurement). "
         "Regression to analysed params with recording augmentation (midi_ddsp.recorded): "
         "rows re-voiced (noise level and harmonic tilt drawn, rendered, exact targets; "
-        "--revoice-prob), recorded (a random room and noise; "
-        "--augment-prob), a pitch tracker's f0 errors (--perturb-prob), a random gain "
+        "--revoice-prob), recorded (a random room and noise, resynthesised as heard: "
+        "spectral loss only; --augment-prob), a pitch tracker's f0 errors (--perturb-prob), a random gain "
         "(--gain-db), plus the multi-scale spectral loss of the dry resynthesis on the input f0 "
         "(--spectral-loss-weight)."),
 }

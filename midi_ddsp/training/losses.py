@@ -138,15 +138,20 @@ def expression_loss(model, batch: dict) -> tuple[torch.Tensor, dict]:
 
 def inference_loss(model, batch: dict, *, spectral_weight: float = 0.0,
                    spectral_rows: int = 0) -> tuple[torch.Tensor, dict]:
-    """Regression loss of DDSP Inference to the analysed parameters; with ``spectral_weight`` > 0,
-    plus that weight x the multi-scale spectral loss between ``batch["target_audio"]`` (the dry
-    crops) and the first ``spectral_rows`` rows' outputs rendered dry on their input f0."""
+    """Regression loss of DDSP Inference to the analysed parameters (rows whose ``exact`` is 1,
+    all rows without it); with ``spectral_weight`` > 0, plus that weight x the multi-scale
+    spectral loss between ``batch["target_audio"]`` and the first ``spectral_rows`` rows'
+    outputs rendered dry on their input f0."""
     out = model(batch["audio"], batch["f0_hz"], batch["loudness_db"], batch["instrument_weights"])
-    amp = (((out["amp_db"] - batch["amp_db"]) / _DB_SCALE) ** 2).mean()
+    exact = batch.get("exact")
+    rows = torch.ones_like(batch["amp_db"][:, 0]) if exact is None else exact
+    frames = rows[:, None].expand_as(batch["amp_db"])
+    amp = _masked_mean(((out["amp_db"] - batch["amp_db"]) / _DB_SCALE) ** 2, frames)
     ce = -(batch["harmonic_distribution"] * F.log_softmax(out["harmonic_logits"], -1)).sum(-1)
     ent = -(batch["harmonic_distribution"] * torch.log(batch["harmonic_distribution"].clamp(min=1e-8))).sum(-1)
-    harmonics = _masked_mean(ce - ent, (batch["amp_db"] > _AUDIBLE_DB).float())
-    noise = (((out["noise_db"] - batch["noise_db"]) / _DB_SCALE) ** 2).mean()
+    harmonics = _masked_mean(ce - ent, (batch["amp_db"] > _AUDIBLE_DB).float() * frames)
+    noise = _masked_mean((((out["noise_db"] - batch["noise_db"]) / _DB_SCALE) ** 2).mean(-1),
+                         frames)
     total = amp + harmonics + noise
     parts = {"amp": float(amp.detach()), "harmonics": float(harmonics.detach()),
              "noise": float(noise.detach())}
