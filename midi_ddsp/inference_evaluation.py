@@ -11,7 +11,7 @@ with the clip by the multi-scale spectral loss (``midi_ddsp.dsp.spectral``):
 
 The ratio model / floor is the figure of merit (1.0 = as good as measuring the audio).
 Corpus renders are scored three ways: dry with the corpus's exact f0, dry with CREPE f0, and
-"recorded" (room reverb and noise added to the input, CREPE f0; the target stays the dry audio).
+"recorded" (room reverb and noise added, CREPE f0, scored against that audio as a recording is).
 
     python -m midi_ddsp.inference_evaluation --model checkpoints/ddsp_inference.pt \\
         --clips data/real_clips --data data/corpus --out reports/inference
@@ -61,24 +61,20 @@ def _fit(x: np.ndarray, n: int, fill: "float | None" = None) -> np.ndarray:
     return x
 
 
-def resynthesis_scores(inference, target: np.ndarray, inputs: tuple, instrument: str, *,
-                       floor_inputs: "tuple | None" = None) -> dict:
+def resynthesis_scores(inference, target: np.ndarray, inputs: tuple, instrument: str) -> dict:
     """Spectral loss against ``target`` of the model's and the analysis floor's resynthesis.
 
     Args:
         inference: a ``DDSPInference``.
         target: the audio to match, float32 [n_samples] at 16 kHz.
-        inputs: ``(audio16, f0_hz, loudness_db)`` the model sees.
+        inputs: ``(audio16, f0_hz, loudness_db)`` the model and the analysis see.
         instrument: the instrument name the model is told.
-        floor_inputs: ``(audio16, f0_hz, _)`` the analysis measures (default ``inputs``).
     """
     from midi_ddsp.analysis import analyse_audio
 
     audio, f0, loudness = inputs
-    floor_audio, floor_f0, _ = floor_inputs if floor_inputs is not None else inputs
     fr = inference.signal_config.frame_rate
-    floor_params = analyse_audio(floor_audio, floor_f0, sample_rate=CREPE_SAMPLE_RATE,
-                                 frame_rate=fr)
+    floor_params = analyse_audio(audio, f0, sample_rate=CREPE_SAMPLE_RATE, frame_rate=fr)
     model_params = inference.infer(audio, f0, loudness, instrument)
     n = target.shape[0]
     out = {}
@@ -116,8 +112,8 @@ def evaluate_clips(inference, clips_dir: "str | Path") -> dict:
 def evaluate_corpus(inference, pieces: Sequence, *, seed: int = 0) -> dict:
     """Mean scores over corpus test pieces (``timbre_evaluation.load_test_pieces``):
     ``exact_f0`` (dry, the corpus f0 and loudness), ``crepe_f0`` (dry, measured f0 and
-    loudness), ``recorded`` (degraded input, CREPE f0; the target stays the dry audio, the
-    floor is the dry audio's)."""
+    loudness), ``recorded`` (a room and noise added, CREPE f0; scored against that audio, as a
+    recording is)."""
     rng = np.random.default_rng(seed)
     fr = inference.signal_config.frame_rate
     rows = {"exact_f0": [], "crepe_f0": [], "recorded": []}
@@ -128,8 +124,7 @@ def evaluate_corpus(inference, pieces: Sequence, *, seed: int = 0) -> dict:
         measured = clip_inputs(dry, 16000, frame_rate=fr)
         rows["crepe_f0"].append(resynthesis_scores(inference, dry, measured, name))
         wet = clip_inputs(degrade_audio(dry, rng), 16000, frame_rate=fr)
-        rows["recorded"].append(resynthesis_scores(inference, dry, wet, name,
-                                                   floor_inputs=measured))
+        rows["recorded"].append(resynthesis_scores(inference, wet[0], wet, name))
     return {key: {k: float(np.mean([r[k] for r in values])) for k in values[0]}
             | {"n_examples": len(values)} for key, values in rows.items() if values}
 

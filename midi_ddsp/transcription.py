@@ -26,9 +26,10 @@ Segmentation (``segment_notes``), in three steps:
    strongest flux peak above ``CHANGE_THRESHOLD`` within ``SNAP_BEFORE_S`` before /
    ``SNAP_AFTER_S`` after it (CREPE's pitch switches late, while the previous note's release
    rings under the new attack) but not before a silent gap that precedes the run (a release
-   has flux too), else to the nearest cue, a valley's cue placed where the level starts to
-   fall into it (``KNEE_DB``: a slow legato attack begins as the previous note lets go, up to
-   ~100 ms before CREPE's pitch switches); a pitch change with no cue whose
+   has flux too), else to the nearest cue; at a legato change whose new pitch CREPE hears
+   before the valley's bottom, to where the level starts to fall into it (``KNEE_DB``: a
+   slow attack begins as the previous note lets go, up to ~100 ms before CREPE's pitch
+   switches); a pitch change with no cue whose
    frames do not settle on their semitone is a glide and stays in the previous note. Strong
    cues (flux twice the threshold, valleys ``SPLIT_VALLEY_DB`` deep) inside a run of one pitch
    split it (repeated notes) when both parts last at least ``min_note_s``.
@@ -351,6 +352,7 @@ def segment_notes(frames: TranscriptionFrames, *, min_note_s: float = MIN_NOTE_S
     onsets, cue, knees = _onset_candidates(frames)
     min_frames = max(1, int(round(min_note_s * rate)))
     before, after = int(round(SNAP_BEFORE_S * rate)), int(round(SNAP_AFTER_S * rate))
+    valley_lead = int(round(VALLEY_LEAD_S * rate))
     midi = hz_to_midi(np.maximum(frames.f0_hz.astype(np.float64), 1e-3))
     flux = frames.onset_strength.astype(np.float64)
     flux_peak = np.zeros(frames.n_frames, bool)
@@ -375,8 +377,11 @@ def segment_notes(frames: TranscriptionFrames, *, min_note_s: float = MIN_NOTE_S
         if bumps.size:  # the new note's first spectral change, however soft its attack
             start = max(int(bumps[np.argmax(flux[bumps])]) - 1, 0)
         elif near.size:
-            nearest = int(np.argmin(np.abs(near - start)))  # legato: from the release's knee
-            start = int(knees[in_reach][nearest] if previous_state else near[nearest])
+            # a pitch heard before the valley's bottom: a slow legato attack under the previous
+            # note's release, which began at the knee
+            nearest = int(np.argmin(np.abs(near - start)))
+            legato = previous_state and start <= near[nearest] + valley_lead
+            start = int(knees[in_reach][nearest] if legato else near[nearest])
         elif previous_state and segments and segments[-1][1] == start:
             run = midi[start:stop] - pitches[state - 1]
             if abs(float(np.median(run))) > GLIDE_SEMITONES or \
