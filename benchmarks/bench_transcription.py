@@ -99,7 +99,9 @@ def main(argv=None) -> int:
     f1s = [v["onset_pitch"]["f1"] for v in per_instrument.values()]
     audible_f1s = [v["audible_reference"]["f1"] for v in per_instrument.values()]
     real = {}
-    for clip in sorted(REAL_CLIPS.glob("*")) if REAL_CLIPS.is_dir() else []:
+    audio_suffixes = {".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff"}  # not clips.json
+    for clip in sorted(p for p in REAL_CLIPS.glob("*") if p.suffix.lower() in audio_suffixes) \
+            if REAL_CLIPS.is_dir() else []:
         import soundfile
 
         audio, sample_rate = soundfile.read(clip, dtype="float32", always_2d=True)
