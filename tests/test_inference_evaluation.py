@@ -112,6 +112,7 @@ def test_fetch_script_takes_a_member_out_of_a_deb(tmp_path):
 
 REAL_CLIPS = REPO / "data" / "real_clips"
 SHORT_CLIPS = ("pyo_flute.aif", "lmms_violin.ogg", "lmms_trumpet.ogg")
+MAX_RATIO = 1.3   # the goal: within 1.3x the analysis floor (measured 1.13-1.23 on these)
 
 
 @pytest.mark.skipif(not all((REAL_CLIPS / c).is_file() for c in SHORT_CLIPS),
