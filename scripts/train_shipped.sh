@@ -157,6 +157,23 @@ if [[ $STAGE == all || $STAGE == inference ]]; then
   $PY -m midi_ddsp.training.export --run "$RUNS/inference_rec" --which model --out checkpoints \
       --metrics reports/inference/inference.json \
       --command "$0 (STAGE=inference, STEPS_INF=$STEPS_INF)"
+  # reports/metrics.json (what the shipped weights measure): the diagnostics' resynthesis loss of
+  # these weights on the same 20 test records, and where their report is
+  $PY - <<'PYEOF'
+import hashlib, json, pathlib
+from midi_ddsp.models.checkpoint import load_model
+from midi_ddsp.training.datasets import CorpusPool
+from midi_ddsp.training.diagnostics import _spread_over_instruments, resynthesis_loss
+pool = CorpusPool("data/corpus", split="test", keep_audio=True); pool.refresh()
+pt = pathlib.Path("checkpoints/ddsp_inference.pt")
+p = pathlib.Path("reports/metrics.json"); m = json.loads(p.read_text())
+m["resynthesis"] = resynthesis_loss(load_model(pt, kind="ddsp_inference").eval(),
+                                    _spread_over_instruments(pool.records, 40)[:20])
+m["ddsp_inference"] = {"checkpoint": {"path": str(pt), "id": "sha256:" + hashlib.sha256(pt.read_bytes()).hexdigest()[:12]},
+                       "report": "reports/inference/inference.md", "metrics": "reports/inference/inference.json",
+                       "note": "DDSP Inference on real recordings and corpus renders, python -m midi_ddsp.inference_evaluation (scripts/train_shipped.sh STAGE=inference)"}
+p.write_text(json.dumps(m, indent=1) + "\n")
+PYEOF
 fi
 
 # The live model (issue 13): the causal Synthesis Generator of midi_ddsp.streaming, trained from
