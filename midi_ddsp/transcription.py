@@ -23,16 +23,20 @@ Segmentation (``segment_notes``), in three steps:
 2. **onsets**: cues from the onset strength and the loudness (``_onset_candidates``): flux
    peaks above ``ONSET_THRESHOLD`` followed by a loudness rise (a re-attack, not a release),
    and loudness valleys at least ``VALLEY_DB`` deep. The start of each pitch run moves to the
-   strongest flux peak above ``CHANGE_THRESHOLD`` within ``SNAP_BEFORE_S`` before /
-   ``SNAP_AFTER_S`` after it (CREPE's pitch switches late, while the previous note's release
-   rings under the new attack) but not before a silent gap that precedes the run (a release
-   has flux too), else to the nearest cue; at a legato change whose new pitch CREPE hears
-   before the valley's bottom, to where the level starts to fall into it (``KNEE_DB``: a
-   slow attack begins as the previous note lets go, up to ~100 ms before CREPE's pitch
-   switches); a pitch change with no cue whose
-   frames do not settle on their semitone is a glide and stays in the previous note. Strong
-   cues (flux twice the threshold, valleys ``SPLIT_VALLEY_DB`` deep) inside a run of one pitch
-   split it (repeated notes) when both parts last at least ``min_note_s``.
+   latest flux peak above ``CHANGE_THRESHOLD`` and within ``BUMP_SHARE`` of the strongest one
+   within ``SNAP_BEFORE_S`` before / ``SNAP_AFTER_S`` after it (CREPE's pitch switches late,
+   while the previous note's release rings under the new attack; in fast passages the
+   strongest peak there can be the previous note's attack) but not before a silent gap that
+   precedes the run (a release has flux too), else to the nearest cue; at a legato change
+   whose new pitch CREPE hears before the valley's bottom, to where the level starts to fall
+   into it (``KNEE_DB``: a slow attack begins as the previous note lets go, up to ~100 ms
+   before CREPE's pitch switches); a pitch change with no cue whose frames do not settle
+   on their semitone is a glide and stays in the previous note, one that settles begins at
+   the knee of the previous note's release when the level falls ``FALL_DB`` into it (a
+   quieter legato note: no valley). Strong cues (flux twice the threshold, valleys
+   ``SPLIT_VALLEY_DB`` deep, or a flux re-attack together with a valley ``CONFIRM_VALLEY_DB``
+   deep) inside a run of one pitch split it (repeated notes) when both parts last at least
+   ``min_note_s``.
 3. **notes**: segments shorter than ``min_note_s``, mostly unvoiced (``MIN_NOTE_VOICING``) or
    far quieter than the rest (``QUIET_NOTE_DB``) are dropped; the pitch of a note is the
    confidence-weighted median of the CREPE pitch over its frames after the first
@@ -89,8 +93,14 @@ ONSET_THRESHOLD = 3.5
 SNAP_BEFORE_S, SNAP_AFTER_S = 0.20, 0.04
 """How far before / after a pitch change its onset cue is looked for."""
 CHANGE_THRESHOLD = 1.8
-"""At a pitch change, the strongest flux peak at least this high nearby places the onset
+"""At a pitch change, a flux peak at least this high nearby places the onset
 (after a silence, none before the silence: the previous note's release has flux too)."""
+BUMP_SHARE = 0.7
+"""... the latest peak at least this share of the strongest there (not an earlier note's attack)."""
+CONFIRM_VALLEY_DB = 4.0
+"""A flux re-attack that coincides with a valley this deep (dB) splits a note of one pitch."""
+FALL_DB = 6.0
+"""A legato pitch change without a cue, after a fall this deep (dB), begins where it began."""
 RISE_DB = 1.5
 """A flux peak is an onset only when the loudness rises this much just after it (not a release)."""
 VALLEY_DB, SPLIT_VALLEY_DB = 2.0, 8.0
@@ -296,6 +306,7 @@ def _onset_candidates(frames: TranscriptionFrames) -> tuple[np.ndarray, np.ndarr
     for p in _local_extrema(flux, 2, maxima=True):
         if flux[p] >= ONSET_THRESHOLD and rise[p] >= RISE_DB:
             out[max(int(p) - 1, 0)] = 2.0 if flux[p] >= 2 * ONSET_THRESHOLD else 1.0
+    attacks = set(out)  # the flux cues
     lead = int(round(VALLEY_LEAD_S * rate))
     for v in _local_extrema(level, 3, maxima=False):
         depth = min(left[v], right[v])
@@ -309,8 +320,9 @@ def _onset_candidates(frames: TranscriptionFrames) -> tuple[np.ndarray, np.ndarr
                 knee -= 1
             strength = 2.0 if depth >= SPLIT_VALLEY_DB else 1.0
             same = [f for f in out if abs(frame - f) <= lead + 2]  # one onset, two cues
-            if same:
-                out[same[0]] = max(out[same[0]], strength)
+            if same:  # a flux re-attack confirmed by a valley: strong enough to split
+                confirmed = 2.0 if depth >= CONFIRM_VALLEY_DB and same[0] in attacks else 1.0
+                out[same[0]] = max(out[same[0]], strength, confirmed)
                 knees[same[0]] = min(knees.get(same[0], same[0]), knee)
             else:
                 out[frame] = strength
@@ -375,7 +387,8 @@ def segment_notes(frames: TranscriptionFrames, *, min_note_s: float = MIN_NOTE_S
         in_reach = (onsets >= start - before) & (onsets <= start + after)
         near = onsets[in_reach]
         if bumps.size:  # the new note's first spectral change, however soft its attack
-            start = max(int(bumps[np.argmax(flux[bumps])]) - 1, 0)
+            strongest = float(flux[bumps].max())
+            start = max(int(bumps[flux[bumps] >= BUMP_SHARE * strongest][-1]) - 1, 0)
         elif near.size:
             # a pitch heard before the valley's bottom: a slow legato attack under the previous
             # note's release, which began at the knee
@@ -389,6 +402,7 @@ def segment_notes(frames: TranscriptionFrames, *, min_note_s: float = MIN_NOTE_S
                 segments[-1][1] = stop
                 previous_state = state
                 continue
+            start = _release_start(frames.loudness_db, start, max(start - before, earliest))
         previous_state = state
         if segments:  # the previous note ends where this one begins
             start = max(start, segments[-1][0] + 1)
@@ -422,6 +436,20 @@ def segment_notes(frames: TranscriptionFrames, *, min_note_s: float = MIN_NOTE_S
         notes = [n for n in notes if n[3] >= floor]
     velocities = velocity_from_loudness([n[3] for n in notes])
     return [Note(p, float(a), float(b), int(v)) for (p, a, b, _), v in zip(notes, velocities)]
+
+
+def _release_start(level: np.ndarray, start: int, earliest: int) -> int:
+    """Where a legato pitch change without an onset cue begins: at the knee (``KNEE_DB`` below
+    the peak) of the previous note's release when the level falls at least ``FALL_DB`` between
+    ``earliest`` and ``start`` (a quieter note after it: no valley), else ``start``."""
+    if start - earliest < 2:
+        return start
+    span = level[earliest:start + 1].astype(np.float64)
+    peak = int(np.argmax(span))
+    if span[peak] - span[-1] < FALL_DB:
+        return start
+    held = np.nonzero(span[peak:] >= span[peak] - KNEE_DB)[0]
+    return earliest + peak + int(held[-1]) + 1
 
 
 def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:

@@ -163,3 +163,58 @@ def test_a_legato_change_begins_where_the_previous_note_lets_go():
     assert [n.pitch for n in notes] == [60, 62]
     assert notes[1].onset_s == pytest.approx(1.00, abs=0.03)
 
+
+
+def test_repeated_legato_notes_with_a_soft_reattack_and_a_small_dip_are_all_found():
+    # legato re-articulations of one pitch: each a flux peak too weak to split a note alone
+    # (below 2 * ONSET_THRESHOLD) and a level dip too shallow alone (below SPLIT_VALLEY_DB),
+    # together a new note
+    n = 260
+    f0 = np.full(n, 220.0)
+    conf = np.where((np.arange(n) >= 10) & (np.arange(n) < 250), 0.9, 0.05)
+    loud = np.where(conf > 0.5, -20.0, -110.0)
+    flux = np.ones(n)
+    starts = [10, 70, 130, 190]
+    for s in starts[1:]:
+        loud[s - 3:s + 4] -= 5.0 - np.abs(np.arange(-3, 4)) * 1.2  # a 5 dB dip ...
+        flux[s + 1] = 1.3 * T.ONSET_THRESHOLD                      # ... and a soft re-attack
+    frames = T.TranscriptionFrames(100, f0.astype(np.float32), conf.astype(np.float32),
+                                   loud.astype(np.float32), flux.astype(np.float32))
+    assert T._onset_candidates(frames)[1].max() >= 2.0
+    notes = T.segment_notes(frames)
+    assert [n.pitch for n in notes] == [57] * 4
+    for note, s in zip(notes, starts):
+        assert note.onset_s == pytest.approx(s / 100, abs=0.03)
+
+
+def test_a_pitch_change_takes_its_own_attack_not_the_previous_notes():
+    # fast notes: CREPE switches 50 ms after the note-on (frame 60); the previous note's
+    # attack (frame 45, inside the 200 ms look-back) is stronger than this one's own (frame 61)
+    n = 160
+    f0 = np.where(np.arange(n) < 65, 261.63, 293.66)
+    conf = np.where((np.arange(n) >= 10) & (np.arange(n) < 150), 0.9, 0.05)
+    loud = np.where(conf > 0.5, -20.0, -110.0)
+    flux = np.ones(n)
+    flux[45], flux[61] = 6.0, 5.0
+    frames = T.TranscriptionFrames(100, f0.astype(np.float32), conf.astype(np.float32),
+                                   loud.astype(np.float32), flux.astype(np.float32))
+    notes = T.segment_notes(frames)
+    assert [n.pitch for n in notes] == [60, 62]
+    assert notes[1].onset_s == pytest.approx(0.60, abs=0.02)
+
+
+def test_a_quieter_legato_note_begins_where_the_previous_note_releases():
+    # no flux, no valley: the level falls 12 dB from the note-on (frame 100) into a quieter
+    # note whose pitch CREPE hears 60 ms later
+    n = 220
+    f0 = np.where(np.arange(n) < 106, 261.63, 246.94)
+    conf = np.where((np.arange(n) >= 10) & (np.arange(n) < 200), 0.9, 0.05)
+    loud = np.full(n, -110.0)
+    loud[10:100] = -20.0
+    loud[100:112] = -20.0 - np.arange(12)
+    loud[112:200] = -32.0
+    frames = T.TranscriptionFrames(100, f0.astype(np.float32), conf.astype(np.float32),
+                                   loud.astype(np.float32), np.ones(n, np.float32))
+    notes = T.segment_notes(frames)
+    assert [n.pitch for n in notes] == [60, 59]
+    assert notes[1].onset_s == pytest.approx(1.00, abs=0.03)  # not 1.06
