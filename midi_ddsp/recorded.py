@@ -16,6 +16,7 @@ import dataclasses
 
 import numpy as np
 
+from midi_ddsp.dsp.blocks import convolve_room
 from midi_ddsp.dsp.rooms import RoomPreset, room_impulse_response
 from midi_ddsp.synth_params import SynthParams
 
@@ -44,8 +45,7 @@ def degrade_audio(audio: np.ndarray, rng: np.random.Generator, *, sample_rate: i
                           predelay_s=float(rng.uniform(0.0, 0.02)))
         ir = room_impulse_response(room, sample_rate, n_taps=max(2, int(rt60 * sample_rate)),
                                    seed=int(rng.integers(1 << 31)))
-        size = 1 << int(np.ceil(np.log2(n + ir.shape[0] - 1)))
-        x = np.fft.irfft(np.fft.rfft(x, size) * np.fft.rfft(ir, size), size)[:n]
+        x = convolve_room(x, ir)
     if rng.random() < noise_prob:
         noise = rng.standard_normal(n)
         if rng.random() < 0.5:   # pink: power falling as 1/f
