@@ -10,6 +10,8 @@ import torch
 
 from midi_ddsp import load_pretrained_model
 from midi_ddsp.models import (
+    DDSPInference,
+    DDSPInferenceConfig,
     ExpressionGenerator,
     ExpressionGeneratorConfig,
     SynthesisGenerator,
@@ -90,3 +92,13 @@ def pairs_dir(tmp_path):
     _write_midi(folder / "corrupt.mid", [(60, 0.1, 0.6)], program=73)
     soundfile.write(folder / "orphan.wav", _tone([(60, 0.1, 0.6)], 0.5), RECORDING_SR)
     return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_inference():
+    """A tiny DDSP Inference with a random head (a new model's head starts at zero, i.e. at the
+    STFT's measurement), in eval mode."""
+    torch.manual_seed(0)
+    model = DDSPInference(DDSPInferenceConfig.tiny()).eval()
+    torch.nn.init.normal_(model.head.weight, std=0.3)
+    return model

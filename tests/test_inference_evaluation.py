@@ -10,7 +10,6 @@ import pytest
 import soundfile
 
 from midi_ddsp.inference_evaluation import clip_inputs, evaluate_clips, main
-from midi_ddsp.models import DDSPInference, DDSPInferenceConfig
 
 REPO = Path(__file__).resolve().parents[1]
 SR = 22050
@@ -27,13 +26,8 @@ def _harmonic_phrase(seconds=2.0, sample_rate=SR):
 
 
 @pytest.fixture(scope="module")
-def model():
-    import torch
-
-    torch.manual_seed(0)
-    model = DDSPInference(DDSPInferenceConfig.tiny()).eval()
-    torch.nn.init.normal_(model.head.weight, std=0.3)   # a new model's head starts at zero
-    return model
+def model(tiny_inference):
+    return tiny_inference
 
 
 def test_clip_inputs_measure_pitch_and_loudness_at_16_khz():

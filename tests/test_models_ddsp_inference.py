@@ -10,11 +10,8 @@ from midi_ddsp.models import DDSPInference, DDSPInferenceConfig
 
 
 @pytest.fixture(scope="module")
-def model():
-    torch.manual_seed(0)
-    model = DDSPInference(DDSPInferenceConfig.tiny()).eval()
-    torch.nn.init.normal_(model.head.weight, std=0.3)   # a new model's head starts at zero
-    return model
+def model(tiny_inference):
+    return tiny_inference
 
 
 def test_infer_shapes(model):

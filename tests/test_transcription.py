@@ -65,8 +65,13 @@ def _frames(segments, n_frames, spikes=()):
     for s in spikes:
         flux[s] = 8.0
         loud[s - 3:s] -= 2.0  # a re-attack: the level rises after the spike
-    return T.TranscriptionFrames(100, f0.astype(np.float32), conf.astype(np.float32),
-                                 loud.astype(np.float32), flux.astype(np.float32))
+    return _frames_of(f0, conf, loud, flux)
+
+
+def _frames_of(f0, conf, loud, flux=None):
+    """TranscriptionFrames at 100 Hz from per-frame arrays (flux 1 everywhere by default)."""
+    flux = np.ones(len(f0)) if flux is None else flux
+    return T.TranscriptionFrames(100, *(np.asarray(x, np.float32) for x in (f0, conf, loud, flux)))
 
 
 def test_segment_notes_finds_pitch_changes_silences_and_repeated_notes():
@@ -157,8 +162,7 @@ def test_a_legato_change_begins_where_the_previous_note_lets_go():
     loud[10:200] = -20.0
     loud[100:109] = -20.0 - np.arange(9)           # falls from the note-on (frame 100) ...
     loud[109:121] = -28.0 + np.arange(1, 13) * 8 / 12  # ... and recovers as the new note swells
-    frames = T.TranscriptionFrames(100, f0.astype(np.float32), conf.astype(np.float32),
-                                   loud.astype(np.float32), np.ones(n, np.float32))
+    frames = _frames_of(f0, conf, loud)
     notes = T.segment_notes(frames)
     assert [n.pitch for n in notes] == [60, 62]
     assert notes[1].onset_s == pytest.approx(1.00, abs=0.03)
@@ -178,8 +182,7 @@ def test_repeated_legato_notes_with_a_soft_reattack_and_a_small_dip_are_all_foun
     for s in starts[1:]:
         loud[s - 3:s + 4] -= 5.0 - np.abs(np.arange(-3, 4)) * 1.2  # a 5 dB dip ...
         flux[s + 1] = 1.3 * T.ONSET_THRESHOLD                      # ... and a soft re-attack
-    frames = T.TranscriptionFrames(100, f0.astype(np.float32), conf.astype(np.float32),
-                                   loud.astype(np.float32), flux.astype(np.float32))
+    frames = _frames_of(f0, conf, loud, flux)
     assert T._onset_candidates(frames)[1].max() >= 2.0
     notes = T.segment_notes(frames)
     assert [n.pitch for n in notes] == [57] * 4
@@ -196,8 +199,7 @@ def test_a_pitch_change_takes_its_own_attack_not_the_previous_notes():
     loud = np.where(conf > 0.5, -20.0, -110.0)
     flux = np.ones(n)
     flux[45], flux[61] = 6.0, 5.0
-    frames = T.TranscriptionFrames(100, f0.astype(np.float32), conf.astype(np.float32),
-                                   loud.astype(np.float32), flux.astype(np.float32))
+    frames = _frames_of(f0, conf, loud, flux)
     notes = T.segment_notes(frames)
     assert [n.pitch for n in notes] == [60, 62]
     assert notes[1].onset_s == pytest.approx(0.60, abs=0.02)
@@ -213,8 +215,7 @@ def test_a_quieter_legato_note_begins_where_the_previous_note_releases():
     loud[10:100] = -20.0
     loud[100:112] = -20.0 - np.arange(12)
     loud[112:200] = -32.0
-    frames = T.TranscriptionFrames(100, f0.astype(np.float32), conf.astype(np.float32),
-                                   loud.astype(np.float32), np.ones(n, np.float32))
+    frames = _frames_of(f0, conf, loud)
     notes = T.segment_notes(frames)
     assert [n.pitch for n in notes] == [60, 59]
     assert notes[1].onset_s == pytest.approx(1.00, abs=0.03)  # not 1.06
