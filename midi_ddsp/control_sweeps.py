@@ -11,6 +11,8 @@ only that?
   given per note length (``by_length``), so long notes falling short is not averaged away.
 * ``vibrato_depth``: the pitch swing (cents) that vibrato 1.0 produces on notes of several
   lengths, against the NoteTable's documented scale (1.0 = +-40 cents).
+* ``vibrato_rate_response``: the vibrato rate measured from the audio (CREPE f0) of notes asked
+  for given rates through the NoteTable's ``vibrato_rate`` column.
 * ``expression_probes``: what the Expression Generator does with phrasing.
 """
 from __future__ import annotations
@@ -38,6 +40,8 @@ __all__ = [
     "reachable",
     "vibrato_depth",
     "VIBRATO_DEPTH_NOTE_S",
+    "vibrato_rate_response",
+    "VIBRATO_RATES_HZ",
     "expression_probes",
 ]
 
@@ -237,6 +241,60 @@ def vibrato_depth(models, instrument: str, *, seed: int = 0) -> dict:
         out[f"{length:g}"] = {"cents": float(np.mean(swings)) if swings else float("nan"),
                               "extracted": float(np.mean(values)) if values else float("nan")}
     return {"instrument": instrument, "documented_cents": VIBRATO_FULL_CENTS, "by_note_s": out}
+
+
+VIBRATO_RATES_HZ = (4.0, 5.5, 7.0)
+"""Rates (Hz) ``vibrato_rate_response`` asks for."""
+
+
+def vibrato_rate_response(models, instrument: str, *, rates: Sequence[float] = VIBRATO_RATES_HZ,
+                          vibrato: float = 0.8, seed: int = 0) -> dict:
+    """The vibrato rate heard when a rate is asked for.
+
+    Notes of 0.8 and 1.6 s on the middle register's pitches, vibrato ``vibrato`` and the other
+    controls at 0.5, the ``vibrato_rate`` column at each requested rate; rendered dry, the f0
+    tracked from the audio (CREPE tiny) and each note's rate measured as the extractor measures
+    it (the pitch deviation's spectral peak, ``vibrato_rate``).
+
+    Returns:
+        ``{"instrument", "reads_rates", "by_rate": {rate: {"measured_hz", "per_note"}}}``;
+        ``reads_rates`` is False for a Synthesis Generator without rate input (it plays its
+        own rate whatever the column says).
+    """
+    from midi_ddsp.crepe import CrepePitchTracker
+    from midi_ddsp.pipeline import generate_synth_params, render_audio
+    from midi_ddsp.synth_params import SynthParams
+
+    pitches = register_pitches(instrument, "middle")
+    notes, asked, t = [], [], 0.3
+    for rate in rates:
+        for length in (0.8, 1.6):
+            for pitch in pitches:
+                notes.append(Note(int(pitch), t, t + length, 90))
+                asked.append(float(rate))
+                t += length + 0.4
+    table = pd.DataFrame({
+        "pitch": [n.pitch for n in notes], "onset_s": [n.onset_s for n in notes],
+        "offset_s": [n.offset_s for n in notes], "velocity": [n.velocity for n in notes],
+        **{name: [vibrato if name == "vibrato" else 0.5] * len(notes) for name in EXPRESSION_NAMES},
+        "vibrato_rate": asked})
+    params = generate_synth_params(table, instrument, models=models, seed=seed)
+    sample_rate, frame_rate = models.model_sample_rate, models.frame_rate
+    audio = render_audio(params, instrument, models=models, sample_rate=sample_rate, seed=seed,
+                         reverb=False)
+    f0_hz, _ = CrepePitchTracker("tiny").track(audio, sample_rate=sample_rate, frame_rate=frame_rate)
+    n = min(f0_hz.shape[0], params.n_frames)
+    heard = SynthParams(f0_hz[:n].astype(np.float32), params.amplitude[:n],
+                        params.harmonic_distribution[:n], params.noise_magnitudes[:n])
+    measured = extract_note_expressions(heard, notes, frame_rate=frame_rate,
+                                        sample_rate=sample_rate)["vibrato_rate"].to_numpy()
+    by_rate = {}
+    for rate in rates:
+        values = [float(m) for m, a in zip(measured, asked) if a == float(rate)]
+        by_rate[f"{rate:g}"] = {"measured_hz": float(np.median(values)), "per_note": values}
+    reads = bool(getattr(getattr(models.synthesis_generator, "config", None),
+                         "vibrato_rate_input", False))
+    return {"instrument": instrument, "reads_rates": reads, "by_rate": by_rate}
 
 
 # --------------------------------------------------------------------------------------------

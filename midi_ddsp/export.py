@@ -19,9 +19,9 @@ place of ``.onnx`` for TorchScript):
 - ``expression_generator_encoder.onnx``: ``note_features`` [1, N, 10], ``instrument_weights``
   [1, 13] -> ``context`` [1, N, C] (the whole part at once, bidirectional).
 - ``expression_generator_step.onnx``: one note of the autoregressive decoder: ``context`` [1, 1, C]
-  (row i of the encoder's), ``previous`` [1, 1, 6] (note i-1's expressions, zeros for the first),
-  ``instrument_weights`` [1, 13], ``hidden`` [1, 1, H] (zeros for the first note) -> ``mean``,
-  ``log_std`` [1, 1, 6] and the next ``hidden``. Sample ``mean + temperature * exp(log_std) * z``,
+  (row i of the encoder's), ``previous`` [1, 1, E] (note i-1's expressions, zeros for the first;
+  E = 6, or 7 when the model generates vibrato rates), ``instrument_weights`` [1, 13], ``hidden``
+  [1, 1, H] (zeros for the first note) -> ``mean``, ``log_std`` [1, 1, E] and the next ``hidden``. Sample ``mean + temperature * exp(log_std) * z``,
   clip to the generated ranges (``contract.json``), feed it back as ``previous``.
 - ``ddsp_synth.onnx``: the dry DDSP synth (harmonic + filtered noise at 16 kHz) of a whole part:
   ``f0_hz``, ``amplitude`` [1, T], ``harmonic_distribution`` [1, T, 60], ``noise_magnitudes``
@@ -48,7 +48,7 @@ from torch import nn
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.expression import EXPRESSIONS
 from midi_ddsp.models.features import N_NOTE_FEATURES, N_NOTE_FRAME_FEATURES
-from midi_ddsp.models.sampling import DEFAULT_CHUNK_FRAMES
+from midi_ddsp.models.sampling import DEFAULT_CHUNK_FRAMES, GENERATED_RATE_HZ
 from midi_ddsp.models.synthesis_generator import controls_from_outputs
 
 __all__ = ["FORMATS", "export_models", "example_inputs", "run_exported", "causal_state_shapes"]
@@ -184,8 +184,8 @@ def example_inputs(models, name: str, length: int = 64, *, seed: int = 0,
     if name == "expression_generator_encoder":
         return torch.rand(1, length, N_NOTE_FEATURES, generator=g), weights
     c = eg.config
-    return (torch.rand(1, 1, 2 * c.encoder_hidden, generator=g), torch.rand(1, 1, 6, generator=g),
-            weights, torch.zeros(1, 1, c.decoder_hidden))
+    return (torch.rand(1, 1, 2 * c.encoder_hidden, generator=g),
+            torch.rand(1, 1, eg.n_outputs, generator=g), weights, torch.zeros(1, 1, c.decoder_hidden))
 
 
 def _module(models, name: str) -> nn.Module:
@@ -219,6 +219,10 @@ def _contract(models, fmt: str, files: dict) -> dict:
             "note_features": "midi_ddsp.models.features.note_frame_features (14 per frame: "
                              "held pitch, note flags, position, length, time since onset / "
                              "to offset, vibrato-rate phases)",
+            "vibrato_rate_input": bool(getattr(sg.config, "vibrato_rate_input", False)),
+            "vibrato_rates": "with vibrato_rate_input: note_frame_features(..., vibrato_rates=) "
+                             "with the NoteTable's vibrato_rate column (Hz per note; 5.5 where "
+                             "a part has none); without it, no rates (fixed oscillators)",
             "outputs_to_synth": "f0_hz = 440 * 2^((held_pitch + f0_dev - 69) / 12); amplitude = "
                                 "10^(amp_db / 20); noise_magnitudes = 10^(noise_db / 20)",
         },
@@ -243,6 +247,12 @@ def _contract(models, fmt: str, files: dict) -> dict:
             "expressions": [e.name for e in EXPRESSIONS],
             "generated_low": [e.generated_low for e in EXPRESSIONS],
             "generated_high": [e.generated_high for e in EXPRESSIONS],
+            "n_outputs": int(eg.n_outputs),
+            "vibrato_rate_output": eg.n_outputs > len(EXPRESSIONS),
+            "vibrato_rate": f"with vibrato_rate_output, output 7 is the vibrato rate as (rate - "
+                            f"5.5 Hz) / 1.5 Hz, clipped to {list(GENERATED_RATE_HZ)} Hz "
+                            "(midi_ddsp.models.sampling.rate_to_unit / unit_to_rate); fed back "
+                            "in that unit",
         },
     }
 

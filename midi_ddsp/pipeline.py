@@ -94,7 +94,7 @@ def sample_part(models, notes: Sequence[Note], spec: Any, *, seed: "int | None",
     models.enter_thread()
     values = models.expression_generator.sample_expressions(notes, spec, seed=seed,
                                                             temperature=temperature)
-    return NoteExpressions(notes, values)
+    return NoteExpressions.from_generated(notes, values)
 
 
 def generate_synth_params(note_table: pd.DataFrame, instrument: Any, *,

@@ -28,7 +28,7 @@ from midi_ddsp.instruments import instrument_weights
 from midi_ddsp.models.features import (default_n_frames, note_frame_features,
                                        note_sequence_features)
 from midi_ddsp.models.sampling import (DEFAULT_CHUNK_FRAMES, check_sampling, chunk_windows,
-                                       sample_note, synthesis_noise)
+                                       sample_note, synthesis_noise, unit_to_rate)
 from midi_ddsp.score import Note
 from midi_ddsp.synth_params import SynthParams
 
@@ -87,19 +87,20 @@ class OnnxExpressionGenerator:
     def __init__(self, sessions: _Sessions, contract: dict):
         self.sessions = sessions
         self.decoder_hidden = int(contract["expression_generator"]["decoder_hidden"])
+        self.n_outputs = int(contract["expression_generator"].get("n_outputs", 6))
 
     def sample_expressions(self, notes: Sequence[Note], instrument: Any, *,
                            seed: "int | None" = None,
                            temperature: float = DEFAULT_TEMPERATURE) -> np.ndarray:
         notes, rng, temperature = check_sampling(notes, seed, temperature)
         weights = instrument_weights(instrument)[None].astype(np.float32)
-        values = np.zeros((len(notes), 6), np.float32)
+        values = np.zeros((len(notes), self.n_outputs), np.float32)
         if not notes:
             return values
         (context,) = self.sessions.get("expression_generator_encoder").run(
             None, {"note_features": note_sequence_features(notes)[None], "instrument_weights": weights})
         step = self.sessions.get("expression_generator_step")
-        previous = np.zeros((1, 1, 6), np.float32)
+        previous = np.zeros((1, 1, self.n_outputs), np.float32)
         hidden = np.zeros((1, 1, self.decoder_hidden), np.float32)
         for i in range(len(notes)):
             mean, log_std, hidden = step.run(None, {
@@ -107,6 +108,8 @@ class OnnxExpressionGenerator:
                 "instrument_weights": weights, "hidden": hidden})
             values[i] = sample_note(mean[0, 0], log_std[0, 0], rng, temperature)
             previous = values[i][None, None]
+        if self.n_outputs > 6:
+            values[:, 6] = unit_to_rate(values[:, 6])
         return values
 
 
@@ -121,13 +124,16 @@ class OnnxSynthesisGenerator:
         self.receptive_radius = int(sg["receptive_radius"])
         self.frame_stride = int(sg["frame_stride"])
         self.min_frames = 2 * self.frame_stride + 1
+        self.vibrato_rate_input = bool(sg.get("vibrato_rate_input", False))
 
     def generate_from_expressions(self, part: NoteExpressions, instrument: Any, *,
                                   seed: int = 0, n_frames: "int | None" = None,
                                   chunk_frames: int = DEFAULT_CHUNK_FRAMES) -> SynthParams:
         frame_rate = self.signal_config.frame_rate
         n_frames = default_n_frames(part.notes, n_frames, frame_rate=frame_rate)
-        feats, held = note_frame_features(part.notes, n_frames=n_frames, frame_rate=frame_rate)
+        feats, held = note_frame_features(
+            part.notes, n_frames=n_frames, frame_rate=frame_rate,
+            vibrato_rates=part.vibrato_rates() if self.vibrato_rate_input else None)
         expr = part.frames(n_frames=n_frames, frame_rate=frame_rate)
         noise = synthesis_noise(seed, n_frames, self.n_noise)
         weights = instrument_weights(instrument)[None].astype(np.float32)

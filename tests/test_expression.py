@@ -70,8 +70,8 @@ def test_extract_shape_and_dtype():
     params = make_params(200)
     notes = [Note(69, 0.0, 0.3, 80), Note(71, 0.3, 0.5, 90), Note(72, 0.6, 0.8, 100)]
     table = extract_note_expressions(params, notes, frame_rate=FRAME_RATE)
-    assert list(table.columns) == list(NOTE_TABLE_COLUMNS)
-    assert table.shape == (3, 10)
+    assert list(table.columns) == list(NOTE_TABLE_COLUMNS) + ["vibrato_rate"]
+    assert table.shape == (3, 11)
     assert all(table.dtypes == np.float32)
     np.testing.assert_array_equal(table["pitch"], [69, 71, 72])
     np.testing.assert_array_equal(table["velocity"], [80, 90, 100])
@@ -257,7 +257,7 @@ def test_extractor_output_validates():
 
 def test_extract_empty_notes():
     table = extract_note_expressions(make_params(10), [], frame_rate=FRAME_RATE)
-    assert list(table.columns) == list(NOTE_TABLE_COLUMNS) and len(table) == 0
+    assert list(table.columns) == list(NOTE_TABLE_COLUMNS) + ["vibrato_rate"] and len(table) == 0
 
 
 # ---------------------------------------------------------------------------------------------

@@ -124,3 +124,35 @@ def test_onnx_runtime_asked_for_with_given_weights_is_one_clear_error(tiny_check
                               str(tiny_checkpoints["synthesis_generator"])])
     err = capsys.readouterr().err.strip().splitlines()
     assert status == 2 and len(err) == 1 and "ONNX" in err[0]
+
+
+def test_onnx_runtime_plays_the_vibrato_rate_column_as_torch_does(tmp_path):
+    """Rate-generating and rate-reading models: the seventh output and the rate-tuned
+    oscillators survive the export."""
+    import torch
+
+    from midi_ddsp.models.expression_generator import ExpressionGenerator, ExpressionGeneratorConfig
+    from midi_ddsp.models.synthesis_generator import SynthesisGenerator, SynthesisGeneratorConfig
+    from midi_ddsp.pretrained import MidiDDSP
+
+    torch.manual_seed(0)
+    eg = ExpressionGenerator(ExpressionGeneratorConfig(encoder_hidden=8, decoder_hidden=8,
+                                                       embedding_dim=4, vibrato_rate_output=True))
+    sg = SynthesisGenerator(SynthesisGeneratorConfig(channels=16, dilations=(1, 2), embedding_dim=4,
+                                                     n_noise=2, vibrato_rate_input=True))
+    models = MidiDDSP(eg.eval(), sg.eval())
+    contract = export_models(tmp_path, models)
+    assert contract["expression_generator"]["n_outputs"] == 7
+    assert contract["synthesis_generator"]["vibrato_rate_input"]
+    onnx = OnnxMidiDDSP(tmp_path, contract, {})
+    ours = onnx.expression_generator.sample_expressions(NOTES, "violin", seed=3)
+    theirs = eg.sample_expressions(NOTES, "violin", seed=3)
+    assert ours.shape == (4, 7)
+    np.testing.assert_allclose(ours, theirs, atol=1e-4)
+    part = NoteExpressions.from_generated(NOTES, theirs)
+    a = onnx.synthesis_generator.generate_from_expressions(part, "violin", seed=1).f0_hz
+    b = sg.generate_from_expressions(part, "violin", seed=1).f0_hz
+    np.testing.assert_allclose(a, b, rtol=1e-4)
+    slower = NoteExpressions(NOTES, part.values, np.full(4, 3.5, np.float32))
+    assert np.abs(onnx.synthesis_generator.generate_from_expressions(slower, "violin", seed=1).f0_hz
+                  - a).max() > 1e-3

@@ -17,6 +17,8 @@ __all__ = [
     "EXPRESSION_NAMES",
     "NOTE_COLUMNS",
     "NOTE_TABLE_COLUMNS",
+    "VIBRATO_RATE_COLUMN",
+    "DEFAULT_VIBRATO_RATE_HZ",
     "ATTACK_S",
     "VIBRATO_RATE_HZ",
     "VIBRATO_MIN_NOTE_S",
@@ -133,6 +135,14 @@ EXPRESSIONS: tuple[ExpressionRange, ...] = (
 EXPRESSION_NAMES: tuple[str, ...] = tuple(e.name for e in EXPRESSIONS)
 NOTE_COLUMNS: tuple[str, ...] = ("pitch", "onset_s", "offset_s", "velocity")
 NOTE_TABLE_COLUMNS: tuple[str, ...] = NOTE_COLUMNS + EXPRESSION_NAMES
+
+#: The optional seventh expression column: the vibrato's rate in Hz, the frequency of the pitch
+#: deviation's spectral peak (``VIBRATO_RATE_HZ``, the band the vibrato column counts). A table
+#: without it lets the models choose (Expression Generators trained with it generate it; others
+#: leave it out, and the Synthesis Generator then plays ``DEFAULT_VIBRATO_RATE_HZ``). The
+#: extractor writes the measured rate where it counts vibrato and the default elsewhere.
+VIBRATO_RATE_COLUMN = "vibrato_rate"
+DEFAULT_VIBRATO_RATE_HZ = 5.5
 
 
 # Extractor constants the models' note features share (DESIGN §4).

@@ -11,7 +11,8 @@ from midi_ddsp.dsp.core import get_controls
 from midi_ddsp.dsp.units import amplitude_to_db, hz_to_midi
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.expression.definitions import (ATTACK_DB_PER_UNIT, ATTACK_OFFSET, ATTACK_S,
-                                              NOTE_TABLE_COLUMNS, VIBRATO_MIN_NOTE_S,
+                                              DEFAULT_VIBRATO_RATE_HZ, NOTE_TABLE_COLUMNS,
+                                              VIBRATO_MIN_NOTE_S, VIBRATO_RATE_COLUMN,
                                               VIBRATO_RATE_HZ)
 from midi_ddsp.score import Note, note_frame_span
 from midi_ddsp.synth_params import SynthParams
@@ -35,20 +36,27 @@ def _noise_level_db(noise_magnitudes: np.ndarray) -> float:
     return float(amplitude_to_db(noise_magnitudes.astype(np.float64)).mean())
 
 
-def _vibrato(deviation: np.ndarray, *, frame_rate: float) -> float:
-    """Vibrato expression of one note from its pitch deviation in semitones (NaN = left out)."""
+def _vibrato(deviation: np.ndarray, *, frame_rate: float) -> tuple[float, float]:
+    """``(vibrato, rate_hz)`` of one note from its pitch deviation in semitones (NaN = left
+    out): the vibrato expression and the frequency of the spectral peak (parabolic
+    interpolation between bins); ``(0, DEFAULT_VIBRATO_RATE_HZ)`` when no vibrato counts."""
     d = deviation[np.isfinite(deviation) & (np.abs(deviation) <= _VIBRATO_MAX_DEVIATION)]
     n = d.shape[0]
     if n < 3:
-        return 0.0
+        return 0.0, DEFAULT_VIBRATO_RATE_HZ
     d = (d - d.mean()) * np.hanning(n)
     n_fft = max(_VIBRATO_MIN_FFT, 4 * (1 << (n - 1).bit_length()))
     spectrum = np.abs(np.fft.rfft(d, n=n_fft)) / n
     peak = int(np.argmax(spectrum))
     rate_hz = peak * frame_rate / n_fft
-    if VIBRATO_RATE_HZ[0] <= rate_hz <= VIBRATO_RATE_HZ[1]:
-        return float(_VIBRATO_SCALE * spectrum[peak])
-    return 0.0
+    if not VIBRATO_RATE_HZ[0] <= rate_hz <= VIBRATO_RATE_HZ[1]:
+        return 0.0, DEFAULT_VIBRATO_RATE_HZ
+    if 0 < peak < spectrum.shape[0] - 1:
+        a, b, c = np.log(spectrum[peak - 1:peak + 2] + 1e-12)
+        denom = a - 2 * b + c
+        if denom < 0:
+            rate_hz += 0.5 * (a - c) / denom * frame_rate / n_fft
+    return float(_VIBRATO_SCALE * spectrum[peak]), float(rate_hz)
 
 
 def _check_params(params: SynthParams) -> None:
@@ -79,7 +87,9 @@ def extract_note_expressions(params: SynthParams, notes: Sequence[Note], *,
     Returns:
         The NoteTable: one row per note, in the order given, columns ``NOTE_TABLE_COLUMNS``
         (pitch, onset_s, offset_s, velocity, volume, vol_fluc, vol_peak_pos, vibrato,
-        brightness, attack), float32. Formulas: module docstring and ``EXPRESSIONS``.
+        brightness, attack) and ``vibrato_rate`` (Hz: the measured rate where vibrato counts,
+        ``DEFAULT_VIBRATO_RATE_HZ`` elsewhere), float32. Formulas: module docstring and
+        ``EXPRESSIONS``.
 
     Raises:
         ParameterError: params not a SynthParams or not finite/non-negative, a non-Note in
@@ -104,7 +114,7 @@ def extract_note_expressions(params: SynthParams, notes: Sequence[Note], *,
 
     n_attack = max(1, int(round(ATTACK_S * frame_rate)))
     min_vibrato_frames = VIBRATO_MIN_NOTE_S * frame_rate
-    rows = np.zeros((len(notes), len(NOTE_TABLE_COLUMNS)), dtype=np.float64)
+    rows = np.zeros((len(notes), len(NOTE_TABLE_COLUMNS) + 1), dtype=np.float64)
     for i, note in enumerate(notes):
         if not isinstance(note, Note):
             raise ParameterError(f"notes[{i}] must be a Note; got {type(note).__name__}")
@@ -116,9 +126,9 @@ def extract_note_expressions(params: SynthParams, notes: Sequence[Note], *,
                 f"({n_frames} frames = {n_frames / frame_rate:g} s at {frame_rate} Hz)")
         length = stop - start
         level = amp_db[start:stop]
-        vibrato = 0.0
+        vibrato, rate_hz = 0.0, DEFAULT_VIBRATO_RATE_HZ
         if length > min_vibrato_frames:
-            vibrato = _vibrato(f0_midi[start:stop] - note.pitch, frame_rate=frame_rate)
+            vibrato, rate_hz = _vibrato(f0_midi[start:stop] - note.pitch, frame_rate=frame_rate)
         rows[i] = (
             note.pitch, note.onset_s, note.offset_s, note.velocity,
             level.mean() / _VOLUME_DB_SCALE + _VOLUME_OFFSET,
@@ -128,5 +138,7 @@ def extract_note_expressions(params: SynthParams, notes: Sequence[Note], *,
             _BRIGHTNESS_SCALE * centroid[start:stop].mean() / _BRIGHTNESS_HARMONICS,
             _noise_level_db(noise[start:start + min(n_attack, length)]) / ATTACK_DB_PER_UNIT
             + ATTACK_OFFSET,
+            rate_hz,
         )
-    return pd.DataFrame(rows.astype(np.float32), columns=list(NOTE_TABLE_COLUMNS))
+    return pd.DataFrame(rows.astype(np.float32),
+                        columns=list(NOTE_TABLE_COLUMNS) + [VIBRATO_RATE_COLUMN])

@@ -14,7 +14,8 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from midi_ddsp.errors import ParameterError
-from midi_ddsp.expression.definitions import EXPRESSION_NAMES, NOTE_TABLE_COLUMNS
+from midi_ddsp.expression.definitions import (DEFAULT_VIBRATO_RATE_HZ, EXPRESSION_NAMES,
+                                              NOTE_TABLE_COLUMNS, VIBRATO_RATE_COLUMN)
 from midi_ddsp.score import Note, note_frame_span
 
 __all__ = ["NoteExpressions", "write_note_table_csv"]
@@ -27,10 +28,13 @@ class NoteExpressions:
     Attributes:
         notes: the ``Note`` objects.
         values: float32 [n_notes, 6], columns in ``EXPRESSION_NAMES`` order.
+        vibrato_rate: float32 [n_notes] vibrato rates in Hz (the NoteTable's optional
+            ``vibrato_rate`` column), or None when the part leaves the rate to the models.
     """
 
     notes: list[Note]
     values: np.ndarray
+    vibrato_rate: "np.ndarray | None" = None
 
     def __post_init__(self) -> None:
         # times as the NoteTable holds them (float32), so a part rendered from its arrays and
@@ -42,16 +46,40 @@ class NoteExpressions:
         if self.values.shape[0] != len(self.notes):
             raise ParameterError(f"{len(self.notes)} notes but {self.values.shape[0]} rows of "
                                  "expressions")
+        if self.vibrato_rate is not None:
+            self.vibrato_rate = np.asarray(self.vibrato_rate, np.float32).reshape(-1)
+            if self.vibrato_rate.shape[0] != len(self.notes):
+                raise ParameterError(f"{len(self.notes)} notes but {self.vibrato_rate.shape[0]} "
+                                     "vibrato rates")
 
     @classmethod
     def from_note_table(cls, table) -> "NoteExpressions":
         """From a validated NoteTable (``midi_ddsp.expression.validate_note_table``)."""
         notes = [Note(int(p), float(a), float(b), int(v)) for p, a, b, v in
                  zip(table["pitch"], table["onset_s"], table["offset_s"], table["velocity"])]
-        return cls(notes, table[list(EXPRESSION_NAMES)].to_numpy(np.float32))
+        rate = (table[VIBRATO_RATE_COLUMN].to_numpy(np.float32) if VIBRATO_RATE_COLUMN in table
+                else None)
+        return cls(notes, table[list(EXPRESSION_NAMES)].to_numpy(np.float32), rate)
+
+    @classmethod
+    def from_generated(cls, notes: Sequence[Note], values: np.ndarray) -> "NoteExpressions":
+        """From an Expression Generator's ``sample_expressions``: [n_notes, 6], or [n_notes, 7]
+        whose seventh column is the vibrato rate in Hz."""
+        values = np.asarray(values, np.float32)
+        n_expr = len(EXPRESSION_NAMES)
+        rate = values[:, n_expr] if values.ndim == 2 and values.shape[1] > n_expr else None
+        return cls(list(notes), values[..., :n_expr] if values.ndim == 2 else values, rate)
+
+    def vibrato_rates(self) -> np.ndarray:
+        """The part's vibrato rates, ``DEFAULT_VIBRATO_RATE_HZ`` for every note when it has
+        none: float32 [n_notes] Hz (what a rate-reading Synthesis Generator plays)."""
+        if self.vibrato_rate is None:
+            return np.full(len(self.notes), DEFAULT_VIBRATO_RATE_HZ, np.float32)
+        return self.vibrato_rate
 
     def columns(self) -> dict[str, np.ndarray]:
-        """The NoteTable's columns (``NOTE_TABLE_COLUMNS``), float32 [n_notes] each."""
+        """The NoteTable's columns (``NOTE_TABLE_COLUMNS``, then ``vibrato_rate`` when the part
+        has rates), float32 [n_notes] each."""
         out = {
             "pitch": np.array([n.pitch for n in self.notes], np.float32),
             "onset_s": np.array([n.onset_s for n in self.notes], np.float32),
@@ -59,7 +87,10 @@ class NoteExpressions:
             "velocity": np.array([n.velocity for n in self.notes], np.float32),
         }
         out.update({name: self.values[:, j] for j, name in enumerate(EXPRESSION_NAMES)})
-        return {name: out[name] for name in NOTE_TABLE_COLUMNS}
+        ordered = {name: out[name] for name in NOTE_TABLE_COLUMNS}
+        if self.vibrato_rate is not None:
+            ordered[VIBRATO_RATE_COLUMN] = self.vibrato_rate
+        return ordered
 
     def frames(self, *, n_frames: int, frame_rate: int = 250) -> np.ndarray:
         """Each note's expressions broadcast over its frames (``note_frame_span``), rests 0:
@@ -77,9 +108,11 @@ class NoteExpressions:
 
 def write_note_table_csv(path: "str | os.PathLike[str]",
                          columns: "Mapping[str, Sequence[float]]") -> None:
-    """Write NoteTable columns (``NOTE_TABLE_COLUMNS`` order) as CSV: a header, then one row
-    per note, each value the shortest text that reads back as the same float32."""
-    names = list(NOTE_TABLE_COLUMNS)
+    """Write NoteTable columns (``NOTE_TABLE_COLUMNS`` order, then ``vibrato_rate`` when given)
+    as CSV: a header, then one row per note, each value the shortest text that reads back as
+    the same float32."""
+    names = list(NOTE_TABLE_COLUMNS) + ([VIBRATO_RATE_COLUMN] if VIBRATO_RATE_COLUMN in columns
+                                        else [])
     data = [np.asarray(columns[name], np.float32) for name in names]
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")

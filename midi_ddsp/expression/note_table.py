@@ -11,7 +11,7 @@ import pandas as pd
 
 from midi_ddsp.errors import InputFileError, ParameterError
 from midi_ddsp.expression.definitions import (EXPRESSION_NAMES, EXPRESSIONS, NOTE_COLUMNS,
-                                              NOTE_TABLE_COLUMNS)
+                                              NOTE_TABLE_COLUMNS, VIBRATO_RATE_COLUMN)
 from midi_ddsp.expression.note_expressions import NoteExpressions
 from midi_ddsp.score import Note
 
@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 _OVERLAP_TOLERANCE_S = 1e-6      # float32 times: ignore overlaps smaller than this
 _MIDI_RANGE = (0, 127)
 _VELOCITY_RANGE = (1, 127)
+_VIBRATO_RATE_RANGE_HZ = (1.0, 12.0)
 
 
 def _read_csv(path: "str | os.PathLike[str]") -> pd.DataFrame:
@@ -48,15 +49,17 @@ def validate_note_table(df: "pd.DataFrame | str | os.PathLike[str]", *,
         source: how to name the table in error messages; a path given as ``df`` names itself.
 
     Returns:
-        A new DataFrame with exactly ``NOTE_TABLE_COLUMNS`` in that order, float32, index
-        0..n-1. Extra columns are dropped.
+        A new DataFrame with exactly ``NOTE_TABLE_COLUMNS`` in that order, then the optional
+        ``vibrato_rate`` (Hz) when the table has it, float32, index 0..n-1. Other columns are
+        dropped.
 
     Raises:
         InputFileError: the CSV file is missing or unreadable.
         ParameterError: one line naming the source, column and first bad row (index label)
             for: a missing column, a non-numeric value, NaN/inf, pitch or velocity not a whole
             MIDI number in range, onset_s < 0, offset_s <= onset_s, an expression outside its
-            hard limits (``ExpressionRange.valid_low``/``valid_high``), or a note starting
+            hard limits (``ExpressionRange.valid_low``/``valid_high``), a vibrato_rate outside
+            1..12 Hz, or a note starting
             before the previous row ends (a NoteTable is one monophonic part sorted by onset).
     """
     if isinstance(df, (str, os.PathLike)):
@@ -72,13 +75,15 @@ def validate_note_table(df: "pd.DataFrame | str | os.PathLike[str]", *,
         raise ParameterError(
             f"{source}: missing column(s) {', '.join(repr(c) for c in missing)}; "
             f"a note table has {', '.join(NOTE_TABLE_COLUMNS)}")
-    extra = [c for c in df.columns if c not in NOTE_TABLE_COLUMNS]
+    names = list(NOTE_TABLE_COLUMNS) + ([VIBRATO_RATE_COLUMN] if VIBRATO_RATE_COLUMN in df.columns
+                                        else [])
+    extra = [c for c in df.columns if c not in names]
     if extra:
         logger.debug("%s: dropping extra columns %s", source, extra)
 
     labels = df.index
     columns: dict[str, np.ndarray] = {}
-    for name in NOTE_TABLE_COLUMNS:
+    for name in names:
         raw = df[name]
         if raw.dtype == bool:
             raise ParameterError(f"{source}: column {name!r} is boolean, expected numbers")
@@ -117,6 +122,11 @@ def validate_note_table(df: "pd.DataFrame | str | os.PathLike[str]", *,
                   f"{expression.valid_high:g}]; typical values lie in "
                   f"[{expression.low:g}, {expression.high:g}]")
 
+    if VIBRATO_RATE_COLUMN in columns:
+        lo, hi = _VIBRATO_RATE_RANGE_HZ
+        v = columns[VIBRATO_RATE_COLUMN]
+        first_bad(VIBRATO_RATE_COLUMN, (v < lo) | (v > hi), f"a rate in {lo:g}..{hi:g} Hz")
+
     onsets, offsets = columns["onset_s"], columns["offset_s"]
     overlap = np.flatnonzero(onsets[1:] < offsets[:-1] - _OVERLAP_TOLERANCE_S)
     if overlap.size:
@@ -126,7 +136,7 @@ def validate_note_table(df: "pd.DataFrame | str | os.PathLike[str]", *,
             f"previous row ends ({offsets[i - 1]:g} s); a note table is one monophonic part, "
             "sorted by onset, without overlapping notes")
 
-    return pd.DataFrame({name: columns[name].astype(np.float32) for name in NOTE_TABLE_COLUMNS})
+    return pd.DataFrame({name: columns[name].astype(np.float32) for name in names})
 
 
 def note_table_from_notes(notes: Sequence[Note], *,
@@ -185,9 +195,10 @@ def expressions_to_frames(note_table: "pd.DataFrame | str | os.PathLike[str]", *
         frame_rate: frames per second (Hz).
 
     Returns:
-        float32 array [n_frames, 6], columns in ``EXPRESSION_NAMES`` order; frame t of a note
-        spanning ``note_frame_span(onset_s, offset_s)`` holds that note's expressions, frames
-        of no note hold 0.
+        float32 array [n_frames, 6], columns in ``EXPRESSION_NAMES`` order (an optional
+        ``vibrato_rate`` column is not a frame expression: the Synthesis Generator reads it
+        per note); frame t of a note spanning ``note_frame_span(onset_s, offset_s)`` holds
+        that note's expressions, frames of no note hold 0.
     """
     table = validate_note_table(note_table)
     return NoteExpressions.from_note_table(table).frames(n_frames=n_frames, frame_rate=frame_rate)

@@ -27,7 +27,7 @@ from midi_ddsp.instruments import InstrumentSpec, instrument_weights
 from midi_ddsp.models.checkpoint import CheckpointMixin, register_model
 from midi_ddsp.models.features import N_NOTE_FEATURES, note_sequence_features
 from midi_ddsp.models.layers import InstrumentEmbedding
-from midi_ddsp.models.sampling import check_sampling, sample_note
+from midi_ddsp.models.sampling import check_sampling, sample_note, unit_to_rate
 from midi_ddsp.score import Note
 
 __all__ = ["ExpressionGeneratorConfig", "ExpressionGenerator"]
@@ -45,11 +45,14 @@ class ExpressionGeneratorConfig:
         encoder_hidden: hidden size of each direction of the note encoder GRU.
         decoder_hidden: hidden size of the autoregressive decoder GRU.
         embedding_dim: instrument embedding size.
+        vibrato_rate_output: also generate each note's vibrato rate (the NoteTable's optional
+            ``vibrato_rate`` column, Hz), a seventh output beside the six expressions.
     """
 
     encoder_hidden: int = 128
     decoder_hidden: int = 192
     embedding_dim: int = 16
+    vibrato_rate_output: bool = False
 
     @classmethod
     def tiny(cls) -> "ExpressionGeneratorConfig":
@@ -74,13 +77,14 @@ class ExpressionGenerator(CheckpointMixin, nn.Module):
         self.signal_config = signal_config
         self.model_card: dict = {}
         c = self.config
+        self.n_outputs = _N_EXPR + int(bool(c.vibrato_rate_output))
         self.embedding = InstrumentEmbedding(c.embedding_dim)
         self.encoder = nn.GRU(N_NOTE_FEATURES + c.embedding_dim, c.encoder_hidden,
                               batch_first=True, bidirectional=True)
-        self.decoder = nn.GRU(2 * c.encoder_hidden + _N_EXPR + c.embedding_dim, c.decoder_hidden,
-                              batch_first=True)
+        self.decoder = nn.GRU(2 * c.encoder_hidden + self.n_outputs + c.embedding_dim,
+                              c.decoder_hidden, batch_first=True)
         self.head = nn.Sequential(nn.Linear(c.decoder_hidden + 2 * c.encoder_hidden, c.decoder_hidden),
-                                  nn.GELU(), nn.Linear(c.decoder_hidden, 2 * _N_EXPR))
+                                  nn.GELU(), nn.Linear(c.decoder_hidden, 2 * self.n_outputs))
 
     def encode(self, note_features: torch.Tensor, instrument_weights: torch.Tensor) -> torch.Tensor:
         """[batch, n_notes, N_NOTE_FEATURES], [batch, 13] -> context [batch, n_notes, 2 * encoder_hidden]."""
@@ -91,7 +95,7 @@ class ExpressionGenerator(CheckpointMixin, nn.Module):
     def _step(self, context, previous, emb, hidden):
         out, hidden = self.decoder(torch.cat([context, previous, emb], dim=-1), hidden)
         raw = self.head(torch.cat([out, context], dim=-1))
-        mean, log_std = raw[..., :_N_EXPR], raw[..., _N_EXPR:]
+        mean, log_std = raw[..., :self.n_outputs], raw[..., self.n_outputs:]
         return mean, log_std.clamp(*_LOG_STD_RANGE), hidden
 
     def forward(self, note_features: torch.Tensor, instrument_weights: torch.Tensor,
@@ -101,11 +105,12 @@ class ExpressionGenerator(CheckpointMixin, nn.Module):
         Args:
             note_features: [batch, n_notes, N_NOTE_FEATURES] from ``note_sequence_features``.
             instrument_weights: [batch, 13].
-            previous_expressions: [batch, n_notes, 6]: the expressions of the note before each
-                note (zeros for the first note).
+            previous_expressions: [batch, n_notes, n_outputs]: the expressions of the note before
+                each note (zeros for the first note); n_outputs is 6, or 7 with the vibrato
+                rate (in ``sampling.rate_to_unit``'s unit) when the model generates it.
 
         Returns:
-            mean [batch, n_notes, 6] and log_std [batch, n_notes, 6] of each note's expressions.
+            mean and log_std [batch, n_notes, n_outputs] of each note's expressions.
         """
         context = self.encode(note_features, instrument_weights)
         emb = self.embedding(instrument_weights)[:, None, :].expand(-1, context.shape[1], -1)
@@ -135,12 +140,14 @@ class ExpressionGenerator(CheckpointMixin, nn.Module):
         """
         notes = list(notes)
         values = self.sample_expressions(notes, instrument, seed=seed, temperature=temperature)
-        return note_table_from_expressions(NoteExpressions(notes, values))
+        return note_table_from_expressions(NoteExpressions.from_generated(notes, values))
 
     def sample_expressions(self, notes: Sequence[Note], instrument: InstrumentSpec, *,
                            seed: "int | None" = None,
                            temperature: float = DEFAULT_TEMPERATURE) -> np.ndarray:
-        """``generate``'s expressions alone: float32 [n_notes, 6] in ``EXPRESSION_NAMES`` order.
+        """``generate``'s expressions alone: float32 [n_notes, 6] in ``EXPRESSION_NAMES`` order,
+        and a seventh column, the vibrato rate in Hz, when the model generates it
+        (``NoteExpressions.from_generated`` reads both).
 
         The sampling noise of note i is the i-th draw of ``check_sampling(notes, seed,
         temperature)``'s generator (numpy), so any runtime of this model samples the same
@@ -149,19 +156,21 @@ class ExpressionGenerator(CheckpointMixin, nn.Module):
         notes, rng, temperature = check_sampling(notes, seed, temperature)
         device = next(self.parameters()).device
         weights = torch.from_numpy(instrument_weights(instrument))[None].to(device)
-        values = np.zeros((len(notes), _N_EXPR), np.float32)
+        values = np.zeros((len(notes), self.n_outputs), np.float32)
         if notes:
             with torch.no_grad():
                 context = self.encode(torch.from_numpy(note_sequence_features(notes))[None].to(device),
                                       weights)
                 emb = self.embedding(weights)[:, None, :]
-                previous = torch.zeros(1, 1, _N_EXPR, device=device)
+                previous = torch.zeros(1, 1, self.n_outputs, device=device)
                 hidden = None
                 for i in range(len(notes)):
                     mean, log_std, hidden = self._step(context[:, i:i + 1], previous, emb, hidden)
                     values[i] = sample_note(mean[0, 0].cpu().numpy(),
                                             log_std[0, 0].cpu().numpy(), rng, temperature)
                     previous = torch.from_numpy(values[i])[None, None].to(device)
+        if self.n_outputs > _N_EXPR:
+            values[:, _N_EXPR] = unit_to_rate(values[:, _N_EXPR])
         return values
 
     def n_parameters(self) -> int:

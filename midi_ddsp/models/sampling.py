@@ -16,11 +16,13 @@ from typing import Sequence
 import numpy as np
 
 from midi_ddsp.errors import ParameterError
-from midi_ddsp.expression.definitions import EXPRESSIONS, check_temperature
+from midi_ddsp.expression.definitions import (DEFAULT_VIBRATO_RATE_HZ, EXPRESSIONS,
+                                              check_temperature)
 from midi_ddsp.score import Note
 
 __all__ = ["check_sampling", "sample_note", "synthesis_noise", "chunk_windows",
-           "DEFAULT_CHUNK_FRAMES", "CLIP_LOW", "CLIP_HIGH"]
+           "rate_to_unit", "unit_to_rate", "DEFAULT_CHUNK_FRAMES", "CLIP_LOW", "CLIP_HIGH",
+           "GENERATED_RATE_HZ"]
 
 DEFAULT_CHUNK_FRAMES = 7500
 """The Synthesis Generator runs parts longer than this (30 s at 250 Hz) in overlapping chunks."""
@@ -29,6 +31,21 @@ CLIP_LOW = np.array([e.generated_low for e in EXPRESSIONS], np.float32)
 CLIP_HIGH = np.array([e.generated_high for e in EXPRESSIONS], np.float32)
 
 _OVERLAP_TOLERANCE_S = 1e-6  # same tolerance as midi_ddsp.expression.validate_note_table
+
+#: An Expression Generator that generates vibrato rates works on (rate - 5.5 Hz) / 1.5 Hz and
+#: clips the rate to this range (Hz).
+GENERATED_RATE_HZ = (3.5, 8.5)
+_RATE_UNIT_HZ = 1.5
+
+
+def rate_to_unit(rate_hz):
+    """Vibrato rate in Hz -> the generator's unit ((rate - 5.5) / 1.5)."""
+    return (np.asarray(rate_hz, np.float32) - np.float32(DEFAULT_VIBRATO_RATE_HZ)) / np.float32(_RATE_UNIT_HZ)
+
+
+def unit_to_rate(unit):
+    """The generator's rate unit -> Hz (inverse of ``rate_to_unit``)."""
+    return np.asarray(unit, np.float32) * np.float32(_RATE_UNIT_HZ) + np.float32(DEFAULT_VIBRATO_RATE_HZ)
 
 
 def check_sampling(notes: Sequence[Note], seed: "int | None", temperature: float
@@ -54,12 +71,17 @@ def check_sampling(notes: Sequence[Note], seed: "int | None", temperature: float
 
 def sample_note(mean: np.ndarray, log_std: np.ndarray, rng: "np.random.Generator | None",
                 temperature: float) -> np.ndarray:
-    """One note's expressions from the decoder's mean and log_std [6]: float32 [6]."""
+    """One note's expressions from the decoder's mean and log_std [6] (or [7]: the seventh the
+    vibrato rate in ``rate_to_unit``'s unit): float32 [6] (or [7], same units)."""
     value = np.asarray(mean, np.float32)
     if rng is not None:
         z = rng.standard_normal(value.shape[0]).astype(np.float32)
         value = value + np.float32(temperature) * np.exp(np.asarray(log_std, np.float32)) * z
-    return np.clip(value, CLIP_LOW, CLIP_HIGH).astype(np.float32)
+    low, high = CLIP_LOW, CLIP_HIGH
+    if value.shape[0] == CLIP_LOW.shape[0] + 1:
+        low = np.append(CLIP_LOW, rate_to_unit(GENERATED_RATE_HZ[0]))
+        high = np.append(CLIP_HIGH, rate_to_unit(GENERATED_RATE_HZ[1]))
+    return np.clip(value, low, high).astype(np.float32)
 
 
 def synthesis_noise(seed: int, n_frames: int, n_noise: int) -> np.ndarray:

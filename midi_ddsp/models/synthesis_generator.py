@@ -80,8 +80,11 @@ class SynthesisGeneratorConfig:
             looks only at past frames and the note conditioning holds only what is known so far
             (``features.causal_note_frame_features``: no note length, position or time to the
             offset). Needs frame_stride 1 and head_kernel 1.
+        vibrato_rate_input: the NoteTable's optional ``vibrato_rate`` (Hz) tunes each note's
+            vibrato oscillators (``features.note_frame_features``); parts without rates play
+            ``DEFAULT_VIBRATO_RATE_HZ``. Not with ``causal``.
 
-    The defaults of the last five fields reproduce the original architecture, so checkpoints
+    The defaults of the last six fields reproduce the original architecture, so checkpoints
     whose config predates them load unchanged. ``fast()`` is the ~6x cheaper variant,
     ``streaming()`` the causal one.
     """
@@ -96,6 +99,7 @@ class SynthesisGeneratorConfig:
     head_kernel: int = 1
     head_layers: int = 1
     causal: bool = False
+    vibrato_rate_input: bool = False
 
     def __post_init__(self):
         for name in ("channels", "embedding_dim", "n_noise", "frame_stride", "head_kernel",
@@ -111,6 +115,9 @@ class SynthesisGeneratorConfig:
         if self.head_kernel % 2 != 1:
             raise ParameterError(f"SynthesisGeneratorConfig.head_kernel must be odd; "
                                  f"got {self.head_kernel}")
+        if self.causal and self.vibrato_rate_input:
+            raise ParameterError("SynthesisGeneratorConfig.vibrato_rate_input does not work with "
+                                 "causal=True (a live note's rate is not known)")
         if self.causal and (self.frame_stride != 1 or self.head_kernel != 1):
             raise ParameterError("SynthesisGeneratorConfig.causal needs frame_stride=1 and "
                                  f"head_kernel=1; got {self.frame_stride} and {self.head_kernel}")
@@ -255,7 +262,9 @@ class SynthesisGenerator(CheckpointMixin, nn.Module):
         frame_rate = self.signal_config.frame_rate
         n_frames = default_n_frames(notes, n_frames, frame_rate=frame_rate)
         feats, held = note_frame_features(notes, n_frames=n_frames, frame_rate=frame_rate,
-                                          causal=self.config.causal)
+                                          causal=self.config.causal,
+                                          vibrato_rates=part.vibrato_rates()
+                                          if self.config.vibrato_rate_input else None)
         expr = part.frames(n_frames=n_frames, frame_rate=frame_rate)
         noise = synthesis_noise(seed, n_frames, self.config.n_noise)
         windows = chunk_windows(n_frames, chunk_frames=chunk_frames, context=self.receptive_radius,

@@ -31,7 +31,8 @@ from midi_ddsp.expression import (
     expressions_to_frames,
     extract_note_expressions,
 )
-from midi_ddsp.expression.definitions import ATTACK_DB_PER_UNIT, ATTACK_OFFSET, ATTACK_S
+from midi_ddsp.expression.definitions import (ATTACK_DB_PER_UNIT, ATTACK_OFFSET, ATTACK_S,
+                                              VIBRATO_RATE_COLUMN)
 from midi_ddsp.instruments import get_instrument
 from midi_ddsp.models.features import (
     N_NOTE_FEATURES,
@@ -42,6 +43,7 @@ from midi_ddsp.models.features import (
 )
 from midi_ddsp.models.controls import CONTROL_RANGES
 from midi_ddsp.models.layers import N_INSTRUMENTS
+from midi_ddsp.models.sampling import rate_to_unit
 from midi_ddsp.score import Note
 from midi_ddsp.shards import Example, read_shard
 from midi_ddsp.synth_params import SynthParams
@@ -64,6 +66,9 @@ NOISE_DB_MIN, NOISE_DB_MAX = CONTROL_RANGES["noise_db"].low, CONTROL_RANGES["noi
 _N_EXPR = len(EXPRESSION_NAMES)
 _MAX_VOICED_DEV = 2.0   # semitones: f0 targets further from the written pitch are masked
 _VIBRATO_MIN_FRAMES = 50  # notes longer than 200 ms at 250 Hz carry vibrato
+VIBRATO_INDEX = list(EXPRESSION_NAMES).index("vibrato")
+RATE_MIN_VIBRATO = 0.15   # vibrato >= 0.15 (+-6 cents): the note's rate is measured and taught
+_TRAIN_RATE_HZ = (3.5, 8.5)   # rates asked of notes with a perturbed rate
 
 
 @dataclasses.dataclass
@@ -80,6 +85,7 @@ class Record:
     noise_magnitudes: np.ndarray        # float16 [T, B]
     audio: "np.ndarray | None"
     note_table: "np.ndarray | None" = None   # [n_notes, 6] expressions of the whole example
+    vibrato_rates: "np.ndarray | None" = None  # [n_notes] measured vibrato rate (Hz)
 
     @property
     def n_frames(self) -> int:
@@ -119,6 +125,7 @@ def _to_record(ex: Example, *, frame_rate: int, keep_audio: bool) -> "Record | N
         audio=np.asarray(ex.audio, np.float32) if keep_audio else None)
     table = extract_note_expressions(rec.params(), notes, frame_rate=frame_rate)
     rec.note_table = table[list(EXPRESSION_NAMES)].to_numpy(np.float32)
+    rec.vibrato_rates = table[VIBRATO_RATE_COLUMN].to_numpy(np.float32)
     return rec
 
 
@@ -241,11 +248,14 @@ def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
                     crop_frames: int, frame_rate: int = 250, n_noise: int = 4,
                     perturb_prob: float = 0.3, augment_prob: float = 0.5,
                     indices: "Sequence[int] | None" = None, audio_examples: int = 0,
-                    hop_size: int = 64, causal: bool = False) -> dict:
+                    hop_size: int = 64, causal: bool = False, vibrato_rate: bool = False) -> dict:
     """A batch of random crops for the Synthesis Generator.
 
     ``causal``: note conditioning of the causal Synthesis Generator
-    (``features.causal_note_frame_features``).
+    (``features.causal_note_frame_features``). ``vibrato_rate``: the note oscillators are tuned
+    to each note's measured vibrato rate (``SynthesisGeneratorConfig.vibrato_rate_input``),
+    returned per note as ``seg_rates`` [N] (Hz); ``perturb_prob / 2`` of the notes ask for a
+    random rate in 3.5-8.5 Hz instead (their regression masked when they carry vibrato).
 
     The first ``audio_examples`` rows (records must keep their audio) are neither augmented
     nor perturbed, so their conditioning describes their corpus audio, returned as ``audio``
@@ -262,7 +272,7 @@ def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
                            "amp_db", "harmonic_distribution", "noise_db", "f0_mask",
                            "regress_mask")}
     segs = {k: [] for k in ("seg_batch", "seg_start", "seg_length", "seg_expressions",
-                            "seg_vibrato_mask")}
+                            "seg_vibrato_mask", "seg_rates")}
     audio = []
     for b in range(batch_size):
         rec = records[indices[b] if indices is not None else int(rng.integers(len(records)))]
@@ -299,10 +309,19 @@ def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
                 noise_db[s0:s1] = _onset_transient(noise_db[s0:s1], rng, frame_rate=frame_rate)
         aug = SynthParams(params.f0_hz, db_to_amplitude(amp_db).astype(np.float32), hd,
                           db_to_amplitude(noise_db).astype(np.float32))
-        feats, held = note_frame_features(notes, n_frames=n, frame_rate=frame_rate, causal=causal)
         regress = np.ones(n, np.float32)
+        table = extract_note_expressions(aug, notes, frame_rate=frame_rate) if notes else None
+        rates = None
+        if vibrato_rate and notes:   # measured rates; some notes asked for another rate
+            rates = table[VIBRATO_RATE_COLUMN].to_numpy(np.float64).copy()
+            for i, (s0, s1) in enumerate(spans):
+                if s1 > s0 and not clean and rng.random() < 0.5 * perturb_prob:
+                    rates[i] = rng.uniform(*_TRAIN_RATE_HZ)
+                    if table["vibrato"].iloc[i] >= RATE_MIN_VIBRATO:
+                        regress[s0:s1] = 0.0   # its f0 target vibrates at the old rate
+        feats, held = note_frame_features(notes, n_frames=n, frame_rate=frame_rate, causal=causal,
+                                          vibrato_rates=rates)
         if notes:
-            table = extract_note_expressions(aug, notes, frame_rate=frame_rate)
             values = table[list(EXPRESSION_NAMES)].to_numpy(np.float32).copy()
             for i, (s0, s1) in enumerate(spans):
                 if s1 > s0 and not clean and rng.random() < perturb_prob:
@@ -319,6 +338,8 @@ def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
                 segs["seg_length"].append(s1 - s0)
                 segs["seg_expressions"].append(values[i])
                 segs["seg_vibrato_mask"].append(float(s1 - s0 > _VIBRATO_MIN_FRAMES))
+                if rates is not None:
+                    segs["seg_rates"].append(rates[i])
         else:
             expr = np.zeros((n, _N_EXPR), np.float32)
         midi = hz_to_midi(np.maximum(params.f0_hz, 1e-3))
@@ -346,6 +367,8 @@ def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
     batch["seg_expressions"] = torch.from_numpy(
         np.asarray(segs["seg_expressions"], np.float32).reshape(n_seg, _N_EXPR))
     batch["seg_vibrato_mask"] = torch.as_tensor(segs["seg_vibrato_mask"], dtype=torch.float32)
+    if vibrato_rate:
+        batch["seg_rates"] = torch.as_tensor(segs["seg_rates"], dtype=torch.float32)
     if audio_examples:
         batch["audio"] = torch.from_numpy(np.stack(audio))
     return batch
@@ -358,7 +381,7 @@ def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
 def expression_batch(records: Sequence[Record], rng: np.random.Generator, *, batch_size: int,
                      indices: "Sequence[int] | None" = None, crop_prob: float = 0.0,
                      min_crop_notes: int = 8, previous_noise: float = 0.0,
-                     previous_dropout: float = 0.0) -> dict:
+                     previous_dropout: float = 0.0, vibrato_rate: bool = False) -> dict:
     """A batch of note sequences for the Expression Generator.
 
     Each example is a whole record or, with probability ``crop_prob``, a random run of at least
@@ -369,8 +392,10 @@ def expression_batch(records: Sequence[Record], rng: np.random.Generator, *, bat
     probability ``previous_dropout`` per note.
 
     Returns ``note_features`` [B, N, N_NOTE_FEATURES], ``instrument_weights`` [B, 13],
-    ``targets`` [B, N, 6], ``previous`` [B, N, 6] (targets shifted by one note, zeros first) and
-    ``mask`` [B, N].
+    ``targets`` [B, N, E], ``previous`` [B, N, E] (targets shifted by one note, zeros first) and
+    ``mask`` [B, N, E]. E is 6, or 7 with ``vibrato_rate``: the note's measured rate in
+    ``sampling.rate_to_unit``'s unit, its loss masked on notes whose vibrato is under
+    ``RATE_MIN_VIBRATO`` (no rate to measure).
     """
     chosen = [records[i if indices is None else i] for i in
               (indices if indices is not None else rng.integers(len(records), size=batch_size))]
@@ -384,15 +409,19 @@ def expression_batch(records: Sequence[Record], rng: np.random.Generator, *, bat
         else:
             spans.append((0, n))
     n_max = max(b - a for a, b in spans)
+    n_out = _N_EXPR + int(vibrato_rate)
     feats = np.zeros((len(chosen), n_max, N_NOTE_FEATURES), np.float32)
-    targets = np.zeros((len(chosen), n_max, _N_EXPR), np.float32)
-    mask = np.zeros((len(chosen), n_max), np.float32)
+    targets = np.zeros((len(chosen), n_max, n_out), np.float32)
+    mask = np.zeros((len(chosen), n_max, n_out), np.float32)
     weights = np.zeros((len(chosen), N_INSTRUMENTS), np.float32)
     for b, (rec, (start, stop)) in enumerate(zip(chosen, spans)):
         n = stop - start
         feats[b, :n] = note_sequence_features(rec.notes)[start:stop]
-        targets[b, :n] = rec.note_table[start:stop]
+        targets[b, :n, :_N_EXPR] = rec.note_table[start:stop]
         mask[b, :n] = 1.0
+        if vibrato_rate:
+            targets[b, :n, _N_EXPR] = rate_to_unit(rec.vibrato_rates[start:stop])
+            mask[b, :n, _N_EXPR] = rec.note_table[start:stop, VIBRATO_INDEX] >= RATE_MIN_VIBRATO
         weights[b, rec.instrument_index] = 1.0
     previous = np.concatenate([np.zeros_like(targets[:, :1]), targets[:, :-1]], axis=1)
     if previous_noise > 0:

@@ -126,19 +126,36 @@ def rec_table(rec):
 
 
 def expression_teacher_forced_rmse(eg, records) -> dict:
-    """EG teacher-forced RMSE over all notes of ``records`` (previous note's true expressions)."""
-    given, predicted = [], []
+    """EG teacher-forced RMSE over all notes of ``records`` (previous note's true expressions);
+    for a model that generates vibrato rates, also their mean absolute error in Hz on notes
+    whose vibrato carries a rate (``RATE_MIN_VIBRATO``)."""
+    from midi_ddsp.models.sampling import rate_to_unit, unit_to_rate
+    from midi_ddsp.training.datasets import RATE_MIN_VIBRATO, VIBRATO_INDEX
+    n_expr = len(EXPRESSION_NAMES)
+    with_rate = getattr(eg, "n_outputs", n_expr) > n_expr
+    given, predicted, rate_errors = [], [], []
     for rec in records:
         feats = torch.from_numpy(note_sequence_features(rec.notes))[None]
         targets = rec.note_table
-        previous = np.concatenate([np.zeros((1, 6), np.float32), targets[:-1]])[None]
+        if with_rate:
+            targets = np.concatenate([targets, rate_to_unit(rec.vibrato_rates)[:, None]], axis=1)
+        previous = np.concatenate([np.zeros((1, targets.shape[1]), np.float32), targets[:-1]])[None]
         with torch.no_grad():
             mean, _ = eg(feats, torch.from_numpy(_weights(rec.instrument_index))[None],
-                         torch.from_numpy(previous))
-        given.append(targets)
-        predicted.append(mean[0].numpy())
+                         torch.from_numpy(previous.astype(np.float32)))
+        mean = mean[0].numpy()
+        given.append(rec.note_table)
+        predicted.append(mean[:, :n_expr])
+        if with_rate:
+            has = rec.note_table[:, VIBRATO_INDEX] >= RATE_MIN_VIBRATO
+            rate_errors.append(np.abs(unit_to_rate(mean[has, n_expr]) - rec.vibrato_rates[has]))
     overall, per = _rmse(np.concatenate(given), np.concatenate(predicted))
-    return {"rmse": overall, "per_expression": per, "n_notes": int(sum(len(g) for g in given))}
+    out = {"rmse": overall, "per_expression": per, "n_notes": int(sum(len(g) for g in given))}
+    if with_rate and rate_errors:
+        errors = np.concatenate(rate_errors)
+        out["vibrato_rate_mae_hz"] = float(errors.mean()) if errors.size else None
+        out["n_rate_notes"] = int(errors.size)
+    return out
 
 
 def control_fidelity(sg, records, *, max_notes: int = 200, max_frames: int = 1000,

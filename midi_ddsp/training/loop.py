@@ -100,6 +100,9 @@ class TrainConfig:
             pulls a vibrato of unpredictable phase towards none, frame by frame, so long notes
             (many frames, one expression-loss term) lose vibrato; the smoothed f0 loss keeps
             the pitch.
+        vibrato_rate: a new run's (or ``--init`` run's) model reads (Synthesis Generator,
+            ``vibrato_rate_input``) or generates (Expression Generator, ``vibrato_rate_output``)
+            the NoteTable's vibrato_rate column; a resumed run keeps its saved config.
     """
 
     steps: int = 20000
@@ -129,6 +132,7 @@ class TrainConfig:
     spectral_loss_weight: float = 0.0
     spectral_examples: int = 4
     f0_raw_weight: float = 1.0
+    vibrato_rate: bool = False
 
     def learning_rate_at(self, step: int) -> float:
         warm = min(1.0, (step + 1) / max(self.warmup_steps, 1))
@@ -157,6 +161,18 @@ def _data_version(data_dir) -> "str | None":
     return f"corpus v{settings.get('corpus_version', 1)} (seed {settings.get('seed')})"
 
 
+def _with_vibrato_rate(name: str, model_config, *, tiny: bool):
+    """``model_config`` (default: the model's default or tiny config) with the vibrato-rate
+    column switched on (``TrainConfig.vibrato_rate``)."""
+    field = {"synthesis": "vibrato_rate_input", "expression": "vibrato_rate_output"}.get(name)
+    if field is None:
+        raise ParameterError(f"vibrato_rate: only the synthesis and expression models read or "
+                             f"generate the vibrato_rate column, not {name!r}")
+    cfg_cls = _MODELS[name][1]
+    base = model_config or (cfg_cls.tiny() if tiny else cfg_cls())
+    return dataclasses.replace(base, **{field: True})
+
+
 def build_model(name: str, *, tiny: bool = False, model_config=None) -> torch.nn.Module:
     """A fresh model of ``name`` ("synthesis", "expression", "inference")."""
     if name not in _MODELS:
@@ -174,13 +190,15 @@ def _make_batch(name, model, records, rng, config: TrainConfig, *, indices=None,
                                frame_rate=signal.frame_rate, n_noise=model.config.n_noise,
                                perturb_prob=config.perturb_prob, augment_prob=config.augment_prob,
                                indices=indices, audio_examples=_audio_examples(config, bs),
-                               hop_size=signal.hop_size, causal=bool(model.config.causal))
+                               hop_size=signal.hop_size, causal=bool(model.config.causal),
+                               vibrato_rate=bool(model.config.vibrato_rate_input))
     if name == "expression":
         train = indices is None
         return expression_batch(records, rng, batch_size=bs, indices=indices,
                                 crop_prob=config.crop_prob if train else 0.0,
                                 previous_noise=config.previous_noise if train else 0.0,
-                                previous_dropout=config.previous_dropout if train else 0.0)
+                                previous_dropout=config.previous_dropout if train else 0.0,
+                                vibrato_rate=bool(model.config.vibrato_rate_output))
     train = indices is None
     return inference_batch(records, rng, batch_size=bs, crop_frames=config.crop_frames,
                            hop_size=signal.hop_size, sample_rate=signal.sample_rate,
@@ -339,6 +357,8 @@ def _train(name: str, data_dir: "str | os.PathLike[str]", out_dir: "str | os.Pat
 
         init = load_model(init_from, kind=_MODELS[name][0].kind)
         model_config = init.config
+    if state is None and config.vibrato_rate:
+        model_config = _with_vibrato_rate(name, model_config, tiny=config.tiny)
     torch.manual_seed(config.seed + rank)
     model = build_model(name, tiny=config.tiny, model_config=model_config)
     if init is not None:

@@ -28,6 +28,8 @@ _AUDIBLE_DB = -80.0       # harmonic distributions are fitted only where the amp
 _F0_SMOOTH_FRAMES = 31    # Hann low-pass (~125 ms) applied to f0 deviation before the f0 loss
 _TRAIN_VIBRATO_BAND_HZ = (4.0, 7.5)   # vibrato measured here during training
 _HIGH_BAND_HZ = (8.0, 60.0)           # pitch oscillation here is penalised
+_RATE_BAND_HZ = 0.75    # with note rates: vibrato measured within this of the note's rate
+_OFF_RATE_HZ = 1.25     # and penalised further than this from it
 _SOFT_ARGMAX_PER_DB = 3.0   # sharpness of the soft arg-max of the level in vol_peak_pos (1/dB)
 
 
@@ -95,17 +97,27 @@ def synthesis_loss(model, batch: dict, *, weights: SynthesisLossWeights = Synthe
     parts["noise"] = _masked_mean((((out["noise_db"] - batch["noise_db"]) / _DB_SCALE) ** 2).mean(-1),
                                   regress)
     if batch["seg_batch"].numel():
-        measured = note_expressions_torch(out["amp_db"], out["f0_dev"], out["harmonic_distribution"],
+        def vibrato_in(band):
+            return note_expressions_torch(out["amp_db"], out["f0_dev"], out["harmonic_distribution"],
                                           out["noise_db"], batch["seg_batch"], batch["seg_start"],
                                           batch["seg_length"], frame_rate=frame_rate,
-                                          vibrato_band_hz=_TRAIN_VIBRATO_BAND_HZ)
+                                          vibrato_band_hz=band)
+
         # vibrato rate: measured in 4-7.5 Hz; a pitch oscillation above 8 Hz is penalised (the
-        # extractor only counts peaks in 3-9 Hz; without this the rate drifted to ~9.3 Hz)
-        high = note_expressions_torch(out["amp_db"], out["f0_dev"], out["harmonic_distribution"],
-                                      out["noise_db"], batch["seg_batch"], batch["seg_start"],
-                                      batch["seg_length"], frame_rate=frame_rate,
-                                      vibrato_band_hz=_HIGH_BAND_HZ)[:, 3]
-        parts["vibrato_high"] = (high ** 2).mean()
+        # extractor only counts peaks in 3-9 Hz; without this the rate drifted to ~9.3 Hz). With
+        # each note's rate (``seg_rates``): measured within +-0.75 Hz of it, and a pitch
+        # oscillation further than 1.25 Hz from it (3-60 Hz) is penalised.
+        rates = batch.get("seg_rates")
+        if rates is None:
+            measured = vibrato_in(_TRAIN_VIBRATO_BAND_HZ)
+            off_rate = vibrato_in(_HIGH_BAND_HZ)[:, 3] ** 2
+        else:
+            measured = vibrato_in(torch.stack([rates - _RATE_BAND_HZ, rates + _RATE_BAND_HZ], 1))
+            top = torch.full_like(rates, _HIGH_BAND_HZ[1])
+            bottom = torch.full_like(rates, VIBRATO_RATE_HZ[0])
+            off_rate = (vibrato_in(torch.stack([rates + _OFF_RATE_HZ, top], 1))[:, 3] ** 2
+                        + vibrato_in(torch.stack([bottom, rates - _OFF_RATE_HZ], 1))[:, 3] ** 2)
+        parts["vibrato_high"] = off_rate.mean()
         err = (measured - batch["seg_expressions"]) ** 2
         err[:, 3] = err[:, 3] * batch["seg_vibrato_mask"]
         per = torch.tensor(weights.expression_weights, dtype=err.dtype)
@@ -128,7 +140,7 @@ def synthesis_loss(model, batch: dict, *, weights: SynthesisLossWeights = Synthe
 def expression_loss(model, batch: dict) -> tuple[torch.Tensor, dict]:
     """Teacher-forced loss of the Expression Generator: MSE of the mean + Gaussian NLL (spread)."""
     mean, log_std = model(batch["note_features"], batch["instrument_weights"], batch["previous"])
-    mask = batch["mask"][..., None].expand_as(mean)
+    mask = batch["mask"]
     err = (mean - batch["targets"]) ** 2
     mse = _masked_mean(err, mask)
     nll = _masked_mean(0.5 * err.detach() * torch.exp(-2 * log_std) + log_std, mask)
@@ -170,7 +182,8 @@ def note_expressions_torch(amp_db: torch.Tensor, f0_dev: torch.Tensor,
                            harmonic_distribution: torch.Tensor, noise_db: torch.Tensor,
                            seg_batch: torch.Tensor, seg_start: torch.Tensor,
                            seg_length: torch.Tensor, *, frame_rate: int = 250,
-                           vibrato_band_hz: tuple[float, float] = VIBRATO_RATE_HZ) -> torch.Tensor:
+                           vibrato_band_hz: "tuple[float, float] | torch.Tensor" = VIBRATO_RATE_HZ,
+                           ) -> torch.Tensor:
     """The six note expressions of many notes, differentiable (training loss only).
 
     Args:
@@ -184,8 +197,8 @@ def note_expressions_torch(amp_db: torch.Tensor, f0_dev: torch.Tensor,
     Returns:
         [n_notes, 6] in ``EXPRESSION_NAMES`` order. Same formulas as
         ``extract_note_expressions`` except vol_peak_pos (soft arg-max) and vibrato (maximum
-        over ``vibrato_band_hz``, default 3-9 Hz, every note counted; the caller masks notes
-        <= 200 ms). Training measures vibrato in a narrower band and penalises energy above it,
+        over ``vibrato_band_hz``, default 3-9 Hz, or one (low, high) band per note as an
+        [n_notes, 2] tensor; every note counted; the caller masks notes <= 200 ms). Training measures vibrato in a narrower band and penalises energy above it,
         so the generated rate stays well inside the extractor's 3-9 Hz window.
     """
     n_frames = amp_db.shape[1]
@@ -216,8 +229,12 @@ def note_expressions_torch(amp_db: torch.Tensor, f0_dev: torch.Tensor,
     n_fft = max(1024, 4 * (1 << max(max_len - 1, 1).bit_length()))
     spectrum = torch.fft.rfft(dev * window, n=n_fft).abs() / length[:, None]
     freqs = torch.arange(spectrum.shape[1], device=amp_db.device) * frame_rate / n_fft
-    band = (freqs >= vibrato_band_hz[0]) & (freqs <= vibrato_band_hz[1])
-    vibrato = 10.0 * spectrum[:, band].max(1).values
+    if isinstance(vibrato_band_hz, torch.Tensor):   # one band per note
+        band = (freqs[None] >= vibrato_band_hz[:, :1]) & (freqs[None] <= vibrato_band_hz[:, 1:])
+        vibrato = 10.0 * spectrum.masked_fill(~band, 0.0).max(1).values
+    else:
+        band = (freqs >= vibrato_band_hz[0]) & (freqs <= vibrato_band_hz[1])
+        vibrato = 10.0 * spectrum[:, band].max(1).values
 
     k = torch.arange(1, harmonic_distribution.shape[-1] + 1, device=amp_db.device,
                      dtype=harmonic_distribution.dtype)
