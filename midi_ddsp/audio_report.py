@@ -25,6 +25,7 @@ from midi_ddsp.control_sweeps import (
     reachable,
     summarize_sweep,
     vibrato_depth,
+    vibrato_rate_response,
 )
 from midi_ddsp.expression import EXPRESSION_NAMES
 from midi_ddsp.instruments import get_instrument
@@ -150,11 +151,15 @@ def run_audio_evaluation(pieces: Sequence[PieceSpec], *, models, out_dir, instru
     sweeps = _sweeps(models, instruments, registers, seed)
     probes = [expression_probes(models, name, seed=seed) for name in instruments[:4]]
     depth = [vibrato_depth(models, name, seed=seed) for name in instruments]
+    reads_rates = bool(getattr(getattr(models.synthesis_generator, "config", None),
+                               "vibrato_rate_input", False))
+    rates = ([vibrato_rate_response(models, name, seed=seed) for name in instruments]
+             if reads_rates else [])
     metrics = {
         "checkpoints": dict(getattr(models, "checkpoints", {}) or {}),
         "targets": TARGETS, "pieces": results, "summary": _piece_summary(results),
         "control_fidelity": _fidelity_table(sweeps), "sweeps": sweeps,
-        "cross_effects": _cross_matrix(sweeps), "probes": probes, "vibrato_depth": depth,
+        "cross_effects": _cross_matrix(sweeps), "probes": probes, "vibrato_depth": depth, "vibrato_rate": rates,
         "wall_time_s": round(time.time() - t0, 1),
         **(extra or {}),
     }
@@ -189,7 +194,18 @@ def summary_lines(metrics: dict) -> list[str]:
         f"- onset F1 at 50 ms: {both('f1', '{:.3f}')}",
         "- control fidelity from audio (r / slope): " + ", ".join(
             f"{c} {fid[c]['r']:.2f}/{fid[c]['slope']:.2f}" for c in EXPRESSION_NAMES),
-    ]
+    ] + _rate_summary(metrics.get("vibrato_rate") or [])
+
+
+def _rate_summary(rates: list) -> list[str]:
+    """One bullet: the vibrato rate heard per rate asked (median over instruments)."""
+    if not rates:
+        return []
+    asked = list(rates[0]["by_rate"])
+    heard = {x: float(np.median([r["by_rate"][x]["measured_hz"] for r in rates])) for x in asked}
+    worst = max(abs(r["by_rate"][x]["measured_hz"] - float(x)) for r in rates for x in asked)
+    return ["- vibrato rate from audio, asked -> heard (median over instruments): " + ", ".join(
+        f"{x} -> {heard[x]:.2f} Hz" for x in asked) + f"; worst error {worst:.2f} Hz"]
 
 
 def _markdown(metrics: dict, renders: dict) -> str:
@@ -273,6 +289,17 @@ def _markdown(metrics: dict, renders: dict) -> str:
             lines.append(f"| {row['instrument']} | " + " | ".join(
                 f"±{row['by_note_s'][x]['cents']:.0f} ({row['by_note_s'][x]['extracted']:.2f})"
                 for x in lengths) + " |")
+    if metrics.get("vibrato_rate"):
+        asked = list(metrics["vibrato_rate"][0]["by_rate"])
+        lines += ["", "## Vibrato rate", "",
+                  "Rate measured from the audio (CREPE f0, the extractor's spectral peak; median "
+                  "over 0.8- and 1.6-s middle-register notes, vibrato 0.8) when the NoteTable's "
+                  "`vibrato_rate` asks for each rate (`vibrato_rate_response`).", "",
+                  "| instrument | " + " | ".join(f"{x} Hz asked" for x in asked) + " |",
+                  "|---|" + "---|" * len(asked)]
+        for row in metrics["vibrato_rate"]:
+            lines.append(f"| {row['instrument']} | " + " | ".join(
+                f"{row['by_rate'][x]['measured_hz']:.2f}" for x in asked) + " |")
     if renders:
         lines += ["", "## Plots", ""]
         lines += [f"![{name}]({path})" for name, path in renders.items()]

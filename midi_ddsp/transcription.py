@@ -8,7 +8,9 @@ centred on the instant ``i / FRAME_RATE``), all measured on the audio resampled 
 * ``loudness_db``: ``midi_ddsp.dsp.spectral.a_weighted_loudness_db`` (64 ms windows);
 * ``onset_strength``: spectral flux, the sum over bins of the positive frame-to-frame increase of
   the log-compressed magnitude (``log1p(100 |X|)``, 32 ms Hann windows), divided by its median
-  over the sounding frames (so 1 = typical within-note flux; re-attacks read 3-10).
+  over the sounding frames (so 1 = typical within-note flux; re-attacks read 3-10);
+* ``suboctave_db``: the partials at f0/2 and 3 f0/2 against those at f0 and 2 f0 (dB, 128 ms
+  windows; ``midi_ddsp.transcription_pitch``).
 
 Segmentation (``segment_notes``), in three steps:
 
@@ -22,7 +24,10 @@ Segmentation (``segment_notes``), in three steps:
    silences).
 2. **onsets**: cues from the onset strength and the loudness (``_onset_candidates``): flux
    peaks above ``ONSET_THRESHOLD`` followed by a loudness rise (a re-attack, not a release),
-   and loudness valleys at least ``VALLEY_DB`` deep. The start of each pitch run moves to the
+   and loudness valleys at least ``VALLEY_DB`` deep, except those of a level that swings
+   periodically at 3-9 Hz over a pitch in vibrato (amplitude modulation through the body's
+   resonances, ``transcription_onsets.PERIODICITY``) unless a flux re-attack confirms them
+   (module ``midi_ddsp.transcription_onsets``). The start of each pitch run moves to the
    latest flux peak above ``CHANGE_THRESHOLD`` and within ``BUMP_SHARE`` of the strongest one
    within ``SNAP_BEFORE_S`` before / ``SNAP_AFTER_S`` after it (CREPE's pitch switches late,
    while the previous note's release rings under the new attack; in fast passages the
@@ -40,8 +45,11 @@ Segmentation (``segment_notes``), in three steps:
 3. **notes**: segments shorter than ``min_note_s``, mostly unvoiced (``MIN_NOTE_VOICING``) or
    far quieter than the rest (``QUIET_NOTE_DB``) are dropped; the pitch of a note is the
    confidence-weighted median of the CREPE pitch over its frames after the first
-   ``ATTACK_SKIP_S`` (attacks hold the octave errors), rounded to the semitone; a note ends
-   where the next begins or where its state run ends.
+   ``ATTACK_SKIP_S`` (attacks hold the octave errors), rounded to the semitone, and an octave
+   lower when its spectrum holds sub-octave partials (``suboctave_db`` at least
+   ``transcription_pitch.SUBOCTAVE_DB``) and it leaps more than ``LEAP_SEMITONES`` above its
+   neighbours (``transcription_pitch.correct_octaves``: a fundamental far under its 2nd
+   partial, a bassoon's); a note ends where the next begins or where its state run ends.
 
 Velocity (``velocity_from_loudness``) is relative: the mean loudness of each note, on MIDI's
 40 log10 velocity curve (a GM synth's), anchored so the 90th-percentile note reads
@@ -66,6 +74,10 @@ from midi_ddsp.dsp.spectral import a_weighted_loudness_db
 from midi_ddsp.dsp.units import hz_to_midi
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.score import Note
+from midi_ddsp.transcription_onsets import (CONFIRM_VALLEY_DB, FALL_DB, KNEE_DB,  # noqa: F401
+    ONSET_THRESHOLD, RISE_DB, SPLIT_VALLEY_DB, VALLEY_DB, VALLEY_LEAD_S, VALLEY_REACH_S,
+    _local_extrema, _onset_candidates, _release_start)
+from midi_ddsp.transcription_pitch import correct_octaves, suboctave_level_db
 
 __all__ = ["FRAME_RATE", "TranscriptionFrames", "Transcription", "analyse_frames",
            "segment_notes", "transcribe", "velocity_from_loudness"]
@@ -88,8 +100,6 @@ PITCH_OUTLIER = 6.0
 """Cap (nats) on the pitch emission penalty: octave errors cost no more than this per frame."""
 SWITCH_PENALTY = 20.0
 """Cost (nats) of changing pitch state."""
-ONSET_THRESHOLD = 3.5
-"""Onset-strength peaks (in units of the median within-note flux) at least this high are onsets."""
 SNAP_BEFORE_S, SNAP_AFTER_S = 0.20, 0.04
 """How far before / after a pitch change its onset cue is looked for."""
 CHANGE_THRESHOLD = 1.8
@@ -97,22 +107,6 @@ CHANGE_THRESHOLD = 1.8
 (after a silence, none before the silence: the previous note's release has flux too)."""
 BUMP_SHARE = 0.7
 """... the latest peak at least this share of the strongest there (not an earlier note's attack)."""
-CONFIRM_VALLEY_DB = 4.0
-"""A flux re-attack that coincides with a valley this deep (dB) splits a note of one pitch."""
-FALL_DB = 6.0
-"""A legato pitch change without a cue, after a fall this deep (dB), begins where it began."""
-RISE_DB = 1.5
-"""A flux peak is an onset only when the loudness rises this much just after it (not a release)."""
-VALLEY_DB, SPLIT_VALLEY_DB = 2.0, 8.0
-"""Loudness valleys this deep (dB, on both sides) are onset cues; SPLIT_VALLEY_DB deep ones
-split a note of one pitch (repeated notes); shallower ones only place pitch changes."""
-VALLEY_REACH_S = 0.12
-"""How far either side of a valley its depth is measured."""
-VALLEY_LEAD_S = 0.02
-"""A note begins at least this long before the loudness valley between it and the previous note."""
-KNEE_DB = 1.5
-"""... and where the level has fallen this far below its peak before the valley (the release of
-the note before: legato notes begin where the previous one lets go)."""
 GLIDE_SEMITONES = 0.3
 """A pitch change without an onset cue whose frames sit further than this from their semitone
 (median) is a glide and stays in the previous note."""
@@ -141,6 +135,8 @@ class TranscriptionFrames:
         confidence: CREPE confidence in [0, 1], shape [n_frames].
         loudness_db: A-weighted loudness in dB re. a full-scale sine (>= -120), shape [n_frames].
         onset_strength: normalised spectral flux, >= 0, shape [n_frames].
+        suboctave_db: power of the partials at f0/2 and 3 f0/2 over those at f0 and 2 f0 (dB),
+            shape [n_frames] (``midi_ddsp.transcription_pitch``); None: no octave check.
     """
 
     frame_rate: int
@@ -148,6 +144,7 @@ class TranscriptionFrames:
     confidence: np.ndarray
     loudness_db: np.ndarray
     onset_strength: np.ndarray
+    suboctave_db: "np.ndarray | None" = None
 
     @property
     def n_frames(self) -> int:
@@ -224,7 +221,7 @@ def analyse_frames(audio, *, sample_rate: int, tracker: "CrepePitchTracker | Non
     n_frames = x16.shape[0] * FRAME_RATE // CREPE_SAMPLE_RATE
     if n_frames == 0:
         empty = np.zeros(0, np.float32)
-        return TranscriptionFrames(FRAME_RATE, empty, empty, empty, empty)
+        return TranscriptionFrames(FRAME_RATE, empty, empty, empty, empty, empty)
     tracker = tracker or CrepePitchTracker("tiny")
     f0, confidence = tracker.track(x16, sample_rate=CREPE_SAMPLE_RATE, frame_rate=FRAME_RATE,
                                    fmin_hz=fmin_hz, fmax_hz=fmax_hz)
@@ -232,7 +229,9 @@ def analyse_frames(audio, *, sample_rate: int, tracker: "CrepePitchTracker | Non
                                                  frame_rate=FRAME_RATE, n_fft=1024))[:n_frames]
     flux = _onset_strength(x16, n_frames)
     frames = TranscriptionFrames(FRAME_RATE, f0.astype(np.float32), confidence.astype(np.float32),
-                                 loudness.astype(np.float32), flux.astype(np.float32))
+                                 loudness.astype(np.float32), flux.astype(np.float32),
+                                 suboctave_level_db(x16, f0, sample_rate=CREPE_SAMPLE_RATE,
+                                                    hop=CREPE_SAMPLE_RATE // FRAME_RATE))
     sounding = frames.sounding()
     scale = float(np.median(flux[sounding])) if sounding.any() else 0.0
     frames.onset_strength = (flux / max(scale, _EPS)).astype(np.float32) if scale > 0 \
@@ -264,72 +263,6 @@ def _viterbi_states(frames: TranscriptionFrames, pitches: np.ndarray) -> np.ndar
     for t in range(n_frames - 1, 0, -1):
         path[t - 1] = back[t, path[t]]
     return path
-
-
-def _local_extrema(values: np.ndarray, reach: int, *, maxima: bool) -> np.ndarray:
-    """Frames holding the max (or min) of ``values`` within +-reach frames."""
-    padded = np.pad(values, reach, constant_values=-np.inf if maxima else np.inf)
-    window = np.lib.stride_tricks.sliding_window_view(padded, 2 * reach + 1)
-    return np.nonzero(values >= window.max(axis=1) if maxima else values <= window.min(axis=1))[0]
-
-
-def _level_rise(level: np.ndarray) -> np.ndarray:
-    """Per frame: the loudest of the next 8 frames minus the quietest of the 3 before (dB)."""
-    window = np.lib.stride_tricks.sliding_window_view(np.pad(level, (3, 8), mode="edge"), 12)
-    return window[:, 3:].max(axis=1) - window[:, :4].min(axis=1)
-
-
-def _onset_candidates(frames: TranscriptionFrames) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Onset frames, their strength (1 = weak cue, 2 = strong enough to split a note) and knees.
-
-    Flux peaks >= ONSET_THRESHOLD followed by a loudness rise of >= RISE_DB (a re-attack, not a
-    release) mark an onset one frame before the peak; loudness valleys at least VALLEY_DB deep
-    on both sides mark one VALLEY_LEAD_S before the valley (legato bowing and tonguing); a
-    valley's knee is where the sounding level first falls KNEE_DB below its peak before it
-    (a flux cue's knee is the cue itself), where a pitch change placed by the cue begins.
-    """
-    rate = frames.frame_rate
-    flux = frames.onset_strength.astype(np.float64)
-    level = frames.loudness_db.astype(np.float64)
-    n = level.size
-    if n < 5:
-        return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64)
-    look = int(round(VALLEY_REACH_S * rate))
-    padded = np.pad(level, look, mode="edge")
-    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * look + 1)
-    left = windows[:, :look].max(axis=1) - level
-    right = windows[:, look + 1:].max(axis=1) - level
-    rise = _level_rise(level)
-    sounding = frames.sounding()
-    out: dict[int, float] = {}
-    knees: dict[int, int] = {}
-    for p in _local_extrema(flux, 2, maxima=True):
-        if flux[p] >= ONSET_THRESHOLD and rise[p] >= RISE_DB:
-            out[max(int(p) - 1, 0)] = 2.0 if flux[p] >= 2 * ONSET_THRESHOLD else 1.0
-    attacks = set(out)  # the flux cues
-    lead = int(round(VALLEY_LEAD_S * rate))
-    for v in _local_extrema(level, 3, maxima=False):
-        depth = min(left[v], right[v])
-        if depth >= VALLEY_DB and sounding[min(v + 3, n - 1)]:
-            # the note begins where the level starts to fall into the valley (the previous
-            # note's release: a legato note-on), at least VALLEY_LEAD_S before its bottom
-            frame = max(int(v) - lead, 0)
-            knee = frame
-            while knee > v - look and knee > 0 and sounding[knee - 1] and \
-                    level[knee - 1] < left[v] + level[v] - KNEE_DB:
-                knee -= 1
-            strength = 2.0 if depth >= SPLIT_VALLEY_DB else 1.0
-            same = [f for f in out if abs(frame - f) <= lead + 2]  # one onset, two cues
-            if same:  # a flux re-attack confirmed by a valley: strong enough to split
-                confirmed = 2.0 if depth >= CONFIRM_VALLEY_DB and same[0] in attacks else 1.0
-                out[same[0]] = max(out[same[0]], strength, confirmed)
-                knees[same[0]] = min(knees.get(same[0], same[0]), knee)
-            else:
-                out[frame] = strength
-                knees[frame] = knee
-    frames_sorted = np.array(sorted(out), np.int64)
-    return (frames_sorted, np.array([out[f] for f in frames_sorted]),
-            np.array([knees.get(f, f) for f in frames_sorted], np.int64))
 
 
 def _runs(path: np.ndarray) -> list[tuple[int, int, int]]:
@@ -421,7 +354,8 @@ def segment_notes(frames: TranscriptionFrames, *, min_note_s: float = MIN_NOTE_S
 
     weight = frames.voicing() + 1e-6
     skip = int(round(ATTACK_SKIP_S * rate))
-    notes: list[tuple[int, float, float, float]] = []
+    notes: list[tuple[int, float, float, float, float]] = []
+    sub = frames.suboctave_db
     for start, stop in split:
         if stop - start < min_frames:
             continue
@@ -430,26 +364,15 @@ def segment_notes(frames: TranscriptionFrames, *, min_note_s: float = MIN_NOTE_S
             continue
         pitch = _weighted_median(midi[a:stop], weight[a:stop])
         level = float(np.mean(frames.loudness_db[start:stop]))
-        notes.append((int(np.clip(round(pitch), 0, 127)), start / rate, stop / rate, level))
+        octave = float(np.median(sub[a:stop])) if sub is not None else math.nan
+        notes.append((int(np.clip(round(pitch), 0, 127)), start / rate, stop / rate, level, octave))
     if notes:  # release tails and breaths between notes: far quieter than the notes
         floor = float(np.percentile([n[3] for n in notes], 90)) - QUIET_NOTE_DB
         notes = [n for n in notes if n[3] >= floor]
+    final = correct_octaves([n[0] for n in notes], [n[4] for n in notes], lowest=int(pitches[0]))
     velocities = velocity_from_loudness([n[3] for n in notes])
-    return [Note(p, float(a), float(b), int(v)) for (p, a, b, _), v in zip(notes, velocities)]
-
-
-def _release_start(level: np.ndarray, start: int, earliest: int) -> int:
-    """Where a legato pitch change without an onset cue begins: at the knee (``KNEE_DB`` below
-    the peak) of the previous note's release when the level falls at least ``FALL_DB`` between
-    ``earliest`` and ``start`` (a quieter note after it: no valley), else ``start``."""
-    if start - earliest < 2:
-        return start
-    span = level[earliest:start + 1].astype(np.float64)
-    peak = int(np.argmax(span))
-    if span[peak] - span[-1] < FALL_DB:
-        return start
-    held = np.nonzero(span[peak:] >= span[peak] - KNEE_DB)[0]
-    return earliest + peak + int(held[-1]) + 1
+    return [Note(p, float(a), float(b), int(v))
+            for p, (_, a, b, _, _), v in zip(final, notes, velocities)]
 
 
 def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:

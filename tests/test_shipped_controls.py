@@ -58,3 +58,4 @@ def test_volume_moves_the_level_not_the_pitch_or_the_vibrato(models, instrument)
     assert summary["fidelity"]["slope"] >= 0.7
     assert abs(summary["extras"]["median_pitch_cents"]) <= 5.0
     assert max(abs(v) for v in summary["cross_effects"].values()) <= 0.15
+

@@ -174,14 +174,14 @@ def test_attack_augmentation_draws_the_onset_independently_of_the_sustain():
     """The attack control must not tell the Synthesis Generator how noisy the sustain is: the
     augmented onset level is drawn whatever the note's noise, and the sustain stays put."""
     from midi_ddsp.expression.definitions import ATTACK_DB_PER_UNIT, ATTACK_OFFSET
-    from midi_ddsp.training.datasets import _onset_transient
+    from midi_ddsp.training.perturbation import onset_transient
 
     rng = np.random.default_rng(0)
     attacks, sustains, moved = [], [], []
     for _ in range(300):
         level = rng.uniform(-110.0, -60.0)
         noise_db = np.full((150, 65), level) + rng.normal(0.0, 2.0, (150, 65))
-        out = _onset_transient(noise_db, rng, frame_rate=250)
+        out = onset_transient(noise_db, rng, frame_rate=250)
         attacks.append(out[:10].mean() / ATTACK_DB_PER_UNIT + ATTACK_OFFSET)
         sustains.append(level)
         moved.append(abs(out[30:].mean() - noise_db[30:].mean()))   # from 120 ms on

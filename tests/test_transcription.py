@@ -4,6 +4,7 @@ import pytest
 
 from midi_ddsp import monophony
 from midi_ddsp import transcription as T
+from midi_ddsp import transcription_pitch as T_pitch
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.note_metrics import note_f1, notes_from_array
 from midi_ddsp.score import Note
@@ -68,10 +69,12 @@ def _frames(segments, n_frames, spikes=()):
     return _frames_of(f0, conf, loud, flux)
 
 
-def _frames_of(f0, conf, loud, flux=None):
+def _frames_of(f0, conf, loud, flux=None, suboctave=None):
     """TranscriptionFrames at 100 Hz from per-frame arrays (flux 1 everywhere by default)."""
     flux = np.ones(len(f0)) if flux is None else flux
-    return T.TranscriptionFrames(100, *(np.asarray(x, np.float32) for x in (f0, conf, loud, flux)))
+    frames = T.TranscriptionFrames(100, *(np.asarray(x, np.float32) for x in (f0, conf, loud, flux)))
+    frames.suboctave_db = None if suboctave is None else np.asarray(suboctave, np.float32)
+    return frames
 
 
 def test_segment_notes_finds_pitch_changes_silences_and_repeated_notes():
@@ -103,7 +106,7 @@ def test_frames_have_the_documented_shapes():
     x = (0.3 * np.sin(2 * np.pi * 440 * np.arange(int(0.5 * 22050)) / 22050)).astype(np.float32)
     frames = T.analyse_frames(x, sample_rate=22050)
     n = x.size * 100 // 22050
-    for name in ("f0_hz", "confidence", "loudness_db", "onset_strength"):
+    for name in ("f0_hz", "confidence", "loudness_db", "onset_strength", "suboctave_db"):
         assert getattr(frames, name).shape == (n,)
     assert frames.voicing().shape == (n,)
     assert np.median(frames.f0_hz[10:-10]) == pytest.approx(440.0, rel=0.01)
@@ -219,3 +222,58 @@ def test_a_quieter_legato_note_begins_where_the_previous_note_releases():
     notes = T.segment_notes(frames)
     assert [n.pitch for n in notes] == [60, 59]
     assert notes[1].onset_s == pytest.approx(1.00, abs=0.03)  # not 1.06
+
+
+# ------------------------------------------------------------------ octave errors
+def _line(pitches, suboctave_db, note_frames=40):
+    """Detached notes of ``note_frames`` frames; ``suboctave_db`` per note (the frame feature)."""
+    n = 10 + len(pitches) * (note_frames + 10) + 10
+    f0, conf, loud = np.full(n, 100.0), np.full(n, 0.05), np.full(n, -110.0)
+    sub = np.full(n, -60.0)
+    for i, (p, level) in enumerate(zip(pitches, suboctave_db)):
+        a = 10 + i * (note_frames + 10)
+        f0[a:a + note_frames] = 440.0 * 2 ** ((p - 69) / 12)
+        conf[a:a + note_frames], loud[a:a + note_frames], sub[a:a + note_frames] = 0.9, -20.0, level
+    return _frames_of(f0, conf, loud, suboctave=sub)
+
+
+def test_a_note_with_sub_octave_partials_that_leaps_above_its_line_drops_an_octave():
+    # a bassoon's A3 read as A4 (its fundamental ~24 dB under the 2nd partial): the partials at
+    # f0/2 and 3 f0/2 stand ~20 dB under the f0 series, and the line around it sits near A2..C3
+    line = [45, 47, 69, 45, 48]
+    found = T.segment_notes(_line(line, [-60, -60, -20, -60, -60]))
+    assert [n.pitch for n in found] == [45, 47, 57, 45, 48]
+    # no sub-octave partials: a real leap stays
+    found = T.segment_notes(_line(line, [-60, -60, -45, -60, -60]))
+    assert [n.pitch for n in found] == line
+    # sub-octave partials (a reed's, a room's) but no leap: the line agrees with CREPE
+    found = T.segment_notes(_line([66, 64, 69, 67, 66], [-20] * 5))
+    assert [n.pitch for n in found] == [66, 64, 69, 67, 66]
+
+
+def test_suboctave_level_measures_partials_at_half_the_tracked_f0():
+    t = np.arange(SR) / SR
+    # a 220 Hz tone whose fundamental and odd partials sit ~22 dB under the even ones
+    weak_odd = sum((0.08 if k % 2 else 1.0) / k * np.sin(2 * np.pi * 220 * k * t) for k in range(1, 9))
+    octave_up = sum(1.0 / k * np.sin(2 * np.pi * 440 * k * t) for k in range(1, 5))
+    f0 = np.full(SR // 160, 440.0)
+    for audio, low, high in [(weak_odd, T_pitch.SUBOCTAVE_DB, 0.0), (octave_up, -200.0, -40.0)]:
+        level = T_pitch.suboctave_level_db(audio.astype(np.float32), f0, sample_rate=SR, hop=160)
+        assert level.shape == f0.shape
+        assert low <= float(np.median(level)) <= high
+
+
+def test_vibrato_amplitude_swings_do_not_split_a_held_note():
+    # a held viola note in vibrato: its pitch swings +-40 cents at 5.3 Hz and its level 9 dB
+    # with it (the body's resonances), valleys as deep as a legato re-bow's, no flux
+    n = 260
+    t = np.arange(n) / 100
+    on = (np.arange(n) >= 10) & (np.arange(n) < 250)
+    f0 = 440.0 * 2 ** ((64 + 0.4 * np.sin(2 * np.pi * 5.3 * t) - 69) / 12)
+    conf = np.where(on, 0.9, 0.05)
+    loud = np.where(on, -24.0 + 4.5 * np.cos(2 * np.pi * 5.3 * t), -110.0)
+    notes = T.segment_notes(_frames_of(f0, conf, loud))
+    assert [(n.pitch, round(n.onset_s, 2)) for n in notes] == [(64, 0.10)]
+    # the same swings on a steady pitch (no vibrato) stay onset cues
+    flat = T.segment_notes(_frames_of(np.full(n, 329.63), conf, loud))
+    assert len(flat) > 1

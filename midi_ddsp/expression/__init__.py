@@ -24,6 +24,10 @@ vibrato         vibrato extent:        10 * peak |rFFT| of the pitch deviation (
                 1.0 = a sinusoidal swing of +-40 cents (``VIBRATO_FULL_CENTS``)
 brightness      harmonic centroid:     5 * mean_t(sum_k k * h_k) / 60
 attack          noise at the onset:    mean noise dB over the first 40 ms / 40 + 2.625
+vibrato_rate    optional: the vibrato's rate in Hz (1..12), the frequency of the pitch
+                deviation's spectral peak; the extractor writes it (5.5 where it counts no
+                vibrato), rate-generating Expression Generators fill it, rate-reading
+                Synthesis Generators play it (``DEFAULT_VIBRATO_RATE_HZ`` when absent)
 ==============  =====================================================================
 
 The six expressions are the paper's (MIDI-DDSP, Wu et al. 2022, DESIGN §4), scaled so most values

@@ -12,7 +12,6 @@ import numpy as np
 
 from midi_ddsp.config import RELEASE_TAIL_S
 from midi_ddsp.errors import ParameterError
-from midi_ddsp.expression.definitions import DEFAULT_VIBRATO_RATE_HZ
 from midi_ddsp.frames import PartFrames, part_to_frames
 from midi_ddsp.phrasing import metrical_weights, phrase_positions
 from midi_ddsp.score import Note, Part, note_frame_span
@@ -82,9 +81,9 @@ def note_frame_features(notes: Sequence[Note], *, n_frames: int, frame_rate: int
     """Per-frame note conditioning of the Synthesis Generator (``causal``: of its causal
     variant, see ``causal_note_frame_features``).
 
-    ``vibrato_rates`` (Hz per note, the NoteTable's ``vibrato_rate``) retunes each note's three
-    oscillators to ``rate * (4, 5.5, 7) / 5.5``: the middle one at the note's own rate. At 5.5 Hz
-    (``DEFAULT_VIBRATO_RATE_HZ``) the features equal those without rates.
+    ``vibrato_rates`` (Hz per note, the NoteTable's ``vibrato_rate``) tunes all three of each
+    note's oscillators to the note's own rate, so whatever mix of them the network plays
+    vibrates at that rate.
 
     Returns:
         features: float32 [n_frames, 14]: held pitch (pitch - 60) / 24 (the sounding or last
@@ -98,14 +97,14 @@ def note_frame_features(notes: Sequence[Note], *, n_frames: int, frame_rate: int
     pf = part_to_frames(Part(notes=list(notes)), n_frames=n_frames, frame_rate=frame_rate)
     if causal:
         return causal_note_frame_features(pf)
-    scale = np.ones(n_frames)
+    oscillator_hz = np.tile(np.asarray(_VIBRATO_FEATURE_RATES_HZ), (n_frames, 1))
     if vibrato_rates is not None:
         rates = np.asarray(vibrato_rates, np.float64).reshape(-1)
         if rates.shape[0] != len(notes):
             raise ParameterError(f"{len(notes)} notes but {rates.shape[0]} vibrato rates")
         for (start, stop), rate in zip(note_spans(notes, n_frames=n_frames, frame_rate=frame_rate),
                                        rates):
-            scale[start:stop] = rate / DEFAULT_VIBRATO_RATE_HZ
+            oscillator_hz[start:stop] = rate
     held = pf.pitch_midi.astype(np.float32).copy()
     sounding = pf.is_note > 0
     if sounding.any():
@@ -128,8 +127,8 @@ def note_frame_features(notes: Sequence[Note], *, n_frames: int, frame_rate: int
         np.where(sounding, np.log(pf.note_length_s + _LOG_TIME_OFFSET_S), 0.0),
         np.where(sounding, np.minimum(since_s, _MAX_TIME_FEATURE_S), 0.0),
         np.where(sounding, np.minimum(to_s, _MAX_TIME_FEATURE_S), 0.0),
-        *[np.where(sounding, fn(2 * np.pi * rate * scale * since_s), 0.0)
-          for rate in _VIBRATO_FEATURE_RATES_HZ for fn in (np.sin, np.cos)],
+        *[np.where(sounding, fn(2 * np.pi * oscillator_hz[:, j] * since_s), 0.0)
+          for j in range(len(_VIBRATO_FEATURE_RATES_HZ)) for fn in (np.sin, np.cos)],
     ], axis=1).astype(np.float32)
     return feats, held
 

@@ -27,12 +27,10 @@ from midi_ddsp.dsp.units import amplitude_to_db, db_to_amplitude, hz_to_midi
 from midi_ddsp.errors import InputFileError
 from midi_ddsp.expression import (
     EXPRESSION_NAMES,
-    brightness_ceiling,
     expressions_to_frames,
     extract_note_expressions,
 )
-from midi_ddsp.expression.definitions import (ATTACK_DB_PER_UNIT, ATTACK_OFFSET, ATTACK_S,
-                                              VIBRATO_RATE_COLUMN)
+from midi_ddsp.expression.definitions import VIBRATO_RATE_COLUMN
 from midi_ddsp.instruments import get_instrument
 from midi_ddsp.models.features import (
     N_NOTE_FEATURES,
@@ -44,6 +42,7 @@ from midi_ddsp.models.features import (
 from midi_ddsp.models.controls import CONTROL_RANGES
 from midi_ddsp.models.layers import N_INSTRUMENTS
 from midi_ddsp.models.sampling import rate_to_unit
+from midi_ddsp.training.perturbation import onset_transient, reachable_high
 from midi_ddsp.score import Note
 from midi_ddsp.shards import Example, read_shard
 from midi_ddsp.synth_params import SynthParams
@@ -215,35 +214,6 @@ def _pad(x: np.ndarray, n: int, value: float = 0.0) -> np.ndarray:
     return np.pad(x, pad, constant_values=value)
 
 
-def _onset_transient(noise_db: np.ndarray, rng: np.random.Generator, *,
-                     frame_rate: int) -> np.ndarray:
-    """Attack augmentation of one note's noise bands ([n_frames, n_bands] dB): over the attack
-    window (``ATTACK_S``) the note's noise is moved to a level drawn uniformly over attack
-    -0.2 .. 1.2 (-113 .. -57 dB), whatever the sustain's: a burst or a cut of the note's own
-    noise spectrum (tilted by at most +-10 dB), flat over the window, then decaying with a time
-    constant of U(10, 20) ms, so the sustain (from ~120 ms) moves by under 1 dB. Flat, not a
-    decaying spike: the attack is a mean of dB, and a spike with the same mean is a loud click.
-    Drawn independently of the note, the attack no longer tells the model how noisy the sustain
-    is."""
-    t = np.arange(noise_db.shape[0]) / frame_rate
-    n_attack = max(1, min(noise_db.shape[0], int(round(ATTACK_S * frame_rate))))
-    shape = np.exp(-np.maximum(t - n_attack / frame_rate, 0.0) / rng.uniform(0.010, 0.020))
-    target_db = (rng.uniform(-0.2, 1.2) - ATTACK_OFFSET) * ATTACK_DB_PER_UNIT
-    gain = (target_db - float(noise_db[:n_attack].mean())) * shape
-    tilt_db = rng.uniform(-20.0, 20.0) * np.linspace(-0.5, 0.5, noise_db.shape[1])
-    return np.clip(noise_db + gain[:, None] + shape[:, None] * tilt_db[None, :],
-                   NOISE_DB_MIN, NOISE_DB_MAX)
-
-
-def _reachable_high(expression_index: int, pitch: int, sample_rate: int = 16000) -> float:
-    """Upper end of a perturbed control for a note: 1, except brightness: 0.8 x the most the
-    note's harmonics below Nyquist can show (``brightness_ceiling``), so the target stays
-    inside what the synth can play."""
-    if EXPRESSION_NAMES[expression_index] != "brightness":
-        return 1.0
-    return float(min(1.0, 0.8 * brightness_ceiling(pitch, sample_rate=sample_rate)))
-
-
 def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batch_size: int,
                     crop_frames: int, frame_rate: int = 250, n_noise: int = 4,
                     perturb_prob: float = 0.3, augment_prob: float = 0.5,
@@ -306,7 +276,7 @@ def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
                 tilted = hd[s0:s1] * k[None, :] ** gamma
                 hd[s0:s1] = tilted / np.maximum(tilted.sum(1, keepdims=True), 1e-12)
             if s1 > s0 and rng.random() < augment_prob:
-                noise_db[s0:s1] = _onset_transient(noise_db[s0:s1], rng, frame_rate=frame_rate)
+                noise_db[s0:s1] = onset_transient(noise_db[s0:s1], rng, frame_rate=frame_rate)
         aug = SynthParams(params.f0_hz, db_to_amplitude(amp_db).astype(np.float32), hd,
                           db_to_amplitude(noise_db).astype(np.float32))
         regress = np.ones(n, np.float32)
@@ -326,7 +296,7 @@ def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
             for i, (s0, s1) in enumerate(spans):
                 if s1 > s0 and not clean and rng.random() < perturb_prob:
                     j = int(rng.integers(_N_EXPR))
-                    values[i, j] = rng.uniform(0.0, _reachable_high(j, notes[i].pitch))
+                    values[i, j] = rng.uniform(0.0, reachable_high(j, notes[i].pitch))
                     regress[s0:s1] = 0.0
             table[list(EXPRESSION_NAMES)] = values
             expr = expressions_to_frames(table, n_frames=n, frame_rate=frame_rate)

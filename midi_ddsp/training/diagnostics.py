@@ -127,8 +127,7 @@ def rec_table(rec):
 
 def expression_teacher_forced_rmse(eg, records) -> dict:
     """EG teacher-forced RMSE over all notes of ``records`` (previous note's true expressions);
-    for a model that generates vibrato rates, also their mean absolute error in Hz on notes
-    whose vibrato carries a rate (``RATE_MIN_VIBRATO``)."""
+    for a rate-generating model, also the rates' mean absolute error (Hz, notes with vibrato)."""
     from midi_ddsp.models.sampling import rate_to_unit, unit_to_rate
     from midi_ddsp.training.datasets import RATE_MIN_VIBRATO, VIBRATO_INDEX
     n_expr = len(EXPRESSION_NAMES)

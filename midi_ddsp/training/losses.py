@@ -106,17 +106,21 @@ def synthesis_loss(model, batch: dict, *, weights: SynthesisLossWeights = Synthe
         # vibrato rate: measured in 4-7.5 Hz; a pitch oscillation above 8 Hz is penalised (the
         # extractor only counts peaks in 3-9 Hz; without this the rate drifted to ~9.3 Hz). With
         # each note's rate (``seg_rates``): measured within +-0.75 Hz of it, and a pitch
-        # oscillation further than 1.25 Hz from it (3-60 Hz) is penalised.
+        # oscillation further from it than the main lobe of its spectral peak (and 1.25 Hz),
+        # within 3-60 Hz, is penalised.
         rates = batch.get("seg_rates")
         if rates is None:
             measured = vibrato_in(_TRAIN_VIBRATO_BAND_HZ)
             off_rate = vibrato_in(_HIGH_BAND_HZ)[:, 3] ** 2
         else:
             measured = vibrato_in(torch.stack([rates - _RATE_BAND_HZ, rates + _RATE_BAND_HZ], 1))
+            # beyond the window's main lobe (+-2 / note length) of a vibrato at the note's rate
+            note_s = batch["seg_length"].to(rates.dtype) / frame_rate
+            off = torch.clamp(2.0 / note_s, min=_OFF_RATE_HZ)
             top = torch.full_like(rates, _HIGH_BAND_HZ[1])
             bottom = torch.full_like(rates, VIBRATO_RATE_HZ[0])
-            off_rate = (vibrato_in(torch.stack([rates + _OFF_RATE_HZ, top], 1))[:, 3] ** 2
-                        + vibrato_in(torch.stack([bottom, rates - _OFF_RATE_HZ], 1))[:, 3] ** 2)
+            off_rate = (vibrato_in(torch.stack([rates + off, top], 1))[:, 3] ** 2
+                        + vibrato_in(torch.stack([bottom, rates - off], 1))[:, 3] ** 2)
         parts["vibrato_high"] = off_rate.mean()
         err = (measured - batch["seg_expressions"]) ** 2
         err[:, 3] = err[:, 3] * batch["seg_vibrato_mask"]
