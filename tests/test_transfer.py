@@ -80,7 +80,7 @@ def test_a_transfer_result_writes_like_synthesize_and_rerenders(performance, tmp
     saved = json.loads((tmp_path / "out" / "metadata.json").read_text())
     assert saved["transfer"]["mode"] == "performance"
     assert saved["transfer"]["n_notes"] == len(performance.note_tables[name])
-    assert list(performance.note_tables[name].columns) == list(NOTE_TABLE_COLUMNS)
+    assert list(performance.note_tables[name].columns) == list(NOTE_TABLE_COLUMNS) + ["vibrato_rate"]
     quieter = performance.note_tables[name].copy()
     quieter["volume"] -= 0.2
     edited = rerender(performance, note_tables={name: quieter})
