@@ -102,3 +102,13 @@ def tiny_inference():
     model = DDSPInference(DDSPInferenceConfig.tiny()).eval()
     torch.nn.init.normal_(model.head.weight, std=0.3)
     return model
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """A tiny synthetic shard corpus (4 train, 1 valid, 1 test examples of 1 s)."""
+    from midi_ddsp.training import write_synthetic_corpus
+
+    root = tmp_path_factory.mktemp("corpus")
+    write_synthetic_corpus(root, n_train=4, n_valid=1, n_test=1, seconds=1.0, seed=0)
+    return root

@@ -14,13 +14,6 @@ from midi_ddsp.training.datasets import expression_batch, inference_batch, synth
 TINY = dict(tiny=True, batch_size=2, crop_frames=100, save_every=2, log_every=1, refresh_every=0)
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    root = tmp_path_factory.mktemp("corpus")
-    write_synthetic_corpus(root, n_train=4, n_valid=1, n_test=1, seconds=1.0, seed=0)
-    return root
-
-
 def test_pool_and_batches(corpus):
     pool = CorpusPool(corpus, split="train", keep_audio=True)
     assert pool.refresh() == 4 and pool.refresh() == 0 and len(pool) == 4
