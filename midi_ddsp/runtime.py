@@ -28,7 +28,7 @@ from midi_ddsp.instruments import instrument_weights
 from midi_ddsp.models.features import (default_n_frames, note_frame_features,
                                        note_sequence_features)
 from midi_ddsp.models.sampling import (DEFAULT_CHUNK_FRAMES, check_sampling, chunk_windows,
-                                       sample_note, synthesis_noise, unit_to_rate)
+                                       sample_note, synthesis_noise, generated_values)
 from midi_ddsp.score import Note
 from midi_ddsp.synth_params import SynthParams
 
@@ -108,9 +108,7 @@ class OnnxExpressionGenerator:
                 "instrument_weights": weights, "hidden": hidden})
             values[i] = sample_note(mean[0, 0], log_std[0, 0], rng, temperature)
             previous = values[i][None, None]
-        if self.n_outputs > 6:
-            values[:, 6] = unit_to_rate(values[:, 6])
-        return values
+        return generated_values(values)
 
 
 class OnnxSynthesisGenerator:

@@ -67,8 +67,8 @@ class NoteExpressions:
         whose seventh column is the vibrato rate in Hz."""
         values = np.asarray(values, np.float32)
         n_expr = len(EXPRESSION_NAMES)
-        rate = values[:, n_expr] if values.ndim == 2 and values.shape[1] > n_expr else None
-        return cls(list(notes), values[..., :n_expr] if values.ndim == 2 else values, rate)
+        rate = values[:, n_expr] if values.shape[1] > n_expr else None
+        return cls(list(notes), values[:, :n_expr], rate)
 
     def vibrato_rates(self) -> np.ndarray:
         """The part's vibrato rates, ``DEFAULT_VIBRATO_RATE_HZ`` for every note when it has

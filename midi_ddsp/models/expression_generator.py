@@ -27,7 +27,7 @@ from midi_ddsp.instruments import InstrumentSpec, instrument_weights
 from midi_ddsp.models.checkpoint import CheckpointMixin, register_model
 from midi_ddsp.models.features import N_NOTE_FEATURES, note_sequence_features
 from midi_ddsp.models.layers import InstrumentEmbedding
-from midi_ddsp.models.sampling import check_sampling, sample_note, unit_to_rate
+from midi_ddsp.models.sampling import check_sampling, generated_values, sample_note
 from midi_ddsp.score import Note
 
 __all__ = ["ExpressionGeneratorConfig", "ExpressionGenerator"]
@@ -169,9 +169,7 @@ class ExpressionGenerator(CheckpointMixin, nn.Module):
                     values[i] = sample_note(mean[0, 0].cpu().numpy(),
                                             log_std[0, 0].cpu().numpy(), rng, temperature)
                     previous = torch.from_numpy(values[i])[None, None].to(device)
-        if self.n_outputs > _N_EXPR:
-            values[:, _N_EXPR] = unit_to_rate(values[:, _N_EXPR])
-        return values
+        return generated_values(values)
 
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

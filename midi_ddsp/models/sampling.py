@@ -21,7 +21,7 @@ from midi_ddsp.expression.definitions import (DEFAULT_VIBRATO_RATE_HZ, EXPRESSIO
 from midi_ddsp.score import Note
 
 __all__ = ["check_sampling", "sample_note", "synthesis_noise", "chunk_windows",
-           "rate_to_unit", "unit_to_rate", "DEFAULT_CHUNK_FRAMES", "CLIP_LOW", "CLIP_HIGH",
+           "rate_to_unit", "unit_to_rate", "generated_values", "DEFAULT_CHUNK_FRAMES", "CLIP_LOW", "CLIP_HIGH",
            "GENERATED_RATE_HZ"]
 
 DEFAULT_CHUNK_FRAMES = 7500
@@ -46,6 +46,10 @@ def rate_to_unit(rate_hz):
 def unit_to_rate(unit):
     """The generator's rate unit -> Hz (inverse of ``rate_to_unit``)."""
     return np.asarray(unit, np.float32) * np.float32(_RATE_UNIT_HZ) + np.float32(DEFAULT_VIBRATO_RATE_HZ)
+
+
+_CLIP_WITH_RATE = (np.append(CLIP_LOW, rate_to_unit(GENERATED_RATE_HZ[0])),
+                   np.append(CLIP_HIGH, rate_to_unit(GENERATED_RATE_HZ[1])))
 
 
 def check_sampling(notes: Sequence[Note], seed: "int | None", temperature: float
@@ -77,11 +81,16 @@ def sample_note(mean: np.ndarray, log_std: np.ndarray, rng: "np.random.Generator
     if rng is not None:
         z = rng.standard_normal(value.shape[0]).astype(np.float32)
         value = value + np.float32(temperature) * np.exp(np.asarray(log_std, np.float32)) * z
-    low, high = CLIP_LOW, CLIP_HIGH
-    if value.shape[0] == CLIP_LOW.shape[0] + 1:
-        low = np.append(CLIP_LOW, rate_to_unit(GENERATED_RATE_HZ[0]))
-        high = np.append(CLIP_HIGH, rate_to_unit(GENERATED_RATE_HZ[1]))
+    low, high = (CLIP_LOW, CLIP_HIGH) if value.shape[0] == CLIP_LOW.shape[0] else _CLIP_WITH_RATE
     return np.clip(value, low, high).astype(np.float32)
+
+
+def generated_values(values: np.ndarray) -> np.ndarray:
+    """A decoding loop's values [n_notes, 6 or 7] as the generators return them: the seventh
+    column (a rate-generating model's) from ``rate_to_unit``'s unit to Hz, in place."""
+    if values.shape[1] > CLIP_LOW.shape[0]:
+        values[:, CLIP_LOW.shape[0]] = unit_to_rate(values[:, CLIP_LOW.shape[0]])
+    return values
 
 
 def synthesis_noise(seed: int, n_frames: int, n_noise: int) -> np.ndarray:
