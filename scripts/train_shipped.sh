@@ -214,20 +214,21 @@ fi
 # Vibrato rate (issue 14): the NoteTable's optional vibrato_rate column. The Synthesis Generator
 # shipped at $SG_RATE_BASE fine-tuned STEPS_RATE steps with --vibrato-rate (each note's oscillators
 # at its measured rate, a fifth of the notes asking for a random 3.5-8.5 Hz, vibrato measured
-# within +-0.75 Hz of the rate and pitch oscillation away from it penalised), the locality
-# recipe's other options; the Expression Generator trained from scratch as in STAGE=train with a
+# within +-0.75 Hz of the rate and pitch oscillation away from it penalised; half the plain notes
+# given a vibrato of random depth in phase with their oscillators), the locality recipe's other
+# options; the Expression Generator trained from scratch as in STAGE=train with a
 # seventh output, the rate. Both evaluated on audio together, then exported with their cards.
 SG_RATE_BASE=${SG_RATE_BASE:-7b8857b}
-STEPS_RATE=${STEPS_RATE:-1500}
+STEPS_RATE=${STEPS_RATE:-2000}
 if [[ $STAGE == all || $STAGE == rate ]]; then
   mkdir -p "$RUNS/sg_rate" "$RUNS/eg_rate"
   sg_of_commit "$SG_RATE_BASE" "$RUNS/sg_rate_init.pt"
   $PY -m midi_ddsp.cli.train synthesis --data "$CORPUS" --out "$RUNS/sg_rate" --resume \
       --init "$RUNS/sg_rate_init.pt" --vibrato-rate --steps "$STEPS_RATE" --batch-size 8 \
       --crop-frames 1000 --learning-rate 0.0002 --warmup-steps 100 --lr-half-life-steps 1000 \
-      --save-every 250 --augment-prob 0.8 --perturb-prob 0.4 --f0-raw-weight 0.1 \
-      --spectral-loss-weight 0.3 --spectral-examples 2 --num-threads 1 --no-progress \
-      >> "$RUNS/sg_rate/train.log" 2>&1 &
+      --save-every 250 --augment-prob 0.8 --perturb-prob 0.4 --vibrato-augment-prob 0.5 \
+      --f0-raw-weight 0.1 --spectral-loss-weight 0.3 --spectral-examples 2 --num-threads 1 \
+      --no-progress >> "$RUNS/sg_rate/train.log" 2>&1 &
   sg=$!
   $PY -m midi_ddsp.cli.train expression --data "$CORPUS" --out "$RUNS/eg_rate" --resume \
       --steps "$STEPS_EG" --vibrato-rate --batch-size 16 --learning-rate 0.002 \

@@ -18,7 +18,7 @@ from midi_ddsp.models.synthesis_generator import SynthesisGenerator, SynthesisGe
 from midi_ddsp.score import Note
 from midi_ddsp.synth_params import SynthParams
 from midi_ddsp.training import TrainConfig, train
-from midi_ddsp.training.datasets import CorpusPool, expression_batch, synthesis_batch
+from midi_ddsp.training.datasets import CorpusPool, Record, expression_batch, synthesis_batch
 
 FRAME_RATE = 250
 
@@ -138,3 +138,32 @@ def test_training_switches_the_rate_column_on(corpus, tmp_path):
     assert np.isfinite(sg.last_loss) and np.isfinite(eg.last_loss)
     with pytest.raises(ParameterError, match="only the synthesis and expression"):
         train("inference", corpus, tmp_path / "inf", config=TrainConfig(**tiny), progress=False)
+
+
+@pytest.mark.parametrize("rates", [True, False])
+def test_vibrato_augmentation_gives_plain_notes_a_vibrato_in_phase_with_an_oscillator(rates):
+    params, notes = _vibrato_params([0, 0, 0, 0], note_s=1.2)
+    rec = Record("plain", 0, notes, params.f0_hz, np.zeros(params.n_frames, np.float32),
+                 params.amplitude, params.harmonic_distribution.astype(np.float16),
+                 params.noise_magnitudes.astype(np.float16), audio=None)
+    kw = dict(batch_size=3, crop_frames=params.n_frames, n_noise=2, perturb_prob=0.0,
+              augment_prob=0.0, vibrato_rate=rates)
+    vib = EXPRESSION_NAMES.index("vibrato")
+    rng = np.random.default_rng(1)
+    assert synthesis_batch([rec], rng, **kw)["seg_expressions"][:, vib].max() < 0.1
+    batch = synthesis_batch([rec], rng, vibrato_augment_prob=1.0, **kw)
+    measured = batch["seg_expressions"][:, vib].numpy()
+    assert np.mean(measured > 0.1) >= 0.7   # depths are drawn in 0..50 cents
+    checked = 0
+    for k in np.nonzero(measured > 0.2)[0]:
+        b, s0 = int(batch["seg_batch"][k]), int(batch["seg_start"][k])
+        s1 = s0 + int(batch["seg_length"][k])
+        late = slice(s0 + int(0.75 * FRAME_RATE), s1)   # after the longest delay and fade-in
+        dev = batch["f0_dev"][b, late].numpy()
+        sines = batch["note_features"][b, late, 8:14:2].numpy()
+        best = max(np.corrcoef(dev, sines[:, j])[0, 1] for j in range(3))
+        assert best > 0.95
+        if rates:   # tuned to a drawn rate
+            assert 3.5 <= float(batch["seg_rates"][k]) <= 8.5
+        checked += 1
+    assert checked >= 4

@@ -42,19 +42,13 @@ from midi_ddsp.models.features import (
 from midi_ddsp.models.controls import CONTROL_RANGES
 from midi_ddsp.models.layers import N_INSTRUMENTS
 from midi_ddsp.models.sampling import rate_to_unit
-from midi_ddsp.training.perturbation import onset_transient, reachable_high
+from midi_ddsp.training.perturbation import added_vibrato, onset_transient, reachable_high
 from midi_ddsp.score import Note
 from midi_ddsp.shards import Example, read_shard
 from midi_ddsp.synth_params import SynthParams
 
-__all__ = [
-    "Record",
-    "CorpusPool",
-    "list_shards",
-    "synthesis_batch",
-    "expression_batch",
-    "inference_batch",
-]
+__all__ = ["Record", "CorpusPool", "list_shards", "synthesis_batch", "expression_batch",
+           "inference_batch"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +62,8 @@ _VIBRATO_MIN_FRAMES = 50  # notes longer than 200 ms at 250 Hz carry vibrato
 VIBRATO_INDEX = list(EXPRESSION_NAMES).index("vibrato")
 RATE_MIN_VIBRATO = 0.15   # vibrato >= 0.15 (+-6 cents): the note's rate is measured and taught
 _TRAIN_RATE_HZ = (3.5, 8.5)   # rates asked of notes with a perturbed rate
+_PLAIN_VIBRATO = 0.1      # notes with less vibrato may be given one (vibrato_augment_prob)
+_OSCILLATOR_SIN = 8       # note_frame_features column of the first oscillator's sine
 
 
 @dataclasses.dataclass
@@ -218,7 +214,8 @@ def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
                     crop_frames: int, frame_rate: int = 250, n_noise: int = 4,
                     perturb_prob: float = 0.3, augment_prob: float = 0.5,
                     indices: "Sequence[int] | None" = None, audio_examples: int = 0,
-                    hop_size: int = 64, causal: bool = False, vibrato_rate: bool = False) -> dict:
+                    hop_size: int = 64, causal: bool = False, vibrato_rate: bool = False,
+                    vibrato_augment_prob: float = 0.0) -> dict:
     """A batch of random crops for the Synthesis Generator.
 
     ``causal``: note conditioning of the causal Synthesis Generator
@@ -226,6 +223,9 @@ def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
     to each note's measured vibrato rate (``SynthesisGeneratorConfig.vibrato_rate_input``),
     returned per note as ``seg_rates`` [N] (Hz); ``perturb_prob / 2`` of the notes ask for a
     random rate in 3.5-8.5 Hz instead (their regression masked when they carry vibrato).
+    ``vibrato_augment_prob``: the fraction of plain notes (vibrato < 0.1, > 200 ms) whose f0
+    target gets a vibrato in phase with one of their oscillators (``added_vibrato``; with
+    ``vibrato_rate`` at a random 3.5-8.5 Hz; not with ``causal``).
 
     The first ``audio_examples`` rows (records must keep their audio) are neither augmented
     nor perturbed, so their conditioning describes their corpus audio, returned as ``audio``
@@ -281,16 +281,29 @@ def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
                           db_to_amplitude(noise_db).astype(np.float32))
         regress = np.ones(n, np.float32)
         table = extract_note_expressions(aug, notes, frame_rate=frame_rate) if notes else None
+        vibrated = [i for i, (s0, s1) in enumerate(spans)   # plain notes given a vibrato
+                    if vibrato_augment_prob and not (clean or causal)
+                    and s1 - s0 > _VIBRATO_MIN_FRAMES and table["vibrato"].iloc[i] < _PLAIN_VIBRATO
+                    and rng.random() < vibrato_augment_prob]
         rates = None
         if vibrato_rate and notes:   # measured rates; some notes asked for another rate
             rates = table[VIBRATO_RATE_COLUMN].to_numpy(np.float64).copy()
             for i, (s0, s1) in enumerate(spans):
-                if s1 > s0 and not clean and rng.random() < 0.5 * perturb_prob:
+                if s1 > s0 and not clean and (i in vibrated or rng.random() < 0.5 * perturb_prob):
                     rates[i] = rng.uniform(*_TRAIN_RATE_HZ)
                     if table["vibrato"].iloc[i] >= RATE_MIN_VIBRATO:
                         regress[s0:s1] = 0.0   # its f0 target vibrates at the old rate
         feats, held = note_frame_features(notes, n_frames=n, frame_rate=frame_rate, causal=causal,
                                           vibrato_rates=rates)
+        if vibrated:   # in phase with one of the note's oscillators, then measured again
+            f0 = aug.f0_hz.astype(np.float64)
+            for i in vibrated:
+                s0, s1 = spans[i]
+                column = _OSCILLATOR_SIN + 2 * int(rng.integers(3))
+                f0[s0:s1] *= 2.0 ** (added_vibrato(feats[s0:s1, column], rng,
+                                                   frame_rate=frame_rate) / 12.0)
+            aug = dataclasses.replace(aug, f0_hz=f0.astype(np.float32))
+            table = extract_note_expressions(aug, notes, frame_rate=frame_rate)
         if notes:
             values = table[list(EXPRESSION_NAMES)].to_numpy(np.float32).copy()
             for i, (s0, s1) in enumerate(spans):
@@ -312,9 +325,9 @@ def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
                     segs["seg_rates"].append(rates[i])
         else:
             expr = np.zeros((n, _N_EXPR), np.float32)
-        midi = hz_to_midi(np.maximum(params.f0_hz, 1e-3))
+        midi = hz_to_midi(np.maximum(aug.f0_hz, 1e-3))
         dev = midi - held
-        f0_mask = ((params.f0_hz > 0) & (feats[:, 1] > 0) & (np.abs(dev) < _MAX_VOICED_DEV))
+        f0_mask = ((aug.f0_hz > 0) & (feats[:, 1] > 0) & (np.abs(dev) < _MAX_VOICED_DEV))
         weights = np.zeros(N_INSTRUMENTS, np.float32)
         weights[rec.instrument_index] = 1.0
         T = crop_frames

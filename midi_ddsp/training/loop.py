@@ -78,6 +78,8 @@ class TrainConfig:
         perturb_prob: Synthesis Generator: fraction of notes with one perturbed control. DDSP
             Inference: fraction of rows whose f0 input carries a pitch tracker's errors.
         augment_prob: Synthesis Generator: fraction of notes with tilted brightness/noise targets.
+        vibrato_augment_prob: Synthesis Generator: fraction of plain notes given a vibrato in
+            phase with their oscillator features (``perturbation.added_vibrato``).
             DDSP Inference: fraction of rows whose input audio is "recorded" (room and noise).
         gain_db: DDSP Inference: each row scaled by a random gain within +-gain_db dB.
         revoice_prob: DDSP Inference: fraction of rows whose audio is rendered from re-voiced
@@ -119,6 +121,7 @@ class TrainConfig:
     num_threads: int = 1
     perturb_prob: float = 0.3
     augment_prob: float = 0.5
+    vibrato_augment_prob: float = 0.0
     gain_db: float = 0.0
     revoice_prob: float = 0.0
     crop_prob: float = 0.5
@@ -191,7 +194,9 @@ def _make_batch(name, model, records, rng, config: TrainConfig, *, indices=None,
                                perturb_prob=config.perturb_prob, augment_prob=config.augment_prob,
                                indices=indices, audio_examples=_audio_examples(config, bs),
                                hop_size=signal.hop_size, causal=bool(model.config.causal),
-                               vibrato_rate=bool(model.config.vibrato_rate_input))
+                               vibrato_rate=bool(model.config.vibrato_rate_input),
+                               vibrato_augment_prob=(config.vibrato_augment_prob
+                                                     if indices is None else 0.0))
     if name == "expression":
         train = indices is None
         return expression_batch(records, rng, batch_size=bs, indices=indices,
