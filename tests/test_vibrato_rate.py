@@ -167,3 +167,13 @@ def test_vibrato_augmentation_gives_plain_notes_a_vibrato_in_phase_with_an_oscil
             assert 3.5 <= float(batch["seg_rates"][k]) <= 8.5
         checked += 1
     assert checked >= 4
+
+
+def test_vibrato_consistency_can_weigh_notes_by_their_length():
+    from midi_ddsp.training.losses import _length_weights
+    length = torch.tensor([50.0, 100.0, 300.0, 20.0])
+    mask = torch.tensor([1.0, 1.0, 1.0, 0.0])   # the 20-frame note carries no vibrato term
+    assert torch.equal(_length_weights(length, mask, 0.0), torch.ones(4))
+    w = _length_weights(length, mask, 1.0)
+    assert torch.allclose((w * mask).sum() / mask.sum(), torch.tensor(1.0))
+    assert torch.allclose(w[2] / w[0], torch.tensor(6.0))

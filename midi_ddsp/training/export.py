@@ -27,7 +27,9 @@ _METRIC_KEYS = {
 
 _DESCRIPTIONS = {
     "synthesis_generator": (
-        "Frame-parallel Synthesis Generator: NoteTable (notes + 6 expressions) + instrument -> "
+        "Frame-parallel Synthesis Generator: NoteTable (notes + 6 expressions; with "
+        "vibrato_rate_input each note's vibrato_rate column too, which tunes its oscillator "
+        "features) + instrument -> "
         "f0 deviation, amplitude, harmonic distribution (harmonics at or above the 8 kHz "
         "Nyquist removed, get_controls), noise magnitudes at 250 Hz. Trained by regression to "
         "analysed params plus a differentiable expression-consistency loss; parameter-space "
@@ -37,11 +39,14 @@ _DESCRIPTIONS = {
         "spectral tilt; the sustain moves < 1 dB), before expression extraction; for "
         "--perturb-prob of the notes one control of the conditioning is replaced by U(0, top) "
         "(top = 1, for brightness the bound the note's harmonics below Nyquist allow) with only "
-        "the expression-consistency loss. The reverb is a parametric room (midi_ddsp.dsp.rooms "
+        "the expression-consistency loss; --vibrato-augment-prob of the plain notes get a "
+        "vibrato of random depth in phase with their oscillator features added to the f0 "
+        "target. The reverb is a parametric room (midi_ddsp.dsp.rooms "
         "presets), not part of the model."),
     "expression_generator": (
         "Expression Generator: bidirectional GRU note encoder + autoregressive GRU decoder over "
-        "notes -> mean and log-std of the 6 expressions; teacher-forced MSE + Gaussian NLL. "
+        "notes -> mean and log-std of the 6 expressions (with vibrato_rate_output a 7th, the "
+        "vibrato rate); teacher-forced MSE + Gaussian NLL. "
         "Inputs per note: pitch, duration, gaps, velocity, phrase position, phrase start/end, "
         "metrical weight (midi_ddsp.phrasing; nothing depends on the part's length); trained on "
         "whole pieces and random runs of notes; generates a whole part at once (the level holds over "

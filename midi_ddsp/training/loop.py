@@ -50,11 +50,9 @@ __all__ = ["MODEL_NAMES", "TrainConfig", "TrainResult", "train", "build_model"]
 logger = logging.getLogger(__name__)
 
 MODEL_NAMES = ("synthesis", "expression", "inference")
-_MODELS = {
-    "synthesis": (SynthesisGenerator, SynthesisGeneratorConfig),
-    "expression": (ExpressionGenerator, ExpressionGeneratorConfig),
-    "inference": (DDSPInference, DDSPInferenceConfig),
-}
+_MODELS = {"synthesis": (SynthesisGenerator, SynthesisGeneratorConfig),
+           "expression": (ExpressionGenerator, ExpressionGeneratorConfig),
+           "inference": (DDSPInference, DDSPInferenceConfig)}
 _N_VALID = 32
 
 
@@ -100,8 +98,8 @@ class TrainConfig:
             neither augmented nor perturbed; at most ``batch_size``).
         f0_raw_weight: Synthesis Generator: weight of the frame-wise f0 loss (unsmoothed). It
             pulls a vibrato of unpredictable phase towards none, frame by frame, so long notes
-            (many frames, one expression-loss term) lose vibrato; the smoothed f0 loss keeps
-            the pitch.
+            (many frames, one expression-loss term) lose vibrato; the smoothed one keeps pitch.
+        vibrato_length_power: Synthesis Generator: ``SynthesisLossWeights.vibrato_length_power``.
         vibrato_rate: a new run's (or ``--init`` run's) model reads (Synthesis Generator,
             ``vibrato_rate_input``) or generates (Expression Generator, ``vibrato_rate_output``)
             the NoteTable's vibrato_rate column; a resumed run keeps its saved config.
@@ -135,6 +133,7 @@ class TrainConfig:
     spectral_loss_weight: float = 0.0
     spectral_examples: int = 4
     f0_raw_weight: float = 1.0
+    vibrato_length_power: float = 0.0
     vibrato_rate: bool = False
 
     def learning_rate_at(self, step: int) -> float:
@@ -230,7 +229,9 @@ def _loss(name, module, batch, frame_rate, config: TrainConfig):
     if name == "synthesis":
         return synthesis_loss(module, batch, frame_rate=frame_rate,
                               spectral_weight=config.spectral_loss_weight,
-                              weights=SynthesisLossWeights(f0_raw=config.f0_raw_weight))
+                              weights=SynthesisLossWeights(
+                                  f0_raw=config.f0_raw_weight,
+                                  vibrato_length_power=config.vibrato_length_power))
     if name == "expression":
         return expression_loss(module, batch)
     return inference_loss(module, batch, spectral_weight=config.spectral_loss_weight,

@@ -45,10 +45,22 @@ class SynthesisLossWeights:
     # per expression (volume, vol_fluc, vol_peak_pos, vibrato, brightness, attack): vol_fluc's
     # values (and so its errors) are ~3x smaller than the others', so it gets more weight
     expression_weights: tuple = (1.0, 4.0, 1.0, 1.0, 1.0, 1.0)
+    # each note's vibrato term weighted by (its length / the mean length) ** this: the f0 losses
+    # count frames, so with 0 a long note's vibrato is outweighed by its frames' pull
+    vibrato_length_power: float = 0.0
 
 
 def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (x * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+def _length_weights(length: torch.Tensor, mask: torch.Tensor, power: float) -> torch.Tensor:
+    """Per-note weights [N]: (length / mean length of the masked notes) ** power."""
+    if not power:
+        return torch.ones_like(mask)
+    frames = length.to(mask.dtype)
+    mean = (frames * mask).sum() / mask.sum().clamp(min=1.0)
+    return (frames / mean.clamp(min=1.0)) ** power
 
 
 def _smooth(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -123,7 +135,9 @@ def synthesis_loss(model, batch: dict, *, weights: SynthesisLossWeights = Synthe
                         + vibrato_in(torch.stack([bottom, rates - off], 1))[:, 3] ** 2)
         parts["vibrato_high"] = off_rate.mean()
         err = (measured - batch["seg_expressions"]) ** 2
-        err[:, 3] = err[:, 3] * batch["seg_vibrato_mask"]
+        vibrato_mask = batch["seg_vibrato_mask"]
+        err[:, 3] = err[:, 3] * vibrato_mask * _length_weights(
+            batch["seg_length"], vibrato_mask, weights.vibrato_length_power)
         per = torch.tensor(weights.expression_weights, dtype=err.dtype)
         parts["expressions"] = (err * per).mean()
         with torch.no_grad():
