@@ -177,3 +177,15 @@ def test_vibrato_consistency_can_weigh_notes_by_their_length():
     w = _length_weights(length, mask, 1.0)
     assert torch.allclose((w * mask).sum() / mask.sum(), torch.tensor(1.0))
     assert torch.allclose(w[2] / w[0], torch.tensor(6.0))
+
+
+def test_an_expression_generator_grown_a_rate_output_generates_what_it_did():
+    torch.manual_seed(0)
+    eg = ExpressionGenerator(ExpressionGeneratorConfig.tiny()).eval()
+    grown = eg.with_rate_output().eval()
+    assert grown.config.vibrato_rate_output and grown.n_outputs == 7
+    notes = [Note(60 + i, 0.5 * i, 0.5 * i + 0.4, 80) for i in range(6)]
+    before, after = eg.generate(notes, "violin"), grown.generate(notes, "violin")
+    np.testing.assert_allclose(after[list(EXPRESSION_NAMES)].to_numpy(),
+                               before[list(EXPRESSION_NAMES)].to_numpy(), atol=1e-5)
+    np.testing.assert_allclose(after["vibrato_rate"].to_numpy(), DEFAULT_VIBRATO_RATE_HZ, atol=1e-5)

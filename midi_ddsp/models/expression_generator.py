@@ -86,6 +86,28 @@ class ExpressionGenerator(CheckpointMixin, nn.Module):
         self.head = nn.Sequential(nn.Linear(c.decoder_hidden + 2 * c.encoder_hidden, c.decoder_hidden),
                                   nn.GELU(), nn.Linear(c.decoder_hidden, 2 * self.n_outputs))
 
+    def with_rate_output(self) -> "ExpressionGenerator":
+        """This model grown a seventh output, the vibrato rate (``vibrato_rate_output``): the
+        six expressions' weights are copied, the new decoder input (the previous note's rate)
+        and the new head rows start at zero, so it generates what this model does, plus a
+        rate of 5.5 Hz (unit 0) until trained."""
+        if self.config.vibrato_rate_output:
+            return self
+        grown = ExpressionGenerator(dataclasses.replace(self.config, vibrato_rate_output=True),
+                                    signal_config=self.signal_config)
+        state = {k: v.clone() for k, v in self.state_dict().items()}
+        at = 2 * self.config.encoder_hidden + _N_EXPR   # the previous rate's decoder input column
+        w = state["decoder.weight_ih_l0"]
+        state["decoder.weight_ih_l0"] = torch.cat([w[:, :at], torch.zeros_like(w[:, :1]), w[:, at:]], 1)
+        rows = [*range(_N_EXPR), None, *range(_N_EXPR, 2 * _N_EXPR), None]   # mean 7, log_std 7
+        for name in ("head.2.weight", "head.2.bias"):
+            old = state[name]
+            state[name] = torch.stack([old[i] if i is not None else torch.zeros_like(old[0])
+                                       for i in rows])
+        grown.load_state_dict(state)
+        grown.model_card = dict(self.model_card)
+        return grown
+
     def encode(self, note_features: torch.Tensor, instrument_weights: torch.Tensor) -> torch.Tensor:
         """[batch, n_notes, N_NOTE_FEATURES], [batch, 13] -> context [batch, n_notes, 2 * encoder_hidden]."""
         emb = self.embedding(instrument_weights)[:, None, :].expand(-1, note_features.shape[1], -1)

@@ -263,9 +263,7 @@ def _plot(csv_path: Path, png_path: Path) -> None:
     valid = [(float(r["step"]), float(r["valid_loss"])) for r in rows if r.get("valid_loss")]
     if valid:
         ax.plot(*zip(*valid), "o-", ms=3, label="validation")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.set_yscale("log")
+    ax.set(xlabel="step", ylabel="loss", yscale="log")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -360,8 +358,9 @@ def _train(name: str, data_dir: "str | os.PathLike[str]", out_dir: "str | os.Pat
     init = None
     if state is None and init_from is not None:
         from midi_ddsp.models.checkpoint import load_model
-
         init = load_model(init_from, kind=_MODELS[name][0].kind)
+        if config.vibrato_rate and name == "expression":   # grown a rate output, zero-initialised
+            init = init.with_rate_output()
         model_config = init.config
     if state is None and config.vibrato_rate:
         model_config = _with_vibrato_rate(name, model_config, tiny=config.tiny)
