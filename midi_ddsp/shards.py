@@ -20,7 +20,8 @@ import numpy as np
 
 from midi_ddsp.errors import InputFileError
 
-__all__ = ["Example", "write_shard", "read_shard", "append_manifest", "read_manifest"]
+__all__ = ["Example", "write_shard", "read_shard", "append_manifest", "read_manifest",
+           "corpus_version"]
 
 _FRAME_FIELDS = ("f0_hz", "f0_confidence", "loudness_db", "amplitude",
                  "harmonic_distribution", "noise_magnitudes")
@@ -137,3 +138,12 @@ def read_manifest(path: "str | os.PathLike[str]") -> list[dict]:
             except json.JSONDecodeError:
                 continue
     return records
+
+
+def corpus_version(data_dir: "str | os.PathLike[str]") -> "str | None":
+    """``"corpus v<N> (seed S)"`` from a corpus folder's build.json (None without one)."""
+    build = Path(data_dir) / "build.json"
+    if not build.is_file():
+        return None
+    settings = json.loads(build.read_text(encoding="utf-8"))
+    return f"corpus v{settings.get('corpus_version', 1)} (seed {settings.get('seed')})"

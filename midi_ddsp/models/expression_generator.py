@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG, SignalConfig, config_from_dict
+from midi_ddsp.errors import ParameterError
 from midi_ddsp.expression.definitions import DEFAULT_TEMPERATURE, EXPRESSION_NAMES
 from midi_ddsp.expression.note_expressions import NoteExpressions
 from midi_ddsp.expression.note_table import note_table_from_expressions
@@ -107,6 +108,19 @@ class ExpressionGenerator(CheckpointMixin, nn.Module):
         grown.load_state_dict(state)
         grown.model_card = dict(self.model_card)
         return grown
+
+    def train_rate_only(self) -> None:
+        """Freeze all but the rate output's head rows (mean and log-std): training then learns
+        the rate as a readout of the decoder state and the six expressions stay as they are."""
+        if not self.config.vibrato_rate_output:
+            raise ParameterError("train_rate_only needs a model with vibrato_rate_output")
+        for param in self.parameters():
+            param.requires_grad_(False)
+        keep = torch.zeros(2 * self.n_outputs, 1)
+        keep[[_N_EXPR, 2 * _N_EXPR + 1]] = 1.0
+        for param in self.head[2].parameters():
+            param.requires_grad_(True)
+            param.register_hook(lambda grad, k=keep: grad * k.reshape(-1, *[1] * (grad.dim() - 1)))
 
     def encode(self, note_features: torch.Tensor, instrument_weights: torch.Tensor) -> torch.Tensor:
         """[batch, n_notes, N_NOTE_FEATURES], [batch, 13] -> context [batch, n_notes, 2 * encoder_hidden]."""

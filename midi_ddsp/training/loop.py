@@ -11,8 +11,8 @@
 - ``loss.png``: the loss curves.
 
 Devices: ``TrainConfig.device`` (``auto`` = CUDA when present); on CUDA, ``amp`` runs the forward
-pass and losses in bfloat16 autocast (no loss scaling needed; parameters and optimizer stay
-float32). Checkpoints hold CPU tensors, so a model trained on a GPU loads on a CPU.
+pass and losses in bfloat16 autocast (parameters and optimizer stay float32). Checkpoints hold
+CPU tensors, so a model trained on a GPU loads on a CPU.
 
 Under ``torchrun`` (``WORLD_SIZE`` > 1) the process group is initialised from the environment
 (gloo on the CPU, nccl on GPUs, one GPU per rank by ``LOCAL_RANK``), the model is wrapped in
@@ -41,6 +41,7 @@ from midi_ddsp.models.checkpoint import save_checkpoint_dict
 from midi_ddsp.models.ddsp_inference import DDSPInference, DDSPInferenceConfig
 from midi_ddsp.models.expression_generator import ExpressionGenerator, ExpressionGeneratorConfig
 from midi_ddsp.models.synthesis_generator import SynthesisGenerator, SynthesisGeneratorConfig
+from midi_ddsp.shards import corpus_version
 from midi_ddsp.training.datasets import CorpusPool, expression_batch, inference_batch, synthesis_batch
 from midi_ddsp.training.losses import (SynthesisLossWeights, expression_loss, inference_loss,
                                        synthesis_loss)
@@ -76,9 +77,9 @@ class TrainConfig:
         perturb_prob: Synthesis Generator: fraction of notes with one perturbed control. DDSP
             Inference: fraction of rows whose f0 input carries a pitch tracker's errors.
         augment_prob: Synthesis Generator: fraction of notes with tilted brightness/noise targets.
+            DDSP Inference: fraction of rows whose input audio is "recorded" (room and noise).
         vibrato_augment_prob: Synthesis Generator: fraction of plain notes given a vibrato in
             phase with their oscillator features (``perturbation.added_vibrato``).
-            DDSP Inference: fraction of rows whose input audio is "recorded" (room and noise).
         gain_db: DDSP Inference: each row scaled by a random gain within +-gain_db dB.
         revoice_prob: DDSP Inference: fraction of rows whose audio is rendered from re-voiced
             analysed parameters (other noise levels and harmonic tilts; exact targets).
@@ -103,6 +104,7 @@ class TrainConfig:
         vibrato_rate: a new run's (or ``--init`` run's) model reads (Synthesis Generator,
             ``vibrato_rate_input``) or generates (Expression Generator, ``vibrato_rate_output``)
             the NoteTable's vibrato_rate column; a resumed run keeps its saved config.
+        rate_only: Expression Generator: train its rate head alone (``train_rate_only``).
     """
 
     steps: int = 20000
@@ -135,6 +137,7 @@ class TrainConfig:
     f0_raw_weight: float = 1.0
     vibrato_length_power: float = 0.0
     vibrato_rate: bool = False
+    rate_only: bool = False
 
     def learning_rate_at(self, step: int) -> float:
         warm = min(1.0, (step + 1) / max(self.warmup_steps, 1))
@@ -152,15 +155,6 @@ class TrainResult:
     best_valid_loss: float
     wall_time_s: float
     out_dir: Path
-
-
-def _data_version(data_dir) -> "str | None":
-    """``"corpus v<N> (seed S)"`` from the corpus's build.json, read when training starts."""
-    build = Path(data_dir) / "build.json"
-    if not build.is_file():
-        return None
-    settings = json.loads(build.read_text(encoding="utf-8"))
-    return f"corpus v{settings.get('corpus_version', 1)} (seed {settings.get('seed')})"
 
 
 def _with_vibrato_rate(name: str, model_config, *, tiny: bool):
@@ -369,6 +363,10 @@ def _train(name: str, data_dir: "str | os.PathLike[str]", out_dir: "str | os.Pat
     if init is not None:
         model.load_state_dict(init.state_dict())
         logger.info("initialised %s from %s", name, init_from)
+    if config.rate_only:   # the six expressions stay as they are
+        if name != "expression":
+            raise ParameterError("rate_only: only the Expression Generator has a rate head")
+        model.train_rate_only()
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     rng = np.random.default_rng(config.seed + 1000 * rank)
@@ -409,7 +407,7 @@ def _train(name: str, data_dir: "str | os.PathLike[str]", out_dir: "str | os.Pat
             writer.writeheader()
             writer.writerows(kept)
 
-    data_version = _data_version(data_dir)
+    data_version = corpus_version(data_dir)
 
     def card(extra: dict) -> dict:
         c = {"model": name, "data": str(data_dir), "steps": step, "train_config":
