@@ -32,16 +32,23 @@ Segmentation (``segment_notes``), in three steps:
    within ``SNAP_BEFORE_S`` before / ``SNAP_AFTER_S`` after it (CREPE's pitch switches late,
    while the previous note's release rings under the new attack; in fast passages the
    strongest peak there can be the previous note's attack) but not before a silent gap that
-   precedes the run (a release has flux too), else to the nearest cue; at a legato change
+   precedes the run (a release has flux too; a silence state shorter than ``UNVOICED_GAP_S``
+   that sounds is the next note's noisy attack: the run begins where it begins), else to the
+   nearest cue; at a legato change
    whose new pitch CREPE hears before the valley's bottom, to where the level starts to fall
    into it (``KNEE_DB``: a slow attack begins as the previous note lets go, up to ~100 ms
    before CREPE's pitch switches); a pitch change with no cue whose frames do not settle
-   on their semitone is a glide and stays in the previous note, one that settles begins at
-   the knee of the previous note's release when the level falls ``FALL_DB`` into it (a
-   quieter legato note: no valley). Strong cues (flux twice the threshold, valleys
-   ``SPLIT_VALLEY_DB`` deep, or a flux re-attack together with a valley ``CONFIRM_VALLEY_DB``
-   deep) inside a run of one pitch split it (repeated notes) when both parts last at least
-   ``min_note_s``.
+   on their semitone is a glide and stays in the previous note, a short one by
+   ``OCTAVE_SLIPS`` from the note's own pitch (CREPE's octave errors) and the way back too,
+   one that settles begins
+   at the knee of the previous note's release when the level falls ``FALL_DB`` into it (a
+   quieter legato note: no valley). Strong cues (flux twice the threshold or standing out of
+   a held note, ``transcription_onsets.SPIKE_RATIO``; valleys ``SPLIT_VALLEY_DB`` deep that
+   are not a held note's own swell, ``transcription_onsets.SWELL_DB``; a flux re-attack
+   together with a valley ``CONFIRM_VALLEY_DB`` deep) and soft re-attacks on the fall into a
+   valley (``transcription_onsets.SOFT_ATTACK_FLUX``: a legato repeated note begins as the
+   level starts to dip) inside a run of one pitch split it (repeated notes) when both parts
+   last at least ``min_note_s``.
 3. **notes**: segments shorter than ``min_note_s``, mostly unvoiced (``MIN_NOTE_VOICING``) or
    far quieter than the rest (``QUIET_NOTE_DB``) are dropped; the pitch of a note is the
    confidence-weighted median of the CREPE pitch over its frames after the first
@@ -110,6 +117,13 @@ BUMP_SHARE = 0.7
 GLIDE_SEMITONES = 0.3
 """A pitch change without an onset cue whose frames sit further than this from their semitone
 (median) is a glide and stays in the previous note."""
+UNVOICED_GAP_S = 0.15
+"""A silence state run at most this long whose frames are loud (sounding) is a re-attack's
+noise (CREPE unsure of the pitch): the note after it begins where it begins."""
+OCTAVE_SLIPS, OCTAVE_SLIP_S = (12, 24), 0.2
+"""A pitch run by these many semitones from the pitch that began a note, at most OCTAVE_SLIP_S
+long, with no flux bump or strong cue, is the tracker's octave error and stays in the note (as
+does the way back to the note's pitch); a longer one is a legato leap."""
 ATTACK_SKIP_S = 0.04
 """The first frames of a note are left out of its pitch (attack transients, octave errors)."""
 MIN_NOTE_S = 0.06
@@ -294,7 +308,7 @@ def segment_notes(frames: TranscriptionFrames, *, min_note_s: float = MIN_NOTE_S
     hi = int(math.ceil(float(hz_to_midi(fmax_hz))))
     pitches = np.arange(max(lo, 0), min(hi, 127) + 1, dtype=np.float64)
     path = _viterbi_states(frames, pitches)
-    onsets, cue, knees = _onset_candidates(frames)
+    onsets, cue, knees, repeats = _onset_candidates(frames)
     min_frames = max(1, int(round(min_note_s * rate)))
     before, after = int(round(SNAP_BEFORE_S * rate)), int(round(SNAP_AFTER_S * rate))
     valley_lead = int(round(VALLEY_LEAD_S * rate))
@@ -309,16 +323,30 @@ def segment_notes(frames: TranscriptionFrames, *, min_note_s: float = MIN_NOTE_S
     # pitch change without a cue that does not settle on its semitone is a glide (a fall,
     # a bend, a portamento) and stays part of the previous note
     segments: list[list[int]] = []  # [start, stop] per note
-    previous_state, earliest = 0, 0
+    previous_state, held, earliest = 0, 0, 0  # held: the state that began the last note
+    unvoiced, gap = None, int(round(UNVOICED_GAP_S * rate))
+    slip_max = int(round(OCTAVE_SLIP_S * rate))
     for state, start, stop in _runs(path):
         if state == 0:  # after a silent gap, the onset is looked for no earlier than its start
             previous_state = 0
             earliest = start if not sounding[start:stop].all() else earliest
+            # a short gap that sounds (a re-attack's noise: CREPE unsure) is the next note's
+            unvoiced = start if sounding[start:stop].all() and stop - start <= gap else None
             continue
+        if unvoiced is not None:
+            start, unvoiced = unvoiced, None
         window = slice(max(start - before, earliest), min(start + after + 1, frames.n_frames))
         bumps = np.arange(window.start, window.stop)[flux_peak[window]]
         in_reach = (onsets >= start - before) & (onsets <= start + after)
         near = onsets[in_reach]
+        continuing = bool(previous_state and segments and segments[-1][1] == start)
+        # (states are consecutive semitones: their difference is the interval)
+        slip = state == held or (abs(state - held) in OCTAVE_SLIPS and stop - start <= slip_max)
+        if continuing and slip and not bumps.size and not (cue[in_reach] >= 2.0).any():
+            # the tracker's octave error, or the way back from one, with no attack: one note
+            segments[-1][1] = stop
+            previous_state = state
+            continue
         if bumps.size:  # the new note's first spectral change, however soft its attack
             strongest = float(flux[bumps].max())
             start = max(int(bumps[flux[bumps] >= BUMP_SHARE * strongest][-1]) - 1, 0)
@@ -328,7 +356,7 @@ def segment_notes(frames: TranscriptionFrames, *, min_note_s: float = MIN_NOTE_S
             nearest = int(np.argmin(np.abs(near - start)))
             legato = previous_state and start <= near[nearest] + valley_lead
             start = int(knees[in_reach][nearest] if legato else near[nearest])
-        elif previous_state and segments and segments[-1][1] == start:
+        elif continuing:
             run = midi[start:stop] - pitches[state - 1]
             if abs(float(np.median(run))) > GLIDE_SEMITONES or \
                     float(np.ptp(np.percentile(run, [10, 90]))) > 2 * GLIDE_SEMITONES:
@@ -336,17 +364,19 @@ def segment_notes(frames: TranscriptionFrames, *, min_note_s: float = MIN_NOTE_S
                 previous_state = state
                 continue
             start = _release_start(frames.loudness_db, start, max(start - before, earliest))
-        previous_state = state
+        previous_state = held = state
         if segments:  # the previous note ends where this one begins
             start = max(start, segments[-1][0] + 1)
             segments[-1][1] = min(segments[-1][1], start)
         segments.append([start, stop])
-    # repeated notes: strong onset cues inside a note split it
+    # repeated notes: strong onset cues inside a note split it, and soft re-attacks whose
+    # valley lies inside it (a note of its pitch follows)
     split: list[tuple[int, int]] = []
     strong = onsets[cue >= 2.0]
     for start, stop in segments:
         cuts = [start]
-        for p in strong[(strong > start) & (strong < stop)]:
+        inside = (repeats[:, 0] > start) & (repeats[:, 1] < stop - min_frames)
+        for p in np.union1d(strong[(strong > start) & (strong < stop)], repeats[inside, 0]):
             if p - cuts[-1] >= min_frames and stop - p >= min_frames:
                 cuts.append(int(p))
         cuts.append(stop)

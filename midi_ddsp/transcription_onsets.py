@@ -1,6 +1,9 @@
 """Onset cues of monophonic transcription (``midi_ddsp.transcription``, step 2 of its module
 docstring): spectral-flux re-attacks and loudness valleys, with the knee where a legato note's
-predecessor lets go.
+predecessor lets go, and the cues strong enough to split a held pitch (repeated notes): flux
+re-attacks that are strong or stand out of a held note (``SPIKE_RATIO``), valleys that are deep
+and not a held note's own swell (``SWELL_DB``), and soft re-attacks on the fall into a valley
+(``SOFT_ATTACK_FLUX``: legato re-bowing, a cello's or a bass's repeated note).
 
 Frames are ``midi_ddsp.transcription.TranscriptionFrames`` (100 Hz; loudness in dB, onset
 strength in units of the median within-note flux).
@@ -38,6 +41,29 @@ medians either side of the valley closer than VIBRATO_SEMITONES[1]), is vibrato'
 modulation (a held note's level swings with its pitch through the body's resonances): its
 valleys are not onsets unless a flux re-attack confirms them."""
 VIBRATO_SEMITONES = (0.15, 0.5)
+SWELL_DB, SWELL_REACH_S = 12.0, 0.3
+"""A valley SPLIT_VALLEY_DB deep but less than SWELL_DB deep within +-SWELL_REACH_S may be a
+held note's own swell (a horn's level sags and recovers ~0.25 s into a note): it splits a note
+only with a sign of a new attack, ..."""
+ATTACK_FLUX = 2.0
+"""... a flux peak at least this high (median within-note flux = 1) on its way down or just
+after its bottom (within ``CUSP_S``), ..."""
+CUSP_DB, CUSP_S = 4.0, 0.03
+"""... a sharp bottom, the level CUSP_DB higher CUSP_S either side of it (a swell is round), ..."""
+CONFIDENCE_DIP = 0.1
+"""... or the pitch confidence dipping this far below its median around it (a new note's onset,
+the previous note's release beating with it, unsettles the pitch)."""
+SPIKE_RATIO, SPIKE_RISE_DB, HELD_S = 3.0, 3.0, 0.15
+"""A flux re-attack (>= ONSET_THRESHOLD) at least SPIKE_RATIO times the median flux within
++-SWELL_REACH_S (at least 0.5), with the level rising SPIKE_RISE_DB after it, inside a note
+sounding for HELD_S before it with no other re-attack (not the attack's own transients) splits
+a held pitch: a re-bowed or re-tongued note."""
+SOFT_ATTACK_FLUX, LONG_VALLEY_DB = 1.5, 6.0
+"""A flux peak on the fall into a valley (the level falling frame by frame, within
+VALLEY_REACH_S) at least SOFT_ATTACK_FLUX times the median flux within +-SWELL_REACH_S (at
+least 1), where the level sags LONG_VALLEY_DB within +-SWELL_REACH_S, is a soft re-attack: a
+legato repeated note begins there, as the previous one lets go, its level lowest only after
+its slow attack begins (50-110 ms later)."""
 
 def _local_extrema(values: np.ndarray, reach: int, *, maxima: bool) -> np.ndarray:
     """Frames holding the max (or min) of ``values`` within +-reach frames."""
@@ -52,21 +78,31 @@ def _level_rise(level: np.ndarray) -> np.ndarray:
     return window[:, 3:].max(axis=1) - window[:, :4].min(axis=1)
 
 
-def _onset_candidates(frames) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Onset frames, their strength (1 = weak cue, 2 = strong enough to split a note) and knees.
+def _onset_candidates(frames) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Onset frames, their strength (1 = weak cue, 2 = strong enough to split a note), knees,
+    and soft re-attacks.
 
     Flux peaks >= ONSET_THRESHOLD followed by a loudness rise of >= RISE_DB (a re-attack, not a
     release) mark an onset one frame before the peak; loudness valleys at least VALLEY_DB deep
     on both sides mark one VALLEY_LEAD_S before the valley (legato bowing and tonguing); a
     valley's knee is where the sounding level first falls KNEE_DB below its peak before it
     (a flux cue's knee is the cue itself), where a pitch change placed by the cue begins.
+    Strong: flux peaks >= 2 ONSET_THRESHOLD or standing out of a held note (``_spike``),
+    valleys >= SPLIT_VALLEY_DB that are not a held note's swell (``_swell_valleys``), flux
+    cues with a valley >= CONFIRM_VALLEY_DB.
+
+    Returns:
+        onset frames (int64 [n]), strengths ([n]), knees (int64 [n]), and the soft re-attacks
+        (int64 [m, 2]: onset frame, frame of the valley's bottom; ``_soft_attack``), which
+        split a held pitch but place no pitch change.
     """
     rate = frames.frame_rate
     flux = frames.onset_strength.astype(np.float64)
     level = frames.loudness_db.astype(np.float64)
     n = level.size
     if n < 5:
-        return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64)
+        none = np.zeros(0, np.int64)
+        return none, np.zeros(0), none, np.zeros((0, 2), np.int64)
     look = int(round(VALLEY_REACH_S * rate))
     padded = np.pad(level, look, mode="edge")
     windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * look + 1)
@@ -76,14 +112,17 @@ def _onset_candidates(frames) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     sounding = frames.sounding()
     out: dict[int, float] = {}
     knees: dict[int, int] = {}
+    repeats: list[tuple[int, int]] = []
     for p in _local_extrema(flux, 2, maxima=True):
         if flux[p] >= ONSET_THRESHOLD and rise[p] >= RISE_DB:
-            out[max(int(p) - 1, 0)] = 2.0 if flux[p] >= 2 * ONSET_THRESHOLD else 1.0
+            strong = flux[p] >= 2 * ONSET_THRESHOLD or _spike(flux, rise, sounding, int(p), rate)
+            out[max(int(p) - 1, 0)] = 2.0 if strong else 1.0
     attacks = set(out)  # the flux cues
     lead = int(round(VALLEY_LEAD_S * rate))
     dips = [int(v) for v in _local_extrema(level, 3, maxima=False)
             if min(left[v], right[v]) >= VALLEY_DB and sounding[min(v + 3, n - 1)]]
     modulation = _modulation_valleys(frames, dips)
+    swell = _swell_valleys(frames, [v for v in dips if min(left[v], right[v]) >= SPLIT_VALLEY_DB])
     for v in dips:
         depth = min(left[v], right[v])
         # the note begins where the level starts to fall into the valley (the previous
@@ -93,7 +132,7 @@ def _onset_candidates(frames) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         while knee > v - look and knee > 0 and sounding[knee - 1] and \
                 level[knee - 1] < left[v] + level[v] - KNEE_DB:
             knee -= 1
-        strength = 2.0 if depth >= SPLIT_VALLEY_DB else 1.0
+        strength = 2.0 if depth >= SPLIT_VALLEY_DB and v not in swell else 1.0
         same = [f for f in out if abs(frame - f) <= lead + 2]  # one onset, two cues
         if same:  # a flux re-attack confirmed by a valley: strong enough to split
             confirmed = 2.0 if depth >= CONFIRM_VALLEY_DB and same[0] in attacks else 1.0
@@ -102,9 +141,69 @@ def _onset_candidates(frames) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         elif v not in modulation:
             out[frame] = strength
             knees[frame] = knee
+            attack = _soft_attack(flux, level, sounding, v, rate)
+            if attack is not None:  # a soft re-attack as the level falls: a legato re-bow
+                repeats.append((attack, v))
     frames_sorted = np.array(sorted(out), np.int64)
     return (frames_sorted, np.array([out[f] for f in frames_sorted]),
-            np.array([knees.get(f, f) for f in frames_sorted], np.int64))
+            np.array([knees.get(f, f) for f in frames_sorted], np.int64),
+            np.array(sorted(set(repeats)), np.int64).reshape(-1, 2))
+
+
+def _spike(flux: np.ndarray, rise: np.ndarray, sounding: np.ndarray, p: int, rate: int) -> bool:
+    """Whether the flux re-attack at frame ``p`` stands out of a held note (SPIKE_RATIO)."""
+    reach, held = int(round(SWELL_REACH_S * rate)), int(round(HELD_S * rate))
+    if p < held or rise[p] < SPIKE_RISE_DB or not sounding[p - held:p].all() \
+            or flux[p - held:max(p - 2, p - held + 1)].max() >= ONSET_THRESHOLD:
+        return False
+    usual = float(np.median(flux[max(p - reach, 0):p + reach + 1]))
+    return bool(flux[p] >= SPIKE_RATIO * max(usual, 0.5))
+
+
+def _soft_attack(flux: np.ndarray, level: np.ndarray, sounding: np.ndarray, v: int,
+                 rate: int) -> "int | None":
+    """The onset frame of a soft re-attack on the fall into the valley at frame ``v``
+    (SOFT_ATTACK_FLUX), or None.
+
+    Args:
+        flux: onset strength per frame, shape [n_frames].
+        level: loudness in dB per frame, shape [n_frames].
+        sounding: whether each frame belongs to a note, bool [n_frames].
+        v: the valley's bottom (frame).
+        rate: frames per second.
+    """
+    reach, look = int(round(SWELL_REACH_S * rate)), int(round(VALLEY_REACH_S * rate))
+    depth = min(level[max(v - reach, 0):v + 1].max(), level[v:v + reach + 1].max()) - level[v]
+    if depth < LONG_VALLEY_DB or v < reach or not sounding[v - reach:v].all():
+        return None  # not a sag of a held line (a note's own swell after its attack)
+    a = v
+    while a > max(v - look, 1) and level[a - 1] >= level[a]:  # the fall into the valley
+        a -= 1
+    p = a + int(np.argmax(flux[a:v + 1]))
+    usual = max(float(np.median(flux[max(p - reach, 0):p + reach + 1])), 1.0)
+    return p - 1 if flux[p] >= SOFT_ATTACK_FLUX * usual else None
+
+
+def _swell_valleys(frames, dips: list) -> set:
+    """The valleys (frames) in a level that sags less than SWELL_DB with no sign of a new
+    attack (ATTACK_FLUX, CUSP_DB, CONFIDENCE_DIP): a held note's own swell."""
+    rate = frames.frame_rate
+    level = frames.loudness_db.astype(np.float64)
+    flux = frames.onset_strength.astype(np.float64)
+    confidence = frames.confidence.astype(np.float64)
+    reach, look = int(round(SWELL_REACH_S * rate)), int(round(VALLEY_REACH_S * rate))
+    cusp = int(round(CUSP_S * rate))
+    n = level.size
+    out = set()
+    for v in dips:
+        depth = min(level[max(v - reach, 0):v + 1].max(), level[v:v + reach + 1].max()) - level[v]
+        attack = flux[max(v - look, 0):v + cusp + 1].max()
+        sharp = min(level[max(v - cusp, 0)], level[min(v + cusp, n - 1)]) - level[v]
+        dip = np.median(confidence[max(v - reach, 0):v + reach + 1]) - \
+            confidence[max(v - 8, 0):v + 4].min()  # 80 ms before to 30 ms after the bottom
+        if depth < SWELL_DB and attack < ATTACK_FLUX and sharp < CUSP_DB and dip < CONFIDENCE_DIP:
+            out.add(v)
+    return out
 
 
 def _periodicity(x: np.ndarray, lags: range) -> float:

@@ -274,6 +274,8 @@ def test_vibrato_amplitude_swings_do_not_split_a_held_note():
     loud = np.where(on, -24.0 + 4.5 * np.cos(2 * np.pi * 5.3 * t), -110.0)
     notes = T.segment_notes(_frames_of(f0, conf, loud))
     assert [(n.pitch, round(n.onset_s, 2)) for n in notes] == [(64, 0.10)]
-    # the same swings on a steady pitch (no vibrato) stay onset cues
-    flat = T.segment_notes(_frames_of(np.full(n, 329.63), conf, loud))
-    assert len(flat) > 1
+    # the same swings on a steady pitch (no vibrato) stay onset cues (weak ones: a round sag
+    # of 9 dB with no sign of an attack is a held note's swell and splits nothing)
+    flat = _frames_of(np.full(n, 329.63), conf, loud)
+    assert len(T._onset_candidates(flat)[0]) > 5
+    assert len(T.segment_notes(flat)) == 1

@@ -1,0 +1,127 @@
+"""Onset cues that split a held pitch (midi_ddsp.transcription_onsets) and the octave slips
+segment_notes keeps in one note, on hand-made frame features (100 Hz)."""
+import numpy as np
+import pytest
+
+from midi_ddsp import transcription as T
+from midi_ddsp import transcription_onsets as T_onsets
+
+N_FRAMES = 260
+ON, OFF = 10, 250  # the sounding frames
+
+
+def _held_note(f0_hz=220.0):
+    """f0 (Hz), confidence, loudness (dB) and flux of one held note, each [N_FRAMES]."""
+    sounding = (np.arange(N_FRAMES) >= ON) & (np.arange(N_FRAMES) < OFF)
+    f0 = np.full(N_FRAMES, f0_hz)
+    conf = np.where(sounding, 0.9, 0.05)
+    loud = np.where(sounding, -20.0, -110.0)
+    flux = np.ones(N_FRAMES)
+    flux[ON] = 8.0  # the attack
+    return f0, conf, loud, flux
+
+
+def _frames(f0, conf, loud, flux):
+    return T.TranscriptionFrames(100, *(np.asarray(x, np.float32) for x in (f0, conf, loud, flux)))
+
+
+def _onsets(frames):
+    return [(n.pitch, n.onset_s) for n in T.segment_notes(frames)]
+
+
+def _sag(loud, centre, depth_db, half_width):
+    """A round (raised-cosine) sag of the level, in place."""
+    k = np.arange(-half_width, half_width + 1)
+    loud[centre + k] -= depth_db * 0.5 * (1 + np.cos(np.pi * k / half_width))
+
+
+def test_a_held_notes_own_swell_splits_nothing_but_the_same_sag_with_a_reattack_does():
+    # a horn's level sags 10 dB, round, 0.3 s into the note: deeper than SPLIT_VALLEY_DB, but
+    # no flux, no sharp bottom, a steady pitch confidence: one note
+    f0, conf, loud, flux = _held_note()
+    _sag(loud, 40, 10.0, 12)
+    assert 10.0 >= T_onsets.SPLIT_VALLEY_DB and 10.0 < T_onsets.SWELL_DB
+    assert [p for p, _ in _onsets(_frames(f0, conf, loud, flux))] == [57]
+    # the same sag with a (soft) re-attack at its bottom: a repeated note
+    flux[40] = T_onsets.ATTACK_FLUX + 0.5
+    notes = _onsets(_frames(f0, conf, loud, flux))
+    assert [p for p, _ in notes] == [57, 57]
+    assert notes[1][1] == pytest.approx(0.40, abs=0.03)
+
+
+def test_legato_repeated_notes_begin_where_the_level_starts_to_dip():
+    # a cello's legato repeated notes: at each note-on the previous note lets go (the level
+    # falls 1 dB a frame for 70 ms) while the new one swells back over 250 ms; the valley is
+    # too shallow within VALLEY_REACH_S to split alone and the re-attack (flux 2) too soft
+    f0, conf, loud, flux = _held_note()
+    starts = [ON, 80, 150]
+    for s in starts[1:]:
+        loud[s:s + 8] = -20.0 - np.arange(8)
+        loud[s + 7:s + 33] = -27.0 + np.arange(26) * 7 / 25
+        flux[s + 1] = 2.0
+    frames = _frames(f0, conf, loud, flux)
+    onsets, strength, _, repeats = T_onsets._onset_candidates(frames)
+    assert strength[onsets > ON].max() < 2.0  # no cue inside the note strong enough alone
+    assert repeats.shape == (2, 2)
+    notes = _onsets(frames)
+    assert [p for p, _ in notes] == [57] * 3
+    for (_, onset_s), s in zip(notes, starts):
+        assert onset_s == pytest.approx(s / 100, abs=0.02)
+
+
+def test_a_soft_bump_away_from_the_fall_into_a_valley_splits_nothing():
+    # the same dips with the flux bump 80 ms before the fall (a breathy held note's noise)
+    f0, conf, loud, flux = _held_note()
+    for s in (80, 150):
+        loud[s:s + 8] = -20.0 - np.arange(8)
+        loud[s + 7:s + 33] = -27.0 + np.arange(26) * 7 / 25
+    loud[:ON] = -110.0
+    loud[ON:70] = -20.0 + np.linspace(0.0, 0.5, 60)  # a slow crescendo: the fall starts at 80
+    flux[72] = 2.0
+    frames = _frames(f0, conf, loud, flux)
+    assert all(a > 72 for a, _ in T_onsets._onset_candidates(frames)[3])
+
+
+def test_a_reattack_standing_out_of_a_held_note_splits_it_but_an_attack_transient_does_not():
+    # a re-bowed bass note: a flux spike (below 2 * ONSET_THRESHOLD) as the level steps up 4 dB
+    f0, conf, loud, flux = _held_note()
+    loud[ON:120] = -24.0
+    flux[120] = 5.0
+    assert T_onsets.ONSET_THRESHOLD <= 5.0 < 2 * T_onsets.ONSET_THRESHOLD
+    notes = _onsets(_frames(f0, conf, loud, flux))
+    assert [p for p, _ in notes] == [57, 57]
+    assert notes[1][1] == pytest.approx(1.19, abs=0.02)
+    # the same spike 80 ms into the note is its attack's own transient
+    f0, conf, loud, flux = _held_note()
+    loud[ON:ON + 8] = -24.0
+    flux[ON + 8] = 5.0
+    assert [p for p, _ in _onsets(_frames(f0, conf, loud, flux))] == [57]
+
+
+def test_an_octave_error_of_the_tracker_inside_a_held_note_stays_in_it():
+    # CREPE reads 150 ms of a held A3 an octave high (no attack, no level change), then
+    # comes back: one note, of its own pitch
+    f0, conf, loud, flux = _held_note()
+    f0[80:95] = 440.0
+    assert 0.15 < T.OCTAVE_SLIP_S
+    assert _onsets(_frames(f0, conf, loud, flux)) == [(57, pytest.approx(0.10, abs=0.02))]
+    # a real leap of an octave comes with an attack, or is held: two notes
+    f0, conf, loud, flux = _held_note()
+    f0[120:] = 440.0
+    flux[120] = 8.0
+    loud[117:120] -= 3.0
+    assert [p for p, _ in _onsets(_frames(f0, conf, loud, flux))] == [57, 69]
+    f0, conf, loud, flux = _held_note()
+    f0[120:] = 440.0
+    assert [p for p, _ in _onsets(_frames(f0, conf, loud, flux))] == [57, 69]
+
+
+def test_a_note_whose_noisy_attack_the_tracker_cannot_pitch_begins_where_the_noise_begins():
+    # a re-bow at frame 120: 80 ms of loud noise (CREPE unsure: a silence state) with the
+    # flux rising at its start and again as the pitch settles
+    f0, conf, loud, flux = _held_note()
+    conf[120:128] = 0.1
+    flux[121] = flux[128] = 2.5
+    notes = _onsets(_frames(f0, conf, loud, flux))
+    assert [p for p, _ in notes] == [57, 57]
+    assert notes[1][1] == pytest.approx(1.20, abs=0.02)
