@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from midi_ddsp.control_sweeps import control_sweep, summarize_sweep, vibrato_depth
+from midi_ddsp.control_sweeps import (control_sweep, summarize_sweep, vibrato_depth,
+                                      vibrato_rate_response)
 from midi_ddsp.expression.definitions import ATTACK_DB_PER_UNIT, VIBRATO_FULL_CENTS
 from midi_ddsp.models.checkpoint import shipped_checkpoint_path
 
@@ -38,17 +39,16 @@ def test_attack_shapes_the_onset_not_the_sustain(models, instrument):
 
 
 @pytest.mark.parametrize("instrument", ["violin", "trumpet", "flute"])
-def test_vibrato_reaches_most_of_its_documented_depth(models, instrument):
-    """Slope from audio >= 0.7, and vibrato 1.0 swings the pitch by 0.7-1.3 x the documented
-    +-40 cents on 0.8- and 1.6-s notes. (Issue 14 asks for 20 %: violin, flute, oboe and bassoon
-    are there; trumpet gives 30-33 cents and the low strings and brass 24-32:
-    reports/audio_evaluation.md.)"""
+def test_vibrato_reaches_its_documented_depth(models, instrument):
+    """Slope from audio >= 0.7, and vibrato 1.0 swings the pitch by the documented +-40 cents
+    within 20 % on notes of 0.8, 1.6 and 3.2 s (every instrument's numbers:
+    reports/audio_evaluation.md, "Vibrato 1.0 by note length")."""
     sweep = summarize_sweep(control_sweep(models, instrument, "middle", "vibrato",
                                           values=np.linspace(0.0, 1.0, 5)), "vibrato")
     assert sweep["fidelity"]["slope"] >= 0.7
     depth = vibrato_depth(models, instrument)["by_note_s"]
-    for length in ("0.8", "1.6"):
-        assert 0.7 * VIBRATO_FULL_CENTS <= depth[length]["cents"] <= 1.3 * VIBRATO_FULL_CENTS, length
+    for length in ("0.8", "1.6", "3.2"):
+        assert 0.8 * VIBRATO_FULL_CENTS <= depth[length]["cents"] <= 1.2 * VIBRATO_FULL_CENTS, length
 
 
 @pytest.mark.parametrize("instrument", ["violin", "trumpet", "flute"])
@@ -59,3 +59,25 @@ def test_volume_moves_the_level_not_the_pitch_or_the_vibrato(models, instrument)
     assert abs(summary["extras"]["median_pitch_cents"]) <= 5.0
     assert max(abs(v) for v in summary["cross_effects"].values()) <= 0.15
 
+
+
+@pytest.mark.parametrize("instrument", ["violin", "trumpet"])
+def test_requested_vibrato_rates_are_heard(models, instrument):
+    """The NoteTable's vibrato_rate column: 4 Hz and 7 Hz asked, each note's rate measured from
+    the audio (CREPE) within 0.5 Hz of it."""
+    response = vibrato_rate_response(models, instrument, rates=(4.0, 7.0))
+    assert response["reads_rates"]
+    for asked, heard in response["by_rate"].items():
+        assert np.all(np.abs(np.asarray(heard["per_note"]) - float(asked)) <= 0.5), asked
+
+
+def test_a_default_render_writes_a_vibrato_rate_per_note(models):
+    from midi_ddsp.models.sampling import GENERATED_RATE_HZ
+    from midi_ddsp.pipeline import synthesize_midi
+    from midi_ddsp.score import Note, score_from_notes
+
+    notes = [Note(67 + (i % 5), 0.6 * i, 0.6 * i + 0.5, 80) for i in range(16)]
+    result = synthesize_midi(score_from_notes({"violin": notes}), models=models, seed=0)
+    rates = result.note_tables[result.part_names[0]]["vibrato_rate"].to_numpy()
+    assert rates.shape == (16,)
+    assert np.all((rates >= GENERATED_RATE_HZ[0]) & (rates <= GENERATED_RATE_HZ[1]))

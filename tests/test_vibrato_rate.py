@@ -191,6 +191,11 @@ def test_an_expression_generator_grown_a_rate_output_generates_what_it_did():
     np.testing.assert_allclose(after[list(EXPRESSION_NAMES)].to_numpy(),
                                before[list(EXPRESSION_NAMES)].to_numpy(), atol=1e-5)
     np.testing.assert_allclose(after["vibrato_rate"].to_numpy(), DEFAULT_VIBRATO_RATE_HZ, atol=1e-5)
+    # sampled: the six expressions draw the noise they drew before the rate output was added
+    before, after = eg.generate(notes, "violin", seed=3), grown.generate(notes, "violin", seed=3)
+    np.testing.assert_allclose(after[list(EXPRESSION_NAMES)].to_numpy(),
+                               before[list(EXPRESSION_NAMES)].to_numpy(), atol=1e-5)
+    assert after["vibrato_rate"].std() > 0
 
 
 def test_rate_only_training_leaves_the_six_expressions_as_they_were(corpus, tmp_path):

@@ -186,8 +186,8 @@ class ExpressionGenerator(CheckpointMixin, nn.Module):
         (``NoteExpressions.from_generated`` reads both).
 
         The sampling noise of note i is the i-th draw of ``check_sampling(notes, seed,
-        temperature)``'s generator (numpy), so any runtime of this model samples the same
-        performance from the same seed.
+        temperature)``'s ``NoteNoise`` (numpy), so any runtime of this model samples the same
+        performance from the same seed, and so does its ``with_rate_output`` growth.
         """
         notes, rng, temperature = check_sampling(notes, seed, temperature)
         device = next(self.parameters()).device

@@ -20,7 +20,7 @@ from midi_ddsp.expression.definitions import (DEFAULT_VIBRATO_RATE_HZ, EXPRESSIO
                                               check_temperature)
 from midi_ddsp.score import Note
 
-__all__ = ["check_sampling", "sample_note", "synthesis_noise", "chunk_windows",
+__all__ = ["check_sampling", "NoteNoise", "sample_note", "synthesis_noise", "chunk_windows",
            "rate_to_unit", "unit_to_rate", "generated_values", "DEFAULT_CHUNK_FRAMES", "CLIP_LOW", "CLIP_HIGH",
            "GENERATED_RATE_HZ"]
 
@@ -53,7 +53,7 @@ _CLIP_WITH_RATE = (np.append(CLIP_LOW, rate_to_unit(GENERATED_RATE_HZ[0])),
 
 
 def check_sampling(notes: Sequence[Note], seed: "int | None", temperature: float
-                   ) -> tuple[list[Note], "np.random.Generator | None", float]:
+                   ) -> tuple[list[Note], "NoteNoise | None", float]:
     """Check the Expression Generator's inputs: one monophonic part of ``Note`` objects sorted
     by onset, an int seed or None, a temperature >= 0. Returns (notes, the sampling generator or
     None when the means are taken, temperature)."""
@@ -69,17 +69,35 @@ def check_sampling(notes: Sequence[Note], seed: "int | None", temperature: float
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
         raise ParameterError(f"seed must be None or an int; got {seed!r}")
     temperature = check_temperature(temperature)
-    rng = np.random.default_rng(int(seed)) if seed is not None and temperature > 0 else None
+    rng = NoteNoise(int(seed)) if seed is not None and temperature > 0 else None
     return notes, rng, temperature
 
 
-def sample_note(mean: np.ndarray, log_std: np.ndarray, rng: "np.random.Generator | None",
+class NoteNoise:
+    """A part's sampling noise, note by note: the six expressions' normals are the draws of
+    ``np.random.default_rng(seed)``, a seventh output's (the vibrato rate) come from a stream of
+    their own, so a rate-generating model samples the same six expressions from a seed as the
+    six-output model it was grown from."""
+
+    def __init__(self, seed: int):
+        self._expressions = np.random.default_rng(seed)
+        self._rates = np.random.default_rng([abs(seed), 7])
+
+    def normals(self, n_outputs: int) -> np.ndarray:
+        """float32 [n_outputs] standard normals for the next note."""
+        z = self._expressions.standard_normal(CLIP_LOW.shape[0])
+        if n_outputs > z.shape[0]:
+            z = np.concatenate([z, self._rates.standard_normal(n_outputs - z.shape[0])])
+        return z.astype(np.float32)
+
+
+def sample_note(mean: np.ndarray, log_std: np.ndarray, rng: "NoteNoise | None",
                 temperature: float) -> np.ndarray:
     """One note's expressions from the decoder's mean and log_std [6] (or [7]: the seventh the
     vibrato rate in ``rate_to_unit``'s unit): float32 [6] (or [7], same units)."""
     value = np.asarray(mean, np.float32)
     if rng is not None:
-        z = rng.standard_normal(value.shape[0]).astype(np.float32)
+        z = rng.normals(value.shape[0])
         value = value + np.float32(temperature) * np.exp(np.asarray(log_std, np.float32)) * z
     low, high = (CLIP_LOW, CLIP_HIGH) if value.shape[0] == CLIP_LOW.shape[0] else _CLIP_WITH_RATE
     return np.clip(value, low, high).astype(np.float32)
