@@ -11,7 +11,8 @@ measures pitch, activity, level drift, part balance and onsets from the audio, s
 controls per instrument and register and re-measures them from the audio, and writes
 OUT/audio_evaluation.md, OUT/audio_metrics.json and plots. With --data, the parameter-space and
 teacher-forced diagnostics of the corpus's test split go to OUT/diagnostics/. OUT/metrics.json
-holds both, and is what the model cards are built from (midi_ddsp.training.export --metrics).
+holds both, and is what the model cards are built from (midi_ddsp.training.export --metrics);
+the entries other tools wrote there (live_model, ddsp_inference) are kept.
 Without checkpoint flags the shipped checkpoints are evaluated.
 """
 from __future__ import annotations
@@ -24,7 +25,20 @@ from pathlib import Path
 
 from midi_ddsp.errors import MidiDDSPError
 
-__all__ = ["main", "build_parser"]
+_KEPT_ENTRIES = ("live_model", "ddsp_inference")   # written into OUT/metrics.json by other tools
+
+__all__ = ["main", "build_parser", "write_metrics"]
+
+
+def write_metrics(path: Path, metrics: dict) -> None:
+    """Write ``metrics`` to ``path`` (JSON), keeping the ``_KEPT_ENTRIES`` other tools recorded
+    in the file before (the live model's, DDSP Inference's); everything else is replaced."""
+    try:
+        previous = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except ValueError:
+        previous = {}
+    kept = {k: previous[k] for k in _KEPT_ENTRIES if k in previous and k not in metrics}
+    path.write_text(json.dumps({**metrics, **kept}, indent=1, sort_keys=True))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,7 +107,7 @@ def main(argv=None) -> int:
                             checkpoint_names=names)
             metrics.update(diag.metrics)
             metrics["data"] = args.data
-        (out / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True))
+        write_metrics(out / "metrics.json", metrics)
     except MidiDDSPError as exc:
         print(f"midi_ddsp_evaluate: error: {exc}", file=sys.stderr)
         return 2

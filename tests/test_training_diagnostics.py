@@ -128,3 +128,12 @@ def test_spread_over_instruments():
     out = _spread_over_instruments(recs, 4)
     assert [(r.instrument_index, r.k) for r in out] == [(0, 0), (3, 0), (5, 0), (0, 1)]
     assert len(_spread_over_instruments(recs, 100)) == 6
+
+
+def test_evaluate_keeps_what_other_tools_wrote_into_metrics(tmp_path):
+    from midi_ddsp.cli.evaluate import write_metrics
+    path = tmp_path / "metrics.json"
+    path.write_text(json.dumps({"live_model": {"report": "causal"}, "audio": {"old": 1},
+                                "stale": 2}))
+    write_metrics(path, {"audio": {"new": 1}})
+    assert json.loads(path.read_text()) == {"audio": {"new": 1}, "live_model": {"report": "causal"}}
