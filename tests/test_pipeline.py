@@ -483,6 +483,11 @@ edited = rerender(result, note_tables={part: table}, models=models)
 write_result(edited, "out/solo_edited")
 ''',
     '''
+table["vibrato_rate"] = 4.0                # a slow vibrato on every note
+table["vibrato"] = 0.8
+slow = rerender(result, note_tables={part: table}, models=models)
+''',
+    '''
 import numpy as np
 
 params = result.synth_params[part].copy()  # f0_hz, amplitude, harmonic_distribution, noise
@@ -515,6 +520,8 @@ def test_python_api_examples_run(tiny_checkpoints, monkeypatch, tmp_path):
     assert (tmp_path / "out/solo/mix.wav").exists()
     assert ns["edited"].note_tables[ns["part"]]["vibrato"].tolist() == pytest.approx(
         [0.1] * len(ns["table"]))
+    assert ns["slow"].note_tables[ns["part"]]["vibrato_rate"].tolist() == pytest.approx(
+        [4.0] * len(ns["table"]))
     assert ns["edited"].note_tables[ns["part"]].loc[3, "volume"] == pytest.approx(
         ns["result"].note_tables[ns["part"]].loc[3, "volume"] + 0.2, abs=1e-5)
     assert ns["blend"].metadata["parts"][0]["instrument"] == {"violin": 0.5, "flute": 0.5}
