@@ -75,19 +75,20 @@ def check_sampling(notes: Sequence[Note], seed: "int | None", temperature: float
 
 class NoteNoise:
     """A part's sampling noise, note by note: the six expressions' normals are the draws of
-    ``np.random.default_rng(seed)``, a seventh output's (the vibrato rate) come from a stream of
-    their own, so a rate-generating model samples the same six expressions from a seed as the
-    six-output model it was grown from."""
+    ``np.random.default_rng(seed)``, so a rate-generating model samples the same six expressions
+    from a seed as the six-output model it was grown from. A seventh output's (the vibrato rate)
+    is one draw of a stream of its own for the whole part: a player keeps one rate through a
+    piece (the corpus draws it per piece), so the notes' rates differ only by their means."""
 
     def __init__(self, seed: int):
         self._expressions = np.random.default_rng(seed)
-        self._rates = np.random.default_rng([abs(seed), 7])
+        self._rate = np.random.default_rng([abs(seed), 7]).standard_normal(1)
 
     def normals(self, n_outputs: int) -> np.ndarray:
         """float32 [n_outputs] standard normals for the next note."""
         z = self._expressions.standard_normal(CLIP_LOW.shape[0])
         if n_outputs > z.shape[0]:
-            z = np.concatenate([z, self._rates.standard_normal(n_outputs - z.shape[0])])
+            z = np.concatenate([z, self._rate])
         return z.astype(np.float32)
 
 
