@@ -19,6 +19,7 @@ from midi_ddsp.score import Note, Part, note_frame_span
 __all__ = [
     "N_NOTE_FRAME_FEATURES",
     "N_NOTE_FEATURES",
+    "OSCILLATOR_SINE_COLUMNS",
     "PITCH_CENTER",
     "PITCH_SCALE",
     "clip_notes",
@@ -35,6 +36,8 @@ _MAX_TIME_FEATURE_S = 2.0   # time-since-onset / time-to-offset features saturat
 _LOG_TIME_OFFSET_S = 0.05   # log(duration + 50 ms): finite for the shortest notes
 _VIBRATO_FEATURE_RATES_HZ = (4.0, 5.5, 7.0)  # sin/cos of time since onset at these rates
 N_NOTE_FRAME_FEATURES = 8 + 2 * len(_VIBRATO_FEATURE_RATES_HZ)
+#: note_frame_features columns of each oscillator's sine (its cosine follows it)
+OSCILLATOR_SINE_COLUMNS = tuple(8 + 2 * j for j in range(len(_VIBRATO_FEATURE_RATES_HZ)))
 N_NOTE_FEATURES = 10
 
 

@@ -82,7 +82,7 @@ class NoteNoise:
 
     def __init__(self, seed: int):
         self._expressions = np.random.default_rng(seed)
-        self._rate = np.random.default_rng([abs(seed), 7]).standard_normal(1)
+        self._rate = np.random.default_rng([seed, 7]).standard_normal(1)
 
     def normals(self, n_outputs: int) -> np.ndarray:
         """float32 [n_outputs] standard normals for the next note."""

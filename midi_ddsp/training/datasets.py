@@ -34,6 +34,7 @@ from midi_ddsp.expression.definitions import VIBRATO_RATE_COLUMN
 from midi_ddsp.instruments import get_instrument
 from midi_ddsp.models.features import (
     N_NOTE_FEATURES,
+    OSCILLATOR_SINE_COLUMNS,
     clip_notes,
     note_frame_features,
     note_sequence_features,
@@ -63,7 +64,6 @@ VIBRATO_INDEX = list(EXPRESSION_NAMES).index("vibrato")
 RATE_MIN_VIBRATO = 0.15   # vibrato >= 0.15 (+-6 cents): the note's rate is measured and taught
 _TRAIN_RATE_HZ = (3.5, 8.5)   # rates asked of notes with a perturbed rate
 _PLAIN_VIBRATO = 0.1      # notes with less vibrato may be given one (vibrato_augment_prob)
-_OSCILLATOR_SIN = 8       # note_frame_features column of the first oscillator's sine
 
 
 @dataclasses.dataclass
@@ -299,7 +299,7 @@ def synthesis_batch(records: Sequence[Record], rng: np.random.Generator, *, batc
             f0 = aug.f0_hz.astype(np.float64)
             for i in vibrated:
                 s0, s1 = spans[i]
-                column = _OSCILLATOR_SIN + 2 * int(rng.integers(3))
+                column = OSCILLATOR_SINE_COLUMNS[int(rng.integers(len(OSCILLATOR_SINE_COLUMNS)))]
                 f0[s0:s1] *= 2.0 ** (added_vibrato(feats[s0:s1, column], rng,
                                                    frame_rate=frame_rate) / 12.0)
             aug = dataclasses.replace(aug, f0_hz=f0.astype(np.float32))
