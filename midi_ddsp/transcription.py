@@ -41,14 +41,17 @@ Segmentation (``segment_notes``), in three steps:
    on their semitone is a glide and stays in the previous note, a short one by
    ``OCTAVE_SLIPS`` from the note's own pitch (CREPE's octave errors) and the way back too,
    one that settles begins
-   at the knee of the previous note's release when the level falls ``FALL_DB`` into it (a
-   quieter legato note: no valley). Strong cues (flux twice the threshold or standing out of
-   a held note, ``transcription_onsets.SPIKE_RATIO``; valleys ``SPLIT_VALLEY_DB`` deep that
-   are not a held note's own swell, ``transcription_onsets.SWELL_DB``; a flux re-attack
-   together with a valley ``CONFIRM_VALLEY_DB`` deep) and soft re-attacks on the fall into a
-   valley (``transcription_onsets.SOFT_ATTACK_FLUX``: a legato repeated note begins as the
-   level starts to dip) inside a run of one pitch split it (repeated notes) when both parts
-   last at least ``min_note_s``.
+   at the knee of the previous note's release (``FALL_KNEE_DB`` under its peak) when the level
+   falls ``FALL_DB`` into it (a quieter legato note: no valley). Strong cues (flux twice the
+   threshold or standing out of a held note, ``transcription_onsets.SPIKE_RATIO``; valleys
+   ``SPLIT_VALLEY_DB`` deep that are not a held note's own swell,
+   ``transcription_onsets.SWELL_DB``, or that a released note falls ``RELEASE_DB`` into; a flux
+   re-attack together with a valley ``CONFIRM_VALLEY_DB`` deep), soft re-attacks on the fall
+   into a valley (``transcription_onsets.SOFT_ATTACK_FLUX``: a legato repeated note begins as
+   the level starts to dip) and flux bursts standing out of the held note's own flux texture as
+   the level turns up on a steady pitch (``transcription_onsets.STANDOUT_RATIO``: a re-bow
+   with no dip) inside a run of one pitch split it (repeated notes) when both parts last at
+   least ``min_note_s``.
 3. **notes**: segments shorter than ``min_note_s``, mostly unvoiced (``MIN_NOTE_VOICING``) or
    far quieter than the rest (``QUIET_NOTE_DB``) are dropped; the pitch of a note is the
    confidence-weighted median of the CREPE pitch over its frames after the first

@@ -2,8 +2,10 @@
 docstring): spectral-flux re-attacks and loudness valleys, with the knee where a legato note's
 predecessor lets go, and the cues strong enough to split a held pitch (repeated notes): flux
 re-attacks that are strong or stand out of a held note (``SPIKE_RATIO``), valleys that are deep
-and not a held note's own swell (``SWELL_DB``), and soft re-attacks on the fall into a valley
-(``SOFT_ATTACK_FLUX``: legato re-bowing, a cello's or a bass's repeated note).
+and not a held note's own swell (``SWELL_DB``) or that a released note falls deep into
+(``RELEASE_DB``), soft re-attacks on the fall into a valley (``SOFT_ATTACK_FLUX``: legato
+re-bowing, a cello's or a bass's repeated note), and flux bursts standing out of a held note's
+own flux texture as its level turns up (``STANDOUT_RATIO``: a re-bow with no dip).
 
 Frames are ``midi_ddsp.transcription.TranscriptionFrames`` (100 Hz; loudness in dB, onset
 strength in units of the median within-note flux).
@@ -18,17 +20,28 @@ ONSET_THRESHOLD = 3.5
 """Onset-strength peaks (in units of the median within-note flux) at least this high are onsets."""
 CONFIRM_VALLEY_DB = 4.0
 """A flux re-attack that coincides with a valley this deep (dB) splits a note of one pitch."""
-FALL_DB = 6.0
-"""A legato pitch change without a cue, after a fall this deep (dB), begins where it began."""
+FALL_DB, FALL_KNEE_DB = 6.0, 2.5
+"""A legato pitch change without a cue, after a fall FALL_DB deep (dB), begins at the last frame
+still within FALL_KNEE_DB of the level's peak: a held note's own slow decay (1-2 dB) comes before
+the release (with 1.5 dB the corpus's cello semitone steps began ~50 ms early)."""
 RISE_DB = 1.5
 """A flux peak is an onset only when the loudness rises this much just after it (not a release)."""
 VALLEY_DB, SPLIT_VALLEY_DB = 2.0, 8.0
 """Loudness valleys this deep (dB, on both sides) are onset cues; SPLIT_VALLEY_DB deep ones
 split a note of one pitch (repeated notes); shallower ones only place pitch changes."""
+RELEASE_DB = 16.0
+"""A valley (at least VALLEY_DB deep on both sides) the level falls into at least RELEASE_DB
+within VALLEY_REACH_S (a note released, far deeper than a held note's sag or swell) splits a note
+of one pitch, however little it climbs out on the right (a horn's soft repeated note rises a few
+dB, then swells later)."""
 VALLEY_REACH_S = 0.12
 """How far either side of a valley its depth is measured."""
 VALLEY_LEAD_S = 0.02
 """A note begins at least this long before the loudness valley between it and the previous note."""
+FLOOR_DB = 0.5
+"""A valley's bottom is where the level first comes within FLOOR_DB of its lowest (a flat floor's
+start: the quiet note's slow attack begins as the level reaches it, not at its lowest frame),
+unless a flux peak of at least ATTACK_FLUX lies on that floor: the note begins with it."""
 KNEE_DB = 1.5
 """... and where the level has fallen this far below its peak before the valley (the release of
 the note before: legato notes begin where the previous one lets go)."""
@@ -65,6 +78,23 @@ least 1), where the level sags LONG_VALLEY_DB within +-SWELL_REACH_S, is a soft 
 legato repeated note begins there, as the previous one lets go, its level lowest only after
 its slow attack begins (50-110 ms later)."""
 
+STANDOUT_RATIO, STANDOUT_FLUX, STANDOUT_GAP_S = 1.6, 1.5, 0.03
+"""A flux peak at least STANDOUT_FLUX high and STANDOUT_RATIO times the 90th percentile of the
+flux within +-SWELL_REACH_S (the frames within STANDOUT_GAP_S of it left out, at least 0.5),
+inside a note sounding for HELD_S before it, stands out of the held note's own flux texture: a
+re-attack of its pitch (a re-bowed string, a re-tongued reed), however little the level moves.
+A held note's flux is a texture (bow noise, breath, vibrato) whose peaks seldom reach 1.5 times
+its 90th percentile (under 1 % of the corpus's within-note peaks); a note that the tracker hears
+re-attacked shows a lone burst as the new excitation's partials start (cello, viola, bass:
+about half to two thirds of their repeated notes)."""
+STEADY_S, STEADY_SEMITONES = 0.05, 0.5
+"""... with the pitch within STEADY_SEMITONES (range) over +-STEADY_S around it (a glide, a bend
+or a fall at a note's end moves the partials: flux without a new note), and with the level
+turning up at least TURN_DB above its trend of the 50 ms before within 30 ms after the peak
+(the new excitation adds energy; a loop splice's click or a release's flux does not)."""
+TURN_DB = 0.5
+
+
 def _local_extrema(values: np.ndarray, reach: int, *, maxima: bool) -> np.ndarray:
     """Frames holding the max (or min) of ``values`` within +-reach frames."""
     padded = np.pad(values, reach, constant_values=-np.inf if maxima else np.inf)
@@ -84,17 +114,19 @@ def _onset_candidates(frames) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
 
     Flux peaks >= ONSET_THRESHOLD followed by a loudness rise of >= RISE_DB (a re-attack, not a
     release) mark an onset one frame before the peak; loudness valleys at least VALLEY_DB deep
-    on both sides mark one VALLEY_LEAD_S before the valley (legato bowing and tonguing); a
+    on both sides mark one VALLEY_LEAD_S before the valley's bottom (where the level first comes
+    within FLOOR_DB of its lowest; legato bowing and tonguing); a
     valley's knee is where the sounding level first falls KNEE_DB below its peak before it
     (a flux cue's knee is the cue itself), where a pitch change placed by the cue begins.
     Strong: flux peaks >= 2 ONSET_THRESHOLD or standing out of a held note (``_spike``),
-    valleys >= SPLIT_VALLEY_DB that are not a held note's swell (``_swell_valleys``), flux
-    cues with a valley >= CONFIRM_VALLEY_DB.
+    valleys >= SPLIT_VALLEY_DB that are not a held note's swell (``_swell_valleys``) or that
+    fall >= RELEASE_DB, flux cues with a valley >= CONFIRM_VALLEY_DB.
 
     Returns:
         onset frames (int64 [n]), strengths ([n]), knees (int64 [n]), and the soft re-attacks
-        (int64 [m, 2]: onset frame, frame of the valley's bottom; ``_soft_attack``), which
-        split a held pitch but place no pitch change.
+        (int64 [m, 2]: onset frame, frame of the valley's bottom; ``_soft_attack``; a
+        standout burst's row holds its onset twice, ``_standouts``), which split a held pitch
+        but place no pitch change.
     """
     rate = frames.frame_rate
     flux = frames.onset_strength.astype(np.float64)
@@ -127,12 +159,19 @@ def _onset_candidates(frames) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
         depth = min(left[v], right[v])
         # the note begins where the level starts to fall into the valley (the previous
         # note's release: a legato note-on), at least VALLEY_LEAD_S before its bottom
-        frame = max(int(v) - lead, 0)
+        bottom = int(v)  # a flat bottom begins where the level first comes near its lowest
+        while bottom > v - look and bottom > 0 and level[bottom - 1] <= level[v] + FLOOR_DB:
+            bottom -= 1
+        frame = max(bottom - lead, 0)
+        struck = np.nonzero(flux[bottom:v + 1] >= ATTACK_FLUX)[0]
+        if struck.size:  # a re-attack on the floor: the note begins with it
+            frame = max(bottom + int(struck[-1]) - 1, 0)
         knee = frame
         while knee > v - look and knee > 0 and sounding[knee - 1] and \
                 level[knee - 1] < left[v] + level[v] - KNEE_DB:
             knee -= 1
-        strength = 2.0 if depth >= SPLIT_VALLEY_DB and v not in swell else 1.0
+        strength = 2.0 if (depth >= SPLIT_VALLEY_DB and v not in swell) or \
+            left[v] >= RELEASE_DB else 1.0
         same = [f for f in out if abs(frame - f) <= lead + 2]  # one onset, two cues
         if same:  # a flux re-attack confirmed by a valley: strong enough to split
             confirmed = 2.0 if depth >= CONFIRM_VALLEY_DB and same[0] in attacks else 1.0
@@ -144,6 +183,8 @@ def _onset_candidates(frames) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
             attack = _soft_attack(flux, level, sounding, v, rate)
             if attack is not None:  # a soft re-attack as the level falls: a legato re-bow
                 repeats.append((attack, v))
+    midi = hz_to_midi(np.maximum(frames.f0_hz.astype(np.float64), 1e-3))
+    repeats.extend((s, s) for s in _standouts(flux, level, sounding, midi, rate))
     frames_sorted = np.array(sorted(out), np.int64)
     return (frames_sorted, np.array([out[f] for f in frames_sorted]),
             np.array([knees.get(f, f) for f in frames_sorted], np.int64),
@@ -158,6 +199,34 @@ def _spike(flux: np.ndarray, rise: np.ndarray, sounding: np.ndarray, p: int, rat
         return False
     usual = float(np.median(flux[max(p - reach, 0):p + reach + 1]))
     return bool(flux[p] >= SPIKE_RATIO * max(usual, 0.5))
+
+
+def _standouts(flux: np.ndarray, level: np.ndarray, sounding: np.ndarray, midi: np.ndarray,
+               rate: int) -> list:
+    """Onset frames (a frame before the peak) of the flux peaks standing out of a held note's
+    flux texture (STANDOUT_RATIO), on a steady pitch (STEADY_S) and not in an attack's own
+    transients (a peak >= ONSET_THRESHOLD within HELD_S before)."""
+    reach, held = int(round(SWELL_REACH_S * rate)), int(round(HELD_S * rate))
+    gap = max(int(round(STANDOUT_GAP_S * rate)), 1)
+    steady = max(int(round(STEADY_S * rate)), 1)
+    out = []
+    for p in _local_extrema(flux, 2, maxima=True):
+        p = int(p)
+        if flux[p] < STANDOUT_FLUX or p < held or p + steady >= flux.size \
+                or not sounding[p - held:p + 1].all() \
+                or flux[p - held:p - gap].max(initial=0.0) >= ONSET_THRESHOLD:
+            continue
+        span = midi[p - steady:p + steady + 1]
+        if float(np.ptp(span)) > STEADY_SEMITONES:  # a glide's or a bend's flux
+            continue
+        trend = (level[p - 1] - level[p - 6]) / 5.0  # dB per frame before the peak
+        if max(level[p + k] - level[p - 1] - k * trend for k in (1, 2, 3)) < TURN_DB:
+            continue  # no energy added: a click, a release's flux
+        around = np.concatenate([flux[max(p - reach, 0):max(p - gap, 0)],
+                                 flux[p + gap + 1:p + reach + 1]])
+        if around.size and flux[p] >= STANDOUT_RATIO * max(float(np.percentile(around, 90)), 0.5):
+            out.append(p - 1)
+    return out
 
 
 def _soft_attack(flux: np.ndarray, level: np.ndarray, sounding: np.ndarray, v: int,
@@ -249,14 +318,15 @@ def _in_vibrato(level: np.ndarray, pitch: np.ndarray, v: int, lags: range) -> bo
 
 
 def _release_start(level: np.ndarray, start: int, earliest: int) -> int:
-    """Where a legato pitch change without an onset cue begins: at the knee (``KNEE_DB`` below
-    the peak) of the previous note's release when the level falls at least ``FALL_DB`` between
-    ``earliest`` and ``start`` (a quieter note after it: no valley), else ``start``."""
+    """Where a legato pitch change without an onset cue begins: at the knee of the previous
+    note's release (its last frame within ``FALL_KNEE_DB`` of the peak) when the level falls at
+    least ``FALL_DB`` between ``earliest`` and ``start`` (a quieter note after it: no valley),
+    else ``start``."""
     if start - earliest < 2:
         return start
     span = level[earliest:start + 1].astype(np.float64)
     peak = int(np.argmax(span))
     if span[peak] - span[-1] < FALL_DB:
         return start
-    held = np.nonzero(span[peak:] >= span[peak] - KNEE_DB)[0]
-    return earliest + peak + int(held[-1]) + 1
+    held = np.nonzero(span[peak:] >= span[peak] - FALL_KNEE_DB)[0]
+    return earliest + peak + int(held[-1])  # the last frame still within FALL_KNEE_DB

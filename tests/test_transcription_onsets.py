@@ -125,3 +125,71 @@ def test_a_note_whose_noisy_attack_the_tracker_cannot_pitch_begins_where_the_noi
     notes = _onsets(_frames(f0, conf, loud, flux))
     assert [p for p, _ in notes] == [57, 57]
     assert notes[1][1] == pytest.approx(1.20, abs=0.02)
+
+
+def test_a_flux_burst_standing_out_of_a_held_notes_texture_splits_it_as_the_level_turns_up():
+    # a re-bow with no dip: a burst of flux (below ONSET_THRESHOLD, 2.4x the held note's flux
+    # texture) as the level, decaying slowly, turns up 1.5 dB: a repeated note begins there
+    f0, conf, loud, flux = _held_note()
+    loud[ON:OFF] = -20.0 - 0.02 * np.arange(OFF - ON)  # a slow decay
+    loud[131:OFF] += 1.5
+    flux[131] = 2.4
+    assert flux[131] < T_onsets.ONSET_THRESHOLD and flux[131] >= T_onsets.STANDOUT_RATIO * 1.0
+    notes = _onsets(_frames(f0, conf, loud, flux))
+    assert [p for p, _ in notes] == [57, 57]
+    assert notes[1][1] == pytest.approx(1.30, abs=0.02)
+    # the same burst on a flat level (a loop splice's click) adds no energy: one note
+    f0, conf, loud, flux = _held_note()
+    flux[131] = 2.4
+    assert [p for p, _ in _onsets(_frames(f0, conf, loud, flux))] == [57]
+    # ... and on a bend (the pitch moving a semitone around it) is the bend's flux: one note
+    loud[131:OFF] += 1.5
+    f0[126:137] = 220.0 * 2 ** (np.linspace(0.0, 1.0, 11) / 12)
+    f0[137:147] = 220.0 * 2 ** (np.linspace(1.0, 0.0, 10) / 12)
+    assert [p for p, _ in _onsets(_frames(f0, conf, loud, flux))] == [57]
+
+
+def test_a_legato_semitone_step_without_a_cue_begins_where_the_release_begins():
+    # A3 decays 2.5 dB (its own slow decay) from frame 120, then is released at frame 130
+    # (1 dB a frame) into a quieter A#3 with no valley and no flux; CREPE hears A#3 only at
+    # frame 140: the note begins at the release (1.30 s), not at the first 1.5 dB of decay
+    f0, conf, loud, flux = _held_note()
+    loud[120:131] = -20.0 - 0.25 * np.arange(11)
+    loud[131:141] = -22.5 - np.arange(1, 11)
+    loud[141:OFF] = -32.5
+    f0[140:] = 220.0 * 2 ** (1 / 12)
+    notes = _onsets(_frames(f0, conf, loud, flux))
+    assert [p for p, _ in notes] == [57, 58]
+    assert notes[1][1] == pytest.approx(1.30, abs=0.02)
+
+
+def test_a_deep_release_splits_a_repeated_note_that_barely_climbs_out_of_it():
+    # a horn's soft repeated note: the level falls 20 dB (the release) and climbs 3 dB only
+    # within VALLEY_REACH_S (less than SPLIT_VALLEY_DB), then swells slowly
+    f0, conf, loud, flux = _held_note()
+    loud[100:111] = -20.0 - 2.0 * np.arange(11)
+    loud[111:121] = -40.0 + 0.3 * np.arange(1, 11)
+    loud[121:OFF] = -37.0 + np.minimum(np.arange(OFF - 121) * 0.1, 10.0)
+    assert T_onsets.RELEASE_DB <= 20.0 and 3.0 < T_onsets.SPLIT_VALLEY_DB
+    notes = _onsets(_frames(f0, conf, loud, flux))
+    assert [p for p, _ in notes] == [57, 57]
+    assert notes[1][1] == pytest.approx(1.08, abs=0.02)
+    # a sag of the held note as deep on the right but only 6 dB on the left splits nothing
+    f0, conf, loud, flux = _held_note()
+    loud[100:111] = -20.0 - 0.6 * np.arange(11)
+    loud[111:121] = -26.0 + 0.3 * np.arange(1, 11)
+    loud[121:OFF] = -23.0
+    assert [p for p, _ in _onsets(_frames(f0, conf, loud, flux))] == [57]
+
+
+def test_a_flat_bottomed_valleys_cue_is_where_the_level_reaches_the_floor():
+    # the level falls 10 dB into a 100 ms floor (sloping 0.4 dB down) before the next note
+    # rises: the cue lies VALLEY_LEAD_S before the floor's start, not before its lowest frame
+    f0, conf, loud, flux = _held_note()
+    loud[100:107] = -20.0 - 10.0 * np.arange(7) / 6
+    loud[107:117] = -30.0 - 0.04 * np.arange(1, 11)
+    loud[117:123] = -30.4 + 10.4 * np.arange(1, 7) / 6
+    onsets, _, _, _ = T_onsets._onset_candidates(_frames(f0, conf, loud, flux))
+    lead = int(round(T_onsets.VALLEY_LEAD_S * 100))
+    assert 106 - lead in onsets.tolist()
+    assert not any(110 <= f <= 116 for f in onsets.tolist())
