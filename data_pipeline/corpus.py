@@ -38,7 +38,7 @@ import numpy as np
 
 from midi_ddsp.config import DEFAULT_SIGNAL_CONFIG
 from midi_ddsp.data_pipeline import melodies
-from midi_ddsp.data_pipeline.shard_builder import window_notes
+from midi_ddsp.data_pipeline.shard_builder import window_note_marks, window_notes
 from midi_ddsp.engines import WorkerLost, check_engine, run_tasks
 from midi_ddsp.errors import MidiDDSPError, ParameterError
 from midi_ddsp.instruments import INSTRUMENT_NAMES, get_instrument
@@ -50,8 +50,10 @@ __all__ = ["FORMAT_VERSION", "CORPUS_VERSION", "DEFAULT_MINUTES", "Job", "segmen
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-CORPUS_VERSION = 3
-"""3: as 2, with the written rests of phrased lines kept (2 held phrased notes to the next onset).
+CORPUS_VERSION = 4
+"""4: as 3, with written score marks (dynamics, wedges, articulations, slurs, fermatas) drawn for
+``performance.MARKED_SHARE`` of the phrased lines, played by the performance and stored per note
+(``Example.note_marks``). 3: as 2, with the written rests of phrased lines kept (2 held phrased notes to the next onset).
 2: expression drawn by the rule-based performance model (``data_pipeline.performance``) for
 ``render.PHRASED_SHARE`` of the lines, the rest independently per note (version 1: all
 independent, with a level random walk that drifted to the clip); ``window_s <= 0`` stores
@@ -245,6 +247,8 @@ def _examples_for_job(job: Job, *, window_s: float) -> list[Example]:
         return Example(
             example_id=example_id, instrument=job.instrument, split=job.split, source=job.work_id,
             audio=audio_part, notes=window_notes(rendering.notes, a / cfg.frame_rate, b / cfg.frame_rate),
+            note_marks=window_note_marks(rendering.notes, rendering.note_marks, a / cfg.frame_rate,
+                                         b / cfg.frame_rate),
             controls={name: cut(curve) for name, curve in rendering.controls.items()},
             **{name: cut(value) for name, value in frames.items()})
 

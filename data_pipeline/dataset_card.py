@@ -313,7 +313,11 @@ def _performance_lines(build: dict) -> list:
         "", "```", rules.strip(), "```", "",
         "Phrases and metre are read from note timing (`midi_ddsp.phrasing`), the same functions the "
         "Expression Generator's inputs use. Version 3 keeps the written rests of the phrased "
-        "lines (version 2 held their notes to the next onset).",
+        "lines (version 2 held their notes to the next onset). Version 4 draws written score "
+        f"marks for {performance.MARKED_SHARE:.0%} of the phrased lines (the score-marks table "
+        "above); the performance plays them as the score reader plays a marked score, and each "
+        "note's marks are stored with it (`note_marks`), so the Expression Generator learns to "
+        "read them.",
     ]
 
 

@@ -51,6 +51,8 @@ class Performance:
         controls: name -> float32 [n_frames]: ``expression_cc``, ``volume_cc``, ``velocity``,
             ``bend_cents``, ``filter_cents``, ``gate``.
         settings: the line-level draws (JSON-serialisable), for the record.
+        note_marks: int16 [n_notes, 5] written score marks per note (``NoteMarks.codes``),
+            or None for an unmarked line.
     """
 
     notes: np.ndarray
@@ -58,6 +60,7 @@ class Performance:
     frame_rate: int
     controls: dict
     settings: dict
+    note_marks: "np.ndarray | None" = None
 
 
 class LineRenderer:

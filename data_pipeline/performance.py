@@ -38,6 +38,31 @@ brightness coupling    soundfont low-pass opens with the level: cents per dB by 
                        family (strings 60, woodwinds 80, brass 160)
 =====================  ==========================================================  ============
 
+Score marks (``draw_marks``; ``MARKED_SHARE`` of the phrased pieces): the piece gets written
+marks, drawn from the music, and the performance follows them as ``midi_ddsp.score.marks`` plays
+a marked score, so the Expression Generator learns to read them (``Note.marks``):
+
+=====================  ==========================================================  ============
+mark                   where, and what the performance does                        probability
+=====================  ==========================================================  ============
+dynamic ppp .. fff     the first phrase gets the mark nearest the piece's level;   0.35 per
+                       a later phrase a mark 1-2 steps away: the phrase's level    phrase
+                       moves to the mark's (``MARK_DB``), velocity to the reader's
+                       (``DYNAMIC_VELOCITY``) plus the level deviation; in half
+                       the marked pieces velocity does not follow the marks (one
+                       velocity, sd 4), so the marks alone must tell the level
+crescendo/diminuendo   a run of >= 3 notes of a phrase: the level ramps up/down    0.25 per
+                       by 4 .. 10 dB over the run                                  phrase
+accent, marcato, sfz   notes on beats: +3 / +5 / +6 dB, velocity +12 / +18 / +24,  0.07 per
+                       accent envelope                                             note
+staccato(issimo)       the phrase's notes up to the median length: sounding 50 %   0.2 per
+                       (35 %) of the written length                                phrase
+tenuto                 a note held for its full length, flat                       0.04 per note
+slur                   runs of 2-5 notes inside a phrase: legato (note-off at the  0.4 per
+                       next onset); in legato pieces every phrase is slurred       phrase
+fermata                a phrase-final note: twice as long, decrescendo             0.3 per phrase
+=====================  ==========================================================  ============
+
 Note envelopes (the CC11 shape inside a note) follow context: phrase-final notes decrescendo,
 long notes swell (peak 0.3 .. 0.7), notes on strong beats under a strong accent rule get an
 accent, short notes are flat. Levels are clipped to [-30, 0] dB.
@@ -49,8 +74,17 @@ import dataclasses
 import numpy as np
 
 from midi_ddsp.phrasing import metrical_weights, phrase_positions
+from midi_ddsp.score import DYNAMICS, NO_MARKS, NoteMarks
+from midi_ddsp.score.marks import DYNAMIC_VELOCITY
 
-__all__ = ["PhrasedExpression", "draw_rule_strengths", "phrased_expression"]
+__all__ = ["MARKED_SHARE", "MARK_DB", "PhrasedExpression", "draw_rule_strengths", "draw_marks",
+           "phrased_expression"]
+
+MARKED_SHARE = 0.6
+#: the CC11 level (dB) a written dynamic plays at
+MARK_DB = dict(zip(DYNAMICS, (-26.0, -22.0, -18.0, -14.0, -10.0, -7.0, -4.0, -2.0)))
+_ACCENT_DB = {"accent": 3.0, "marcato": 5.0, "sforzando": 6.0}
+_ACCENT_VELOCITY = {"accent": 12, "marcato": 18, "sforzando": 24}
 
 # family -> (probability on notes > 0.2 s, depth cents low, high, rate Hz low, high)
 _VIBRATO = {
@@ -83,6 +117,7 @@ class PhrasedExpression:
         vibrato_cents, vibrato_rate_hz, vibrato_delay_s: vibrato per note (0 cents = none).
         filter_cents: soundfont low-pass offset per note (cents, <= 0).
         strengths: the per-piece rule strengths (JSON-friendly).
+        marks: the written ``NoteMarks`` of each note (all empty for an unmarked piece).
     """
 
     ioi_scale: np.ndarray
@@ -99,6 +134,7 @@ class PhrasedExpression:
     vibrato_delay_s: np.ndarray
     filter_cents: np.ndarray
     strengths: dict
+    marks: list = dataclasses.field(default_factory=list)
 
 
 def draw_rule_strengths(rng: np.random.Generator) -> dict:
@@ -113,6 +149,8 @@ def draw_rule_strengths(rng: np.random.Generator) -> dict:
         "legato": bool(rng.random() < 0.5), "detached_fraction": float(u(0.6, 0.95)),
         "velocity_per_db": float(u(2.0, 4.0)), "vibrato_scale": float(u(0.4, 1.6)),
         "brightness_coupling": float(u(0.5, 1.5)), "filter_base_cents": float(u(-3600.0, 0.0)),
+        "marked": bool(rng.random() < MARKED_SHARE),
+        "velocity_follows_marks": bool(rng.random() < 0.5),
     }
 
 
@@ -192,6 +230,15 @@ def phrased_expression(pitch: np.ndarray, onset_s: np.ndarray, offset_s: np.ndar
     velocity = 40.0 + (k["dynamic_db"] + 20.0) / 18.0 * 70.0
     velocity = velocity + k["velocity_per_db"] * (level - k["dynamic_db"]) + rng.normal(0, 4, n)
     velocity = np.clip(np.rint(velocity), 1, 127)
+    marks = [NO_MARKS] * n
+    if k.get("marked"):
+        marks = draw_marks(pitch, on, off, ids=ids, final=final, meter=meter, legato=k["legato"],
+                           level_db=k["dynamic_db"], rng=rng)
+        level, velocity, fraction, ioi_scale, shape, depth = _follow_marks(
+            marks, level, velocity, fraction, ioi_scale, shape, depth, dur=dur, ids=ids, k=k,
+            rng=rng)
+        if marks[-1].fermata:
+            length_scale *= 2.0
 
     # vibrato by family, duration and register
     prob, d_lo, d_hi, r_lo, r_hi = _VIBRATO[instrument]
@@ -212,4 +259,106 @@ def phrased_expression(pitch: np.ndarray, onset_s: np.ndarray, offset_s: np.ndar
                              fraction=fraction, legato=bool(k["legato"]), level_db=level,
                              shape=shape, depth_db=depth, peak_pos=peak, velocity=velocity,
                              vibrato_cents=np.clip(vib_cents, 0.0, 80.0), vibrato_rate_hz=vib_rate,
-                             vibrato_delay_s=vib_delay, filter_cents=filter_cents, strengths=k)
+                             vibrato_delay_s=vib_delay, filter_cents=filter_cents, strengths=k,
+                             marks=marks)
+
+
+def draw_marks(pitch, onset_s, offset_s, *, ids, final, meter, legato: bool, level_db: float,
+               rng: np.random.Generator) -> list:
+    """Written marks for a line (the score-marks table in the module docstring): one
+    ``NoteMarks`` per note. ``ids``/``final``/``meter``: ``phrase_positions`` and
+    ``metrical_weights`` of the line; ``level_db``: the piece's dynamic level."""
+    n = len(pitch)
+    dur = np.maximum(np.asarray(offset_s) - np.asarray(onset_s), 1e-3)
+    med = float(np.median(dur))
+    fields = [dict(dynamic="", wedge="", articulation=set(), slur=False, fermata=False)
+              for _ in range(n)]
+    step = int(np.argmin([abs(MARK_DB[d] - level_db) for d in DYNAMICS]))
+    current = DYNAMICS[step]
+    for phrase in np.unique(ids):
+        idx = np.flatnonzero(ids == phrase)
+        if phrase > 0 and rng.random() < 0.35:
+            step = int(np.clip(step + rng.choice([-2, -1, 1, 2]), 0, len(DYNAMICS) - 1))
+            current = DYNAMICS[step]
+        for i in idx:
+            fields[i]["dynamic"] = current
+        if idx.size >= 3 and rng.random() < 0.25:
+            a = int(rng.integers(0, idx.size - 2))
+            b = int(rng.integers(a + 2, idx.size))
+            wedge = "crescendo" if rng.random() < 0.5 else "diminuendo"
+            for i in idx[a:b + 1]:
+                fields[i]["wedge"] = wedge
+        if rng.random() < 0.2:
+            short = "staccatissimo" if rng.random() < 0.25 else "staccato"
+            for i in idx[dur[idx] <= med * 1.01]:
+                if not final[i]:
+                    fields[i]["articulation"].add(short)
+        if legato or rng.random() < 0.4:
+            a = 0
+            while a < idx.size - 1:
+                length = idx.size - a if legato else int(rng.integers(2, 6))
+                run = idx[a:a + length]
+                if run.size >= 2 and not any(fields[i]["articulation"] for i in run):
+                    for i in run[:-1]:
+                        fields[i]["slur"] = True
+                a += length + (0 if legato else int(rng.integers(0, 3)))
+        if rng.random() < 0.3:
+            fields[idx[-1]]["fermata"] = True
+    for i in range(n):
+        if meter[i] > 0 and rng.random() < 0.07:
+            fields[i]["articulation"].add(str(rng.choice(["accent", "accent", "marcato",
+                                                          "sforzando"])))
+        elif rng.random() < 0.04 and not fields[i]["articulation"]:
+            fields[i]["articulation"].add("tenuto")
+    return [NoteMarks(dynamic=f["dynamic"], wedge=f["wedge"],
+                      articulation="+".join(sorted(f["articulation"])), slur=f["slur"],
+                      fermata=f["fermata"]) for f in fields]
+
+
+def _follow_marks(marks, level, velocity, fraction, ioi_scale, shape, depth, *, dur, ids, k, rng):
+    """The performance changed to play ``marks`` (the score-marks table in the module
+    docstring); returns new level, velocity, fraction, ioi_scale, shape, depth."""
+    level, velocity, fraction = level.copy(), velocity.copy(), fraction.copy()
+    ioi_scale, shape, depth = ioi_scale.copy(), list(shape), depth.copy()
+    n = len(marks)
+    deviation = level - k["dynamic_db"]
+    level = np.array([MARK_DB[m.dynamic] for m in marks]) + deviation
+    if k.get("velocity_follows_marks", True):   # as the score reader plays marks
+        velocity = np.array([DYNAMIC_VELOCITY[m.dynamic] for m in marks], np.float64) \
+            + k["velocity_per_db"] * deviation
+    else:   # velocity says nothing of the marks: only the marks tell the level
+        velocity = np.full(n, float(rng.uniform(50, 100))) + rng.normal(0.0, 4.0, n)
+    follows = float(k.get("velocity_follows_marks", True))
+    i = 0
+    while i < n:   # wedges: a ramp over each run of notes under the same wedge
+        if not marks[i].wedge:
+            i += 1
+            continue
+        j = i
+        while j + 1 < n and marks[j + 1].wedge == marks[i].wedge and ids[j + 1] == ids[i]:
+            j += 1
+        ramp = np.linspace(0.0, 1.0, j - i + 1) * rng.uniform(4.0, 10.0)
+        sign = 1.0 if marks[i].wedge == "crescendo" else -1.0
+        level[i:j + 1] += sign * (ramp - 0.5 * ramp[-1])
+        velocity[i:j + 1] += follows * k["velocity_per_db"] * sign * (ramp - 0.5 * ramp[-1])
+        i = j + 1
+    for i, m in enumerate(marks):
+        arts = m.articulations
+        for name, db in _ACCENT_DB.items():
+            if name in arts:
+                level[i] += db
+                velocity[i] += follows * _ACCENT_VELOCITY[name]
+                shape[i], depth[i] = "accent", rng.uniform(4.0, 10.0)
+        if "staccato" in arts or "staccatissimo" in arts:
+            fraction[i] = 0.5 if "staccato" in arts else 0.35
+            if shape[i] != "accent":
+                shape[i], depth[i] = "flat", 0.0
+        if "tenuto" in arts:
+            fraction[i], shape[i], depth[i] = 1.0, "flat", 0.0
+        if m.slur:
+            fraction[i] = 1.0
+        if m.fermata:
+            ioi_scale[i] *= 2.0
+            shape[i], depth[i] = "decrescendo", rng.uniform(6.0, 14.0)
+    return (np.clip(level, -30.0, 0.0), np.clip(np.rint(velocity), 1, 127), fraction, ioi_scale,
+            shape, depth)

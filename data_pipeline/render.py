@@ -100,6 +100,8 @@ class Rendering:
         f0_confidence: 1 where f0 > 0 else 0, shape [n_frames].
         controls: the drawn curves, name -> float32 [n_frames].
         settings: line-level draws (JSON-serialisable).
+        note_marks: int16 [n_notes, 5] written score marks per note (``NoteMarks.codes``),
+            or None for an unmarked line.
     """
 
     audio: np.ndarray
@@ -108,6 +110,7 @@ class Rendering:
     f0_confidence: np.ndarray
     controls: dict
     settings: dict
+    note_marks: "np.ndarray | None" = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -200,6 +203,9 @@ def draw_performance(line_notes, instrument: "Instrument | str", *, seed: "int |
         legato, frac = rules.legato, rules.fraction
         fraction = float(np.mean(frac))
     offset = onset + (slot_end - onset) * frac
+    if rules is not None:   # a slurred note lasts until the next one starts, as marks.py plays it
+        slurred = np.flatnonzero([m.slur for m in rules.marks[:-1]])
+        offset[slurred] = onset[slurred + 1]
     on_f = _frame(onset, frame_rate)
     off_f = _frame(offset, frame_rate)
     min_frames = max(1, int(round(_MIN_NOTE_S * frame_rate)))
@@ -323,7 +329,9 @@ def draw_performance(line_notes, instrument: "Instrument | str", *, seed: "int |
                 "filter_base_cents": filter_base, "n_scoops": scoops,
                 "style": "phrased" if rules is not None else "independent",
                 "rules": rules.strengths if rules is not None else None}
-    return Performance(out_notes, n_frames, frame_rate, controls, settings)
+    marks = (np.array([m.codes() for m in rules.marks], np.int16).reshape(-1, 5)
+             if rules is not None and any(rules.marks) else None)
+    return Performance(out_notes, n_frames, frame_rate, controls, settings, note_marks=marks)
 
 
 def performance_f0(perf: Performance) -> tuple[np.ndarray, np.ndarray]:
@@ -374,4 +382,5 @@ def render_line(line_notes, instrument: "Instrument | str", *, seed, sample_rate
         renderer = _RENDERERS[key]
     audio = renderer.render(perf, instrument)
     f0_hz, confidence = performance_f0(perf)
-    return Rendering(audio, perf.notes, f0_hz, confidence, perf.controls, perf.settings)
+    return Rendering(audio, perf.notes, f0_hz, confidence, perf.controls, perf.settings,
+                     note_marks=perf.note_marks)

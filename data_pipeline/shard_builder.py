@@ -32,6 +32,7 @@ __all__ = [
     "assign_split",
     "build_shards_from_recordings",
     "window_notes",
+    "window_note_marks",
 ]
 
 logger = logging.getLogger(__name__)
@@ -113,11 +114,25 @@ def window_notes(notes: np.ndarray, start_s: float, stop_s: float) -> np.ndarray
         and offsets clipped to the window and shifted so that 0 is its start; notes left with no
         duration are dropped.
     """
-    keep = (notes[:, 2] > start_s) & (notes[:, 1] < stop_s)
-    out = notes[keep].copy()
+    out = notes[_window_keep(notes, start_s, stop_s)].copy()
     out[:, 1] = np.clip(out[:, 1] - start_s, 0.0, stop_s - start_s)
     out[:, 2] = np.clip(out[:, 2] - start_s, 0.0, stop_s - start_s)
-    return out[out[:, 2] > out[:, 1]].reshape(-1, 4).astype(np.float32)
+    return out.reshape(-1, 4).astype(np.float32)
+
+
+def _window_keep(notes: np.ndarray, start_s: float, stop_s: float) -> np.ndarray:
+    """Which notes ``window_notes`` keeps, bool [n_notes]."""
+    on = np.clip(notes[:, 1] - start_s, 0.0, stop_s - start_s)
+    off = np.clip(notes[:, 2] - start_s, 0.0, stop_s - start_s)
+    return (notes[:, 2] > start_s) & (notes[:, 1] < stop_s) & (off > on)
+
+
+def window_note_marks(notes: np.ndarray, note_marks: "np.ndarray | None", start_s: float,
+                      stop_s: float) -> "np.ndarray | None":
+    """The marks (int16 [n_notes, 5], or None) of the notes ``window_notes`` keeps."""
+    if note_marks is None:
+        return None
+    return np.asarray(note_marks)[_window_keep(notes, start_s, stop_s)]
 
 
 def _examples_of(recording: Recording, *, split: str, instrument: str, notes: np.ndarray,

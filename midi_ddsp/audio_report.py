@@ -32,6 +32,9 @@ from midi_ddsp.instruments import get_instrument
 
 __all__ = ["TARGETS", "run_audio_evaluation", "summary_lines"]
 
+#: instruments the performance-prior probes play (one or two per family)
+PROBE_INSTRUMENTS = ("violin", "cello", "flute", "clarinet", "trumpet", "horn")
+
 logger = logging.getLogger(__name__)
 
 TARGETS = {"in_note_active": 0.98, "raw_pitch_accuracy": 0.97, "abs_drift_db": 3.0,
@@ -149,7 +152,8 @@ def run_audio_evaluation(pieces: Sequence[PieceSpec], *, models, out_dir, instru
         instruments = [p.name.removeprefix("solo_") for p in pieces if p.kind == "solo"]
     logger.info("control sweeps")
     sweeps = _sweeps(models, instruments, registers, seed)
-    probes = [expression_probes(models, name, seed=seed) for name in instruments[:4]]
+    probe_set = [n for n in PROBE_INSTRUMENTS if n in instruments] or list(instruments[:4])
+    probes = [expression_probes(models, name, seed=seed) for name in probe_set]
     depth = [vibrato_depth(models, name, seed=seed) for name in instruments]
     reads_rates = bool(getattr(getattr(models.synthesis_generator, "config", None),
                                "vibrato_rate_input", False))
@@ -271,11 +275,18 @@ def _markdown(metrics: dict, renders: dict) -> str:
         lines += ["", "## Probes of the performance prior", "",
                   "Four 8-note phrases at constant velocity, temperature 0 (`expression_probes`): "
                   "loudness of each phrase's last note minus its loudest note, from the audio; "
-                  "NoteTable vibrato of notes over 0.6 s and under 0.2 s.", "",
-                  "| instrument | phrase end - peak dB | vibrato, long notes | vibrato, short notes |",
-                  "|---|---|---|---|"]
+                  "NoteTable vibrato of notes over 0.6 s and under 0.2 s; a rising 8-note line at "
+                  "constant velocity under a crescendo wedge (the mark alone, `NoteMarks`) and "
+                  "without it: Spearman r of note loudness against note order and the rise (last "
+                  "two notes minus the first two, dB), from the audio.", "",
+                  "| instrument | phrase end - peak dB | vibrato, long notes | vibrato, short notes "
+                  "| crescendo r | crescendo rise dB | unmarked r | unmarked rise dB |",
+                  "|---|---|---|---|---|---|---|---|"]
         lines += [f"| {p['instrument']} | {p['final_minus_peak_db']:+.1f} | {p['vibrato_long']:.2f} | "
-                  f"{p['vibrato_short']:.2f} |" for p in metrics["probes"]]
+                  f"{p['vibrato_short']:.2f} | {p.get('crescendo_spearman', float('nan')):.2f} | "
+                  f"{p.get('crescendo_rise_db', float('nan')):+.1f} | "
+                  f"{p.get('plain_spearman', float('nan')):.2f} | "
+                  f"{p.get('plain_rise_db', float('nan')):+.1f} |" for p in metrics["probes"]]
     if metrics.get("vibrato_depth"):
         lengths = list(metrics["vibrato_depth"][0]["by_note_s"])
         lines += ["", "## Vibrato 1.0 by note length", "",

@@ -162,7 +162,7 @@ def jitter_onsets(score: Score, *, timing_jitter_ms: float, jitter_seed: int) ->
                 offset = max(offset, onset + _MIN_NOTE_S)
                 if prev.offset_s > onset:
                     notes[-1] = dataclasses.replace(prev, offset_s=onset)
-            notes.append(Note(note.pitch, onset, offset, note.velocity))
+            notes.append(dataclasses.replace(note, onset_s=onset, offset_s=offset))
         if part.is_drum:
             notes.sort(key=lambda n: (n.onset_s, -n.pitch))
         parts.append(dataclasses.replace(part, notes=notes))

@@ -27,7 +27,7 @@ from midi_ddsp.dsp.units import amplitude_to_db, hz_to_midi, midi_to_hz
 from midi_ddsp.expression import EXPRESSION_NAMES, brightness_ceiling, extract_note_expressions
 from midi_ddsp.expression.definitions import VIBRATO_FULL_CENTS
 from midi_ddsp.instruments import get_instrument
-from midi_ddsp.score import Note
+from midi_ddsp.score import Note, NoteMarks
 
 __all__ = [
     "REGISTERS",
@@ -309,7 +309,12 @@ def expression_probes(models, instrument: str = "violin", *, seed: int = 0) -> d
     * ``final_minus_peak_db``: A-weighted loudness of each phrase's last note minus the loudest
       of its other notes, mean over phrases (< 0: phrase ends are softer);
     * ``vibrato_long``, ``vibrato_short``: mean NoteTable vibrato of notes over 0.6 s and under
-      0.2 s in a line that alternates them.
+      0.2 s in a line that alternates them;
+    * ``crescendo_spearman``, ``crescendo_rise_db``: a rising 8-note line at constant velocity
+      whose notes carry a crescendo wedge (``NoteMarks``, so only the Expression Generator's
+      mark inputs can hear it): Spearman r of note loudness (audio) against note order, and the
+      last two notes minus the first two in dB; ``plain_spearman``, ``plain_rise_db``: the
+      same line without marks.
     """
     from midi_ddsp.score import score_from_notes
     from midi_ddsp.pipeline import synthesize_midi
@@ -340,6 +345,18 @@ def expression_probes(models, instrument: str = "violin", *, seed: int = 0) -> d
     table = models.expression_generator.generate(mixed, instrument, seed=None, temperature=0.0)
     durations = (table["offset_s"] - table["onset_s"]).to_numpy()
     vib = table["vibrato"].to_numpy()
-    return {"instrument": instrument, "final_minus_peak_db": final,
-            "vibrato_long": float(vib[durations > 0.6].mean()),
-            "vibrato_short": float(vib[durations < 0.2].mean())}
+    out = {"instrument": instrument, "final_minus_peak_db": final,
+           "vibrato_long": float(vib[durations > 0.6].mean()),
+           "vibrato_short": float(vib[durations < 0.2].mean())}
+    from scipy.stats import spearmanr
+
+    for key, marks in (("crescendo", NoteMarks("mf", "crescendo")), ("plain", NoteMarks())):
+        line = [Note(base - 5 + s, 0.3 + 0.45 * j, 0.7 + 0.45 * j, 80, marks)
+                for j, s in enumerate([0, 2, 4, 5, 7, 9, 11, 12])]
+        result = synthesize_midi(score_from_notes({instrument: line}), models=models, seed=seed,
+                                 temperature=0.0, normalize="none", instruments={"*": instrument})
+        loud = note_loudness_db(result.stems[result.part_names[0]], line,
+                                sample_rate=result.sample_rate)
+        out[f"{key}_spearman"] = float(spearmanr(np.arange(len(loud)), loud)[0])
+        out[f"{key}_rise_db"] = float(np.mean(loud[-2:]) - np.mean(loud[:2]))
+    return out

@@ -47,7 +47,7 @@ from torch import nn
 
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.expression import EXPRESSIONS
-from midi_ddsp.models.features import N_NOTE_FEATURES, N_NOTE_FRAME_FEATURES
+from midi_ddsp.models.features import N_NOTE_FRAME_FEATURES
 from midi_ddsp.models.sampling import DEFAULT_CHUNK_FRAMES, GENERATED_RATE_HZ
 from midi_ddsp.models.synthesis_generator import controls_from_outputs
 
@@ -182,7 +182,7 @@ def example_inputs(models, name: str, length: int = 64, *, seed: int = 0,
                 2.0 * torch.rand(1, length * signal.hop_size, generator=g) - 1.0)
     eg = models.expression_generator
     if name == "expression_generator_encoder":
-        return torch.rand(1, length, N_NOTE_FEATURES, generator=g), weights
+        return torch.rand(1, length, eg.n_note_features, generator=g), weights
     c = eg.config
     return (torch.rand(1, 1, 2 * c.encoder_hidden, generator=g),
             torch.rand(1, 1, eg.n_outputs, generator=g), weights, torch.zeros(1, 1, c.decoder_hidden))
@@ -243,7 +243,11 @@ def _contract(models, fmt: str, files: dict) -> dict:
         "expression_generator": {
             "encoder_hidden": int(eg.config.encoder_hidden),
             "decoder_hidden": int(eg.config.decoder_hidden),
-            "note_features": "midi_ddsp.models.features.note_sequence_features (10 per note)",
+            "n_note_features": int(eg.n_note_features),
+            "note_features": "the first n_note_features columns of "
+                             "midi_ddsp.models.features.note_sequence_features (10 from the "
+                             "notes' timing; 19 with the score marks, mark_inputs)",
+            "mark_inputs": bool(eg.config.mark_inputs),
             "expressions": [e.name for e in EXPRESSIONS],
             "generated_low": [e.generated_low for e in EXPRESSIONS],
             "generated_high": [e.generated_high for e in EXPRESSIONS],

@@ -70,14 +70,14 @@ class NoteTables(MutableMapping):
         return table if isinstance(table, NoteExpressions) else NoteExpressions.from_note_table(table)
 
     def columns(self, name: str) -> dict[str, np.ndarray]:
-        """Part ``name``'s NoteTable columns (``NOTE_TABLE_COLUMNS``) as float32 arrays."""
+        """Part ``name``'s NoteTable columns (``NOTE_TABLE_COLUMNS``, then the optional ones) as
+        arrays (``note_table_arrays``: float32, mark text as str)."""
         table = self._tables[name]
         if isinstance(table, NoteExpressions):
             return table.columns()
-        from midi_ddsp.expression.note_table import validate_note_table
+        from midi_ddsp.expression.note_table import note_table_arrays, validate_note_table
 
-        table = validate_note_table(table, source=f"note table of part {name!r}")
-        return {c: table[c].to_numpy(np.float32) for c in table.columns}
+        return note_table_arrays(validate_note_table(table, source=f"note table of part {name!r}"))
 
 
 @dataclasses.dataclass

@@ -25,8 +25,8 @@ from midi_ddsp.dsp.units import db_to_amplitude, midi_to_hz
 from midi_ddsp.expression.definitions import DEFAULT_TEMPERATURE
 from midi_ddsp.expression.note_expressions import NoteExpressions
 from midi_ddsp.instruments import instrument_weights
-from midi_ddsp.models.features import (default_n_frames, note_frame_features,
-                                       note_sequence_features)
+from midi_ddsp.models.features import (N_PLAIN_NOTE_FEATURES, default_n_frames,
+                                       note_frame_features, note_sequence_features)
 from midi_ddsp.models.sampling import (DEFAULT_CHUNK_FRAMES, check_sampling, chunk_windows,
                                        sample_note, synthesis_noise, generated_values)
 from midi_ddsp.score import Note
@@ -88,6 +88,8 @@ class OnnxExpressionGenerator:
         self.sessions = sessions
         self.decoder_hidden = int(contract["expression_generator"]["decoder_hidden"])
         self.n_outputs = int(contract["expression_generator"].get("n_outputs", 6))
+        self.n_note_features = int(contract["expression_generator"].get(
+            "n_note_features", N_PLAIN_NOTE_FEATURES))
 
     def sample_expressions(self, notes: Sequence[Note], instrument: Any, *,
                            seed: "int | None" = None,
@@ -98,7 +100,8 @@ class OnnxExpressionGenerator:
         if not notes:
             return values
         (context,) = self.sessions.get("expression_generator_encoder").run(
-            None, {"note_features": note_sequence_features(notes)[None], "instrument_weights": weights})
+            None, {"note_features": note_sequence_features(notes)[None, :, :self.n_note_features],
+                   "instrument_weights": weights})
         step = self.sessions.get("expression_generator_step")
         previous = np.zeros((1, 1, self.n_outputs), np.float32)
         hidden = np.zeros((1, 1, self.decoder_hidden), np.float32)

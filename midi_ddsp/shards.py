@@ -47,6 +47,8 @@ class Example:
         noise_magnitudes: analysed linear noise-band magnitudes, shape [n_frames, n_bands] (optional).
         controls: drawn control curves, name -> float32 [n_frames] (e.g. ``"expression_cc"``,
             ``"bend_cents"``); empty for real recordings.
+        note_marks: int16 [n_notes, 5]: the written score marks of each note
+            (``midi_ddsp.score.NoteMarks.codes``), or None when the notes carry none.
     """
 
     example_id: str
@@ -62,6 +64,7 @@ class Example:
     harmonic_distribution: "np.ndarray | None" = None
     noise_magnitudes: "np.ndarray | None" = None
     controls: dict = dataclasses.field(default_factory=dict)
+    note_marks: "np.ndarray | None" = None
 
     @property
     def n_frames(self) -> int:
@@ -85,6 +88,8 @@ def write_shard(path: "str | os.PathLike[str]", examples: Iterable[Example]) -> 
                 arrays[f"{i}/{name}"] = np.asarray(value, dtype)
         for name, curve in ex.controls.items():
             arrays[f"{i}/controls/{name}"] = np.asarray(curve, np.float32)
+        if ex.note_marks is not None:
+            arrays[f"{i}/note_marks"] = np.asarray(ex.note_marks, np.int16).reshape(-1, 5)
         meta.append(entry)
     arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -114,6 +119,7 @@ def read_shard(path: "str | os.PathLike[str]") -> list[Example]:
             amplitude=get("amplitude"), harmonic_distribution=get("harmonic_distribution"),
             noise_magnitudes=get("noise_magnitudes"),
             controls={name: get(f"controls/{name}") for name in entry["controls"]},
+            note_marks=data[f"{i}/note_marks"] if f"{i}/note_marks" in data else None,
         ))
     return examples
 

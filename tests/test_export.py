@@ -63,8 +63,9 @@ def test_the_exported_decoder_loop_plays_the_expression_generator(exported, tiny
     notes = [Note(60 + i, 0.3 * i, 0.3 * i + 0.25, 80 + i) for i in range(7)]
     weights = torch.zeros(1, 13)
     weights[0, 4] = 1.0  # flute
-    [context] = run_exported(folder, "expression_generator_encoder",
-                             (torch.from_numpy(note_sequence_features(notes))[None], weights))
+    width = contract["expression_generator"]["n_note_features"]   # the model's note inputs
+    features = torch.from_numpy(note_sequence_features(notes))[None, :, :width]
+    [context] = run_exported(folder, "expression_generator_encoder", (features, weights))
     low = np.array(contract["expression_generator"]["generated_low"], np.float32)
     high = np.array(contract["expression_generator"]["generated_high"], np.float32)
     previous = np.zeros((1, 1, 6), np.float32)

@@ -6,7 +6,7 @@ import torch
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.expression import EXPRESSION_NAMES, EXPRESSIONS, NOTE_TABLE_COLUMNS
 from midi_ddsp.models import ExpressionGenerator, ExpressionGeneratorConfig
-from midi_ddsp.score import Note
+from midi_ddsp.score import Note, NoteMarks
 
 NOTES = [Note(60 + i, 0.25 * i, 0.25 * i + 0.2, 90) for i in range(6)]
 
@@ -63,3 +63,35 @@ def test_empty_and_errors(model):
         model.generate(NOTES, "violin", seed="x")
     with pytest.raises(ParameterError, match="monophonic"):
         model.generate([Note(60, 0, 1, 90), Note(62, 0.5, 1.5, 90)], "violin")
+
+
+MARKED = [Note(n.pitch, n.onset_s, n.offset_s, n.velocity,
+               NoteMarks("pp" if i < 3 else "ff", articulation="staccato" if i % 2 else ""))
+          for i, n in enumerate(NOTES)]
+
+
+def test_grown_mark_inputs_start_as_the_model_and_then_read_the_marks(model):
+    grown = model.with_mark_inputs().eval()
+    assert grown.config.mark_inputs and not model.config.mark_inputs
+    cols = list(EXPRESSION_NAMES)
+    want = model.generate(MARKED, "violin")[cols].to_numpy()
+    np.testing.assert_array_equal(grown.generate(MARKED, "violin")[cols].to_numpy(), want)
+    # a model without mark inputs ignores the marks entirely
+    np.testing.assert_array_equal(model.generate(NOTES, "violin")[cols].to_numpy(), want)
+    with torch.no_grad():   # once the new input weights are non-zero, the marks move the output
+        for weight in (grown.encoder.weight_ih_l0, grown.encoder.weight_ih_l0_reverse):
+            weight[:, 10:19] = 0.5
+    assert not np.allclose(grown.generate(MARKED, "violin")[cols].to_numpy(), want)
+    assert np.allclose(grown.generate(NOTES, "violin")[cols].to_numpy(), want)   # unmarked: as before
+
+
+def test_mark_input_checkpoints_round_trip(model, tmp_path):
+    from midi_ddsp.models.checkpoint import load_model
+
+    grown = model.with_mark_inputs()
+    path = grown.save_checkpoint(tmp_path / "eg.pt")
+    back = load_model(path)
+    assert back.config.mark_inputs and back.n_note_features == 19
+    cols = list(EXPRESSION_NAMES)
+    np.testing.assert_array_equal(back.generate(MARKED, "cello")[cols].to_numpy(),
+                                  grown.generate(MARKED, "cello")[cols].to_numpy())

@@ -7,12 +7,14 @@ from midi_ddsp.dsp.core import get_controls
 from midi_ddsp.expression import extract_note_expressions
 from midi_ddsp.models.features import (
     N_NOTE_FEATURES,
+    N_PLAIN_NOTE_FEATURES,
+    note_mark_features,
     clip_notes,
     note_frame_features,
     note_sequence_features,
     note_spans,
 )
-from midi_ddsp.score import Note
+from midi_ddsp.score import Note, NoteMarks
 from midi_ddsp.training.losses import note_expressions_torch
 from midi_ddsp.synth_params import SynthParams
 
@@ -105,3 +107,29 @@ def test_torch_extractor_gradients_reach_every_input():
     out.sum().backward()
     for t in (amp, dev, logits, noise):
         assert t.grad is not None and t.grad.abs().sum() > 0
+
+
+def test_note_mark_features():
+    marks = [NoteMarks("ppp"), NoteMarks("fff", "crescendo"), NoteMarks("fff", "crescendo", "marcato"),
+             NoteMarks("p", "crescendo", "staccato", slur=True), NoteMarks(articulation="accent+tenuto"),
+             NoteMarks(wedge="diminuendo", fermata=True)]
+    notes = [Note(60, 0.5 * i, 0.5 * i + 0.4, 80, m) for i, m in enumerate(marks)]
+    f = note_mark_features(notes)
+    np.testing.assert_allclose(f[:, 0], [0, 1, 1, 2 / 7, 0, 0], atol=1e-6)     # ppp .. fff
+    np.testing.assert_array_equal(f[:, 1], [1, 1, 1, 1, 0, 0])                 # dynamic in force
+    np.testing.assert_array_equal(f[:, 2], [0, 1, 1, 1, 0, -1])                # wedge direction
+    np.testing.assert_allclose(f[:, 3], [0, 0, 0.5, 1, 0, 0.5])                # progress in a run
+    np.testing.assert_array_equal(f[:, 4], [0, 0, 1, 0, 0.5, 0])               # accent strength
+    np.testing.assert_array_equal(f[:, 5:], [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [1, 0, 1, 0],
+                                             [0, 1, 0, 0], [0, 0, 0, 1]])
+    # the plain columns do not see marks; unmarked notes have all-zero mark columns
+    plain = [Note(n.pitch, n.onset_s, n.offset_s, n.velocity) for n in notes]
+    full, bare = note_sequence_features(notes), note_sequence_features(plain)
+    np.testing.assert_array_equal(full[:, :N_PLAIN_NOTE_FEATURES], bare[:, :N_PLAIN_NOTE_FEATURES])
+    np.testing.assert_array_equal(full[:, N_PLAIN_NOTE_FEATURES:], f)
+    assert not bare[:, N_PLAIN_NOTE_FEATURES:].any()
+
+
+def test_clip_notes_keeps_the_marks():
+    notes = [Note(60, 0.0, 0.5, 80, NoteMarks("f", articulation="accent")), Note(62, 0.5, 1.0, 80)]
+    assert [n.marks for n in clip_notes(notes, start_s=0.25, end_s=1.0)] == [n.marks for n in notes]

@@ -7,10 +7,14 @@ import pytest
 
 from midi_ddsp.data_pipeline import render
 from midi_ddsp.data_pipeline.performance import (
+    MARK_DB,
+    MARKED_SHARE,
     PhrasedExpression,
     draw_rule_strengths,
     phrased_expression,
 )
+from midi_ddsp.score import NoteMarks
+from midi_ddsp.score.marks import DYNAMIC_VELOCITY
 from midi_ddsp.instruments import get_instrument
 from midi_ddsp.phrasing import phrase_positions
 
@@ -34,7 +38,7 @@ def _strengths(**overrides) -> dict:
              high_loud_db_per_octave=0.0, duration_contrast_db=0.0, melodic_charge_db=0.0,
              metrical_accent_db=0.0, final_ritardando=0.0, punctuation_s=0.0, legato=True,
              velocity_per_db=3.0, vibrato_scale=1.0, brightness_coupling=1.0,
-             filter_base_cents=-1000.0)
+             filter_base_cents=-1000.0, marked=False)
     k.update(overrides)
     assert set(k) == keys, "overrides must name existing strengths"
     return k
@@ -325,3 +329,93 @@ def test_phrased_performances_shape_the_phrase():
     assert phrased.mean() > 20.0  # CC units
     assert np.mean(phrased > 0) > 0.8
     assert phrased.mean() > independent.mean() + 12.0
+
+
+def _marked_performances(n_seeds=40, **overrides):
+    line = _phrases([8, 8, 8, 8], ioi=0.4, dur=0.36, rest=0.4)
+    line = (60 + np.array([0, 2, 4, 5, 7, 5, 4, 2] * 4, float), *line[1:])
+    return line, [_perform(line, _strengths(marked=True, **overrides), seed=s) for s in range(n_seeds)]
+
+
+def test_marked_lines_carry_marks_of_every_kind():
+    _, perfs = _marked_performances()
+    marks = [m for p in perfs for m in p.marks]
+    assert all(isinstance(m, NoteMarks) and m.dynamic for m in marks)   # a dynamic from the start
+    kinds = {a for m in marks for a in m.articulations} | {m.wedge for m in marks if m.wedge}
+    assert kinds >= {"staccato", "accent", "crescendo", "diminuendo"}
+    assert any(m.slur for m in marks) and any(m.fermata for m in marks)
+    plain = _perform(_marked_performances(1)[0], _strengths(), seed=0)
+    assert not any(plain.marks)
+
+
+def test_the_performance_plays_its_dynamics():
+    for perf in _marked_performances(velocity_follows_marks=True)[1]:
+        plain = np.array([not (m.wedge or m.articulation) for m in perf.marks])
+        target = np.array([MARK_DB[m.dynamic] for m in perf.marks])
+        velocity = np.array([DYNAMIC_VELOCITY[m.dynamic] for m in perf.marks])
+        # every other rule is off: the level is the mark's, give or take the 1 dB note noise
+        assert np.all(np.abs(perf.level_db[plain] - target[plain]) < 4.0)
+        assert np.all(np.abs(perf.velocity[plain] - velocity[plain]) < 16)
+
+
+def test_in_half_the_marked_pieces_only_the_marks_tell_the_level():
+    _, perfs = _marked_performances(velocity_follows_marks=False)
+    spread = [np.ptp(np.array([MARK_DB[m.dynamic] for m in p.marks])) for p in perfs]
+    for perf in perfs:
+        assert np.std(perf.velocity) < 8.0                    # one velocity per piece
+    levels = [np.corrcoef([MARK_DB[m.dynamic] for m in p.marks], p.level_db)[0, 1]
+              for p, s in zip(perfs, spread) if s > 0]
+    assert len(levels) >= 10 and np.mean(levels) > 0.8        # the level still follows the marks
+    shares = [draw_rule_strengths(np.random.default_rng(s))["velocity_follows_marks"]
+              for s in range(200)]
+    assert 0.35 < np.mean(shares) < 0.65
+
+
+def test_wedges_ramp_the_level():
+    slopes = {"crescendo": [], "diminuendo": []}
+    for perf in _marked_performances(60)[1]:
+        for wedge in slopes:
+            idx = np.flatnonzero([m.wedge == wedge and not m.articulation for m in perf.marks])
+            runs = np.split(idx, np.flatnonzero(np.diff(idx) > 1) + 1)
+            for run in runs:
+                if run.size >= 3 and len({perf.marks[i].dynamic for i in run}) == 1:
+                    slopes[wedge].append(np.polyfit(np.arange(run.size), perf.level_db[run], 1)[0])
+    assert len(slopes["crescendo"]) >= 5 and len(slopes["diminuendo"]) >= 5
+    assert np.mean(np.array(slopes["crescendo"]) > 0) > 0.9
+    assert np.mean(np.array(slopes["diminuendo"]) < 0) > 0.9
+
+
+def test_articulations_slurs_and_fermatas_shape_the_notes():
+    for perf in _marked_performances()[1]:
+        for i, m in enumerate(perf.marks):
+            if "staccatissimo" in m.articulations:
+                assert perf.fraction[i] == pytest.approx(0.35)
+            elif "staccato" in m.articulations:
+                assert perf.fraction[i] == pytest.approx(0.5)
+            if "tenuto" in m.articulations or m.slur:
+                assert perf.fraction[i] == 1.0
+            if ("accent" in m.articulations or "marcato" in m.articulations) and not m.fermata:
+                assert perf.shape[i] == "accent"
+            if m.fermata and i + 1 < len(perf.marks):
+                assert perf.ioi_scale[i] == pytest.approx(2.0)
+
+
+def test_rendered_marks_sound_as_written():
+    """Through ``draw_performance``: marks stored per note, slurred notes tied to the next onset,
+    staccato notes sounding at most 60 % of their inter-onset interval."""
+    seen = 0
+    for seed in range(40):
+        perf = render.draw_performance(DP_LINE, "violin", seed=seed)
+        if perf.note_marks is None:
+            continue
+        seen += 1
+        marks = [NoteMarks.from_codes(c) for c in perf.note_marks]
+        assert len(marks) == len(perf.notes)
+        on, off = perf.notes[:, 1], perf.notes[:, 2]
+        for i, m in enumerate(marks[:-1]):
+            if m.slur:
+                assert off[i] == pytest.approx(on[i + 1])
+            if m.articulations and m.articulations[0].startswith("staccat"):
+                assert off[i] - on[i] <= 0.6 * (on[i + 1] - on[i]) + 0.02
+    sd = np.sqrt(40 * render.PHRASED_SHARE * MARKED_SHARE)
+    assert abs(seen - 40 * render.PHRASED_SHARE * MARKED_SHARE) < 4 * sd

@@ -126,3 +126,58 @@ def test_fermata_lengthens_its_note(tmp_path):
     assert held[3].offset_s - held[3].onset_s >= 1.8 * (plain[3].offset_s - plain[3].onset_s)
     assert held[4].onset_s > plain[4].onset_s
     assert held[5].onset_s - held[4].onset_s == pytest.approx(plain[5].onset_s - plain[4].onset_s)
+
+
+def test_marks_are_kept_on_the_notes(tmp_path):
+    path = _write(tmp_path / "marks.musicxml", 4, dynamics={0: "p", 2: "f"},
+                  wedge=("crescendo", 2, 6), articulation=("Staccato", [1, 9]), slur=(10, 13),
+                  fermata=15)
+    marks = [n.marks for n in load_score(path).parts[0].notes]
+    assert [m.dynamic for m in marks] == ["p"] * 8 + ["f"] * 8
+    assert [i for i, m in enumerate(marks) if m.wedge == "crescendo"] == [2, 3, 4, 5, 6]
+    assert [i for i, m in enumerate(marks) if m.articulation == "staccato"] == [1, 9]
+    assert [i for i, m in enumerate(marks) if m.slur] == [10, 11, 12]      # not the slur's last note
+    assert [i for i, m in enumerate(marks) if m.fermata] == [15]
+    accents = load_score(_write(tmp_path / "acc.musicxml", 1, articulation=("StrongAccent", [2])))
+    assert [n.marks.articulation for n in accents.parts[0].notes] == ["", "", "marcato", ""]
+
+
+def test_midi_notes_carry_no_marks(tmp_path):
+    import pretty_midi
+
+    pm = pretty_midi.PrettyMIDI()
+    inst = pretty_midi.Instrument(program=40)
+    inst.notes = [pretty_midi.Note(velocity=80, pitch=60 + i, start=0.5 * i, end=0.5 * i + 0.4)
+                  for i in range(4)]
+    pm.instruments.append(inst)
+    pm.write(str(tmp_path / "plain.mid"))
+    assert not any(n.marks for n in load_score(str(tmp_path / "plain.mid")).parts[0].notes)
+
+
+def test_note_table_lists_the_marks_and_reads_them_back(tmp_path):
+    import pandas as pd
+
+    from midi_ddsp.errors import ParameterError
+    from midi_ddsp.expression import note_table_from_expressions, validate_note_table
+    from midi_ddsp.expression.note_expressions import NoteExpressions, write_note_table_csv
+    from midi_ddsp.expression.note_table import notes_from_note_table
+
+    notes = load_score(_write(tmp_path / "t.musicxml", 2, dynamics={0: "mf"},
+                              articulation=("Tenuto", [3]), slur=(4, 6), fermata=7)).parts[0].notes
+    part = NoteExpressions(notes, np.full((len(notes), 6), 0.5, np.float32))
+    table = note_table_from_expressions(part)
+    assert list(table.columns[-5:]) == ["dynamic", "wedge", "articulation", "slur", "fermata"]
+    assert list(table["dynamic"]) == ["mf"] * 8 and table["articulation"][3] == "tenuto"
+    np.testing.assert_array_equal(table["slur"], [0, 0, 0, 0, 1, 1, 0, 0])
+    write_note_table_csv(tmp_path / "t.csv", part.columns())
+    assert [n.marks for n in notes_from_note_table(tmp_path / "t.csv")] == [n.marks for n in notes]
+    bad = table.copy()
+    bad.loc[2, "dynamic"] = "mezzo"
+    with pytest.raises(ParameterError, match="row 2.*unknown dynamic 'mezzo'"):
+        validate_note_table(bad)
+    bad = table.copy()
+    bad.loc[5, "slur"] = 2
+    with pytest.raises(ParameterError, match="'slur', row 5"):
+        validate_note_table(bad)
+    plain = validate_note_table(pd.DataFrame(table.iloc[:, :10]))
+    assert "dynamic" not in plain.columns

@@ -51,6 +51,19 @@ def test_round_trip_keeps_every_field(tmp_path):
     assert first.n_frames == 20 and second.n_frames == 10
     assert second.amplitude is None and second.harmonic_distribution is None
     assert second.noise_magnitudes is None and second.controls == {}
+    assert first.note_marks is None
+
+
+def test_note_marks_round_trip(tmp_path):
+    from midi_ddsp.score import NoteMarks
+
+    rng = np.random.default_rng(0)
+    example = _example(rng, 0)
+    marks = [NoteMarks("p", "crescendo", "staccato+accent", True), NoteMarks(fermata=True)]
+    example.notes = example.notes[:2]
+    example.note_marks = np.array([m.codes() for m in marks], np.int16)
+    back, = read_shard(write_shard(tmp_path / "m.npz", [example]))
+    assert [NoteMarks.from_codes(c) for c in back.note_marks] == marks
 
 
 def test_write_is_atomic_and_leaves_no_temporary_file(tmp_path):

@@ -292,3 +292,24 @@ def test_open_a_musicxml_upload(studio):
     state = client.post("/api/open", files=files).json()
     assert state["source"] == "tune.musicxml" and len(state["parts"]) == 1
     assert state["parts"][0]["instrument"] == "flute" and state["parts"][0]["n_notes"] == 3
+
+
+def test_a_marked_score_shows_its_marks_and_downloads_them(studio):
+    session, client = studio
+    marked = MUSICXML.replace(
+        "<note><pitch><step>C</step>",
+        '<direction><direction-type><dynamics><f/></dynamics></direction-type></direction>'
+        "<note><pitch><step>C</step>").replace(
+        "<duration>1</duration></note>\n    <note><pitch><step>D",
+        "<duration>1</duration><notations><articulations><staccato/></articulations>"
+        "</notations></note>\n    <note><pitch><step>D", 1)
+    files = {"file": ("marked.musicxml", marked.encode(), "application/xml")}
+    assert client.post("/api/open", files=files).status_code == 200
+    table = client.get("/api/parts/0/table").json()
+    rows = [dict(zip(table["columns"], row)) for row in table["rows"]]
+    assert [r["dynamic"] for r in rows] == ["f", "f", "f"]
+    assert [r["articulation"] for r in rows] == ["staccato", "", ""]
+    params = np.load(io.BytesIO(client.get("/api/parts/0/params.npz").content))
+    assert list(params["note_dynamic"]) == ["f", "f", "f"]
+    csv_text = client.get("/api/parts/0/table.csv").content.decode()
+    assert csv_text.splitlines()[0].endswith("dynamic,wedge,articulation,slur,fermata")

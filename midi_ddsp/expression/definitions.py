@@ -18,6 +18,8 @@ __all__ = [
     "NOTE_COLUMNS",
     "NOTE_TABLE_COLUMNS",
     "VIBRATO_RATE_COLUMN",
+    "MARK_COLUMNS",
+    "MARK_TEXT_COLUMNS",
     "DEFAULT_VIBRATO_RATE_HZ",
     "ATTACK_S",
     "VIBRATO_RATE_HZ",
@@ -143,6 +145,15 @@ NOTE_TABLE_COLUMNS: tuple[str, ...] = NOTE_COLUMNS + EXPRESSION_NAMES
 #: extractor writes the measured rate where it counts vibrato and the default elsewhere.
 VIBRATO_RATE_COLUMN = "vibrato_rate"
 DEFAULT_VIBRATO_RATE_HZ = 5.5
+
+#: The optional score-mark columns, present when a part's notes carry marks (MusicXML, kern,
+#: abc; ``midi_ddsp.score.NoteMarks``): ``dynamic`` (ppp..fff in force, "" none), ``wedge``
+#: ("crescendo" / "diminuendo" / ""), ``articulation`` ("+"-joined staccato, staccatissimo,
+#: tenuto, accent, marcato, sforzando; "" none), ``slur`` and ``fermata`` (1 or 0). The
+#: Expression Generator reads them; the renderer does not (their effect on velocity and
+#: length is already in the notes).
+MARK_COLUMNS: tuple[str, ...] = ("dynamic", "wedge", "articulation", "slur", "fermata")
+MARK_TEXT_COLUMNS: tuple[str, ...] = ("dynamic", "wedge", "articulation")
 
 
 # Extractor constants the models' note features share (DESIGN §4).

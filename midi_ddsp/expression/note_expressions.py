@@ -15,10 +15,20 @@ import numpy as np
 
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.expression.definitions import (DEFAULT_VIBRATO_RATE_HZ, EXPRESSION_NAMES,
+                                              MARK_COLUMNS, MARK_TEXT_COLUMNS,
                                               NOTE_TABLE_COLUMNS, VIBRATO_RATE_COLUMN)
-from midi_ddsp.score import Note, note_frame_span
+from midi_ddsp.score import NO_MARKS, Note, NoteMarks, note_frame_span
 
-__all__ = ["NoteExpressions", "write_note_table_csv"]
+__all__ = ["NoteExpressions", "write_note_table_csv", "table_marks"]
+
+
+def table_marks(table) -> list[NoteMarks]:
+    """Each row's ``NoteMarks`` from a validated NoteTable's ``MARK_COLUMNS`` (none when the
+    table has no mark columns)."""
+    if not all(c in table for c in MARK_COLUMNS):
+        return [NO_MARKS] * len(table)
+    return [NoteMarks(d, w, a, bool(sl), bool(fe)) for d, w, a, sl, fe in
+            table[list(MARK_COLUMNS)].itertuples(index=False, name=None)]
 
 
 @dataclasses.dataclass
@@ -40,8 +50,9 @@ class NoteExpressions:
         # times as the NoteTable holds them (float32), so a part rendered from its arrays and
         # one rendered from its table put every note on the same frames
         self.notes = [n if (np.float32(n.onset_s) == n.onset_s and np.float32(n.offset_s) == n.offset_s)
-                      else Note(n.pitch, float(np.float32(n.onset_s)), float(np.float32(n.offset_s)),
-                                n.velocity) for n in self.notes]
+                      else dataclasses.replace(n, onset_s=float(np.float32(n.onset_s)),
+                                               offset_s=float(np.float32(n.offset_s)))
+                      for n in self.notes]
         self.values = np.asarray(self.values, np.float32).reshape(-1, len(EXPRESSION_NAMES))
         if self.values.shape[0] != len(self.notes):
             raise ParameterError(f"{len(self.notes)} notes but {self.values.shape[0]} rows of "
@@ -55,8 +66,9 @@ class NoteExpressions:
     @classmethod
     def from_note_table(cls, table) -> "NoteExpressions":
         """From a validated NoteTable (``midi_ddsp.expression.validate_note_table``)."""
-        notes = [Note(int(p), float(a), float(b), int(v)) for p, a, b, v in
-                 zip(table["pitch"], table["onset_s"], table["offset_s"], table["velocity"])]
+        notes = [Note(int(p), float(a), float(b), int(v), m) for p, a, b, v, m in
+                 zip(table["pitch"], table["onset_s"], table["offset_s"], table["velocity"],
+                     table_marks(table))]
         rate = (table[VIBRATO_RATE_COLUMN].to_numpy(np.float32) if VIBRATO_RATE_COLUMN in table
                 else None)
         return cls(notes, table[list(EXPRESSION_NAMES)].to_numpy(np.float32), rate)
@@ -79,7 +91,8 @@ class NoteExpressions:
 
     def columns(self) -> dict[str, np.ndarray]:
         """The NoteTable's columns (``NOTE_TABLE_COLUMNS``, then ``vibrato_rate`` when the part
-        has rates), float32 [n_notes] each."""
+        has rates), float32 [n_notes] each, then ``MARK_COLUMNS`` when a note has score marks
+        (text columns as numpy str arrays, slur and fermata float32 0/1)."""
         out = {
             "pitch": np.array([n.pitch for n in self.notes], np.float32),
             "onset_s": np.array([n.onset_s for n in self.notes], np.float32),
@@ -90,6 +103,11 @@ class NoteExpressions:
         ordered = {name: out[name] for name in NOTE_TABLE_COLUMNS}
         if self.vibrato_rate is not None:
             ordered[VIBRATO_RATE_COLUMN] = self.vibrato_rate
+        if any(n.marks for n in self.notes):
+            for name in MARK_COLUMNS:
+                values = [getattr(n.marks, name) for n in self.notes]
+                ordered[name] = (np.array(values, str) if name in MARK_TEXT_COLUMNS
+                                 else np.array(values, np.float32))
         return ordered
 
     def frames(self, *, n_frames: int, frame_rate: int = 250) -> np.ndarray:
@@ -108,12 +126,13 @@ class NoteExpressions:
 
 def write_note_table_csv(path: "str | os.PathLike[str]",
                          columns: "Mapping[str, Sequence[float]]") -> None:
-    """Write NoteTable columns (``NOTE_TABLE_COLUMNS`` order, then ``vibrato_rate`` when given)
-    as CSV: a header, then one row per note, each value the shortest text that reads back as
-    the same float32."""
-    names = list(NOTE_TABLE_COLUMNS) + ([VIBRATO_RATE_COLUMN] if VIBRATO_RATE_COLUMN in columns
-                                        else [])
-    data = [np.asarray(columns[name], np.float32) for name in names]
+    """Write NoteTable columns (``NOTE_TABLE_COLUMNS`` order, then ``vibrato_rate`` and the
+    ``MARK_COLUMNS`` when given) as CSV: a header, then one row per note, each number the
+    shortest text that reads back as the same float32, mark text as is."""
+    names = list(NOTE_TABLE_COLUMNS) + [c for c in (VIBRATO_RATE_COLUMN, *MARK_COLUMNS)
+                                        if c in columns]
+    data = [np.asarray(columns[name], str) if name in MARK_TEXT_COLUMNS
+            else np.asarray(columns[name], np.float32) for name in names]
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(names)

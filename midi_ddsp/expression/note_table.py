@@ -10,13 +10,14 @@ import numpy as np
 import pandas as pd
 
 from midi_ddsp.errors import InputFileError, ParameterError
-from midi_ddsp.expression.definitions import (EXPRESSION_NAMES, EXPRESSIONS, NOTE_COLUMNS,
+from midi_ddsp.expression.definitions import (EXPRESSION_NAMES, EXPRESSIONS, MARK_COLUMNS,
+                                              MARK_TEXT_COLUMNS, NOTE_COLUMNS,
                                               NOTE_TABLE_COLUMNS, VIBRATO_RATE_COLUMN)
-from midi_ddsp.expression.note_expressions import NoteExpressions
-from midi_ddsp.score import Note
+from midi_ddsp.expression.note_expressions import NoteExpressions, table_marks
+from midi_ddsp.score import Note, NoteMarks
 
 __all__ = ["validate_note_table", "note_table_from_notes", "note_table_from_expressions",
-           "notes_from_note_table", "expressions_to_frames"]
+           "notes_from_note_table", "note_table_arrays", "expressions_to_frames"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +51,9 @@ def validate_note_table(df: "pd.DataFrame | str | os.PathLike[str]", *,
 
     Returns:
         A new DataFrame with exactly ``NOTE_TABLE_COLUMNS`` in that order, then the optional
-        ``vibrato_rate`` (Hz) when the table has it, float32, index 0..n-1. Other columns are
-        dropped.
+        ``vibrato_rate`` (Hz) when the table has it, float32, then the ``MARK_COLUMNS`` when
+        it has any of them (text, and slur / fermata float32 0/1), index 0..n-1. Other columns
+        are dropped.
 
     Raises:
         InputFileError: the CSV file is missing or unreadable.
@@ -59,7 +61,8 @@ def validate_note_table(df: "pd.DataFrame | str | os.PathLike[str]", *,
             for: a missing column, a non-numeric value, NaN/inf, pitch or velocity not a whole
             MIDI number in range, onset_s < 0, offset_s <= onset_s, an expression outside its
             hard limits (``ExpressionRange.valid_low``/``valid_high``), a vibrato_rate outside
-            1..12 Hz, or a note starting
+            1..12 Hz, an unknown mark (dynamic, wedge, articulation) or a slur / fermata
+            not 0 or 1, or a note starting
             before the previous row ends (a NoteTable is one monophonic part sorted by onset).
     """
     if isinstance(df, (str, os.PathLike)):
@@ -77,7 +80,8 @@ def validate_note_table(df: "pd.DataFrame | str | os.PathLike[str]", *,
             f"a note table has {', '.join(NOTE_TABLE_COLUMNS)}")
     names = list(NOTE_TABLE_COLUMNS) + ([VIBRATO_RATE_COLUMN] if VIBRATO_RATE_COLUMN in df.columns
                                         else [])
-    extra = [c for c in df.columns if c not in names]
+    has_marks = any(c in df.columns for c in MARK_COLUMNS)
+    extra = [c for c in df.columns if c not in names and c not in MARK_COLUMNS]
     if extra:
         logger.debug("%s: dropping extra columns %s", source, extra)
 
@@ -136,7 +140,36 @@ def validate_note_table(df: "pd.DataFrame | str | os.PathLike[str]", *,
             f"previous row ends ({offsets[i - 1]:g} s); a note table is one monophonic part, "
             "sorted by onset, without overlapping notes")
 
-    return pd.DataFrame({name: columns[name].astype(np.float32) for name in names})
+    out = pd.DataFrame({name: columns[name].astype(np.float32) for name in names})
+    if has_marks:
+        for name, values in _mark_columns(df, source).items():
+            out[name] = values
+    return out
+
+
+def _mark_columns(df: pd.DataFrame, source: str) -> dict:
+    """The ``MARK_COLUMNS`` of a table that has some of them, checked: a missing column is
+    unmarked; text as str ("" for empty / NaN), slur and fermata float32 0/1."""
+    n = len(df)
+    out = {}
+    for name in MARK_COLUMNS:
+        raw = df[name] if name in df.columns else pd.Series([None] * n, index=df.index)
+        if name in MARK_TEXT_COLUMNS:
+            out[name] = np.array(["" if (v is None or (isinstance(v, float) and np.isnan(v)))
+                                  else str(v).strip() for v in raw], object)
+        else:
+            values = pd.to_numeric(raw.fillna(0).astype(float), errors="coerce").to_numpy(np.float64)
+            bad = np.flatnonzero(~np.isin(values, (0.0, 1.0)))
+            if bad.size:
+                raise ParameterError(f"{source}: column {name!r}, row {df.index[bad[0]]}: "
+                                     f"{raw.iloc[bad[0]]!r} (expected 1 or 0)")
+            out[name] = values.astype(np.float32)
+    for i in range(n):
+        try:
+            NoteMarks(out["dynamic"][i], out["wedge"][i], out["articulation"][i])
+        except ParameterError as error:
+            raise ParameterError(f"{source}: row {df.index[i]}: {error}") from None
+    return out
 
 
 def note_table_from_notes(notes: Sequence[Note], *,
@@ -179,10 +212,18 @@ def note_table_from_expressions(part: NoteExpressions) -> pd.DataFrame:
 
 
 def notes_from_note_table(df: "pd.DataFrame | str | os.PathLike[str]") -> list[Note]:
-    """The notes (pitch, onset_s, offset_s, velocity) of a NoteTable or NoteTable CSV."""
+    """The notes (pitch, onset_s, offset_s, velocity, and the marks of its mark columns) of a
+    NoteTable or NoteTable CSV."""
     table = validate_note_table(df)
-    return [Note(int(p), float(a), float(b), int(v)) for p, a, b, v in
-            table[list(NOTE_COLUMNS)].itertuples(index=False, name=None)]
+    return [Note(int(p), float(a), float(b), int(v), m) for (p, a, b, v), m in
+            zip(table[list(NOTE_COLUMNS)].itertuples(index=False, name=None), table_marks(table))]
+
+
+def note_table_arrays(table: pd.DataFrame) -> dict[str, np.ndarray]:
+    """A validated NoteTable's columns as numpy arrays: numbers float32, the mark text columns
+    (``MARK_TEXT_COLUMNS``) str (what ``np.savez`` stores without pickling)."""
+    return {c: table[c].to_numpy(str) if c in MARK_TEXT_COLUMNS else table[c].to_numpy(np.float32)
+            for c in table.columns}
 
 
 def expressions_to_frames(note_table: "pd.DataFrame | str | os.PathLike[str]", *, n_frames: int,

@@ -1,8 +1,8 @@
 """Expression Generator: notes + instrument -> the six note expressions of every note.
 
 A bidirectional GRU reads the note features of the whole part (``note_sequence_features``: pitch,
-duration, gaps, velocity, phrase position and boundaries, metrical weight; none depends on the
-part's length) with the instrument embedding; a unidirectional GRU decoder runs autoregressively
+duration, gaps, velocity, phrase position and boundaries, metrical weight, and with
+``mark_inputs`` the score marks; none depends on the part's length) with the instrument embedding; a unidirectional GRU decoder runs autoregressively
 over notes, taking the previous note's expressions, and predicts a mean and a log standard
 deviation per expression. Training is teacher-forced (MSE on the mean + Gaussian NLL for the
 spread) on whole pieces and random runs of notes. ``generate`` is deterministic (the means) with
@@ -26,7 +26,8 @@ from midi_ddsp.expression.note_expressions import NoteExpressions
 from midi_ddsp.expression.note_table import note_table_from_expressions
 from midi_ddsp.instruments import InstrumentSpec, instrument_weights
 from midi_ddsp.models.checkpoint import CheckpointMixin, register_model
-from midi_ddsp.models.features import N_NOTE_FEATURES, note_sequence_features
+from midi_ddsp.models.features import (N_NOTE_FEATURES, N_PLAIN_NOTE_FEATURES,
+                                      note_sequence_features)
 from midi_ddsp.models.layers import InstrumentEmbedding
 from midi_ddsp.models.sampling import check_sampling, generated_values, sample_note
 from midi_ddsp.score import Note
@@ -48,12 +49,16 @@ class ExpressionGeneratorConfig:
         embedding_dim: instrument embedding size.
         vibrato_rate_output: also generate each note's vibrato rate (the NoteTable's optional
             ``vibrato_rate`` column, Hz), a seventh output beside the six expressions.
+        mark_inputs: also read the notes' score marks (``note_mark_features``: dynamics,
+            wedges, articulations, slurs, fermatas); without, only the first
+            ``N_PLAIN_NOTE_FEATURES`` note features.
     """
 
     encoder_hidden: int = 128
     decoder_hidden: int = 192
     embedding_dim: int = 16
     vibrato_rate_output: bool = False
+    mark_inputs: bool = False
 
     @classmethod
     def tiny(cls) -> "ExpressionGeneratorConfig":
@@ -79,8 +84,9 @@ class ExpressionGenerator(CheckpointMixin, nn.Module):
         self.model_card: dict = {}
         c = self.config
         self.n_outputs = _N_EXPR + int(bool(c.vibrato_rate_output))
+        self.n_note_features = N_NOTE_FEATURES if c.mark_inputs else N_PLAIN_NOTE_FEATURES
         self.embedding = InstrumentEmbedding(c.embedding_dim)
-        self.encoder = nn.GRU(N_NOTE_FEATURES + c.embedding_dim, c.encoder_hidden,
+        self.encoder = nn.GRU(self.n_note_features + c.embedding_dim, c.encoder_hidden,
                               batch_first=True, bidirectional=True)
         self.decoder = nn.GRU(2 * c.encoder_hidden + self.n_outputs + c.embedding_dim,
                               c.decoder_hidden, batch_first=True)
@@ -109,6 +115,23 @@ class ExpressionGenerator(CheckpointMixin, nn.Module):
         grown.model_card = dict(self.model_card)
         return grown
 
+    def with_mark_inputs(self) -> "ExpressionGenerator":
+        """This model grown the score-mark inputs (``mark_inputs``): every weight is copied and
+        the encoder's weights for the new input columns start at zero, so it generates what
+        this model does until trained."""
+        if self.config.mark_inputs:
+            return self
+        grown = ExpressionGenerator(dataclasses.replace(self.config, mark_inputs=True),
+                                    signal_config=self.signal_config)
+        state = {k: v.clone() for k, v in self.state_dict().items()}
+        at, extra = N_PLAIN_NOTE_FEATURES, N_NOTE_FEATURES - N_PLAIN_NOTE_FEATURES
+        for name in ("encoder.weight_ih_l0", "encoder.weight_ih_l0_reverse"):
+            w = state[name]
+            state[name] = torch.cat([w[:, :at], w.new_zeros(w.shape[0], extra), w[:, at:]], 1)
+        grown.load_state_dict(state)
+        grown.model_card = dict(self.model_card)
+        return grown
+
     def train_rate_only(self) -> None:
         """Freeze all but the rate output's head rows (mean and log-std): training then learns
         the rate as a readout of the decoder state and the six expressions stay as they are."""
@@ -123,7 +146,9 @@ class ExpressionGenerator(CheckpointMixin, nn.Module):
             param.register_hook(lambda grad, k=keep: grad * k.reshape(-1, *[1] * (grad.dim() - 1)))
 
     def encode(self, note_features: torch.Tensor, instrument_weights: torch.Tensor) -> torch.Tensor:
-        """[batch, n_notes, N_NOTE_FEATURES], [batch, 13] -> context [batch, n_notes, 2 * encoder_hidden]."""
+        """[batch, n_notes, >= n_note_features], [batch, 13] -> context [batch, n_notes,
+        2 * encoder_hidden]; note feature columns past ``n_note_features`` are ignored."""
+        note_features = note_features[..., :self.n_note_features]
         emb = self.embedding(instrument_weights)[:, None, :].expand(-1, note_features.shape[1], -1)
         context, _ = self.encoder(torch.cat([note_features, emb], dim=-1))
         return context
@@ -139,7 +164,8 @@ class ExpressionGenerator(CheckpointMixin, nn.Module):
         """Teacher-forced pass.
 
         Args:
-            note_features: [batch, n_notes, N_NOTE_FEATURES] from ``note_sequence_features``.
+            note_features: [batch, n_notes, N_NOTE_FEATURES] from ``note_sequence_features``
+                (or just the first ``n_note_features`` columns).
             instrument_weights: [batch, 13].
             previous_expressions: [batch, n_notes, n_outputs]: the expressions of the note before
                 each note (zeros for the first note); n_outputs is 6, or 7 with the vibrato

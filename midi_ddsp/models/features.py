@@ -14,11 +14,13 @@ from midi_ddsp.config import RELEASE_TAIL_S
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.frames import PartFrames, part_to_frames
 from midi_ddsp.phrasing import metrical_weights, phrase_positions
-from midi_ddsp.score import Note, Part, note_frame_span
+from midi_ddsp.score import DYNAMICS, Note, Part, note_frame_span
 
 __all__ = [
     "N_NOTE_FRAME_FEATURES",
     "N_NOTE_FEATURES",
+    "N_PLAIN_NOTE_FEATURES",
+    "N_MARK_FEATURES",
     "OSCILLATOR_SINE_COLUMNS",
     "PITCH_CENTER",
     "PITCH_SCALE",
@@ -27,6 +29,7 @@ __all__ = [
     "note_frame_features",
     "causal_note_frame_features",
     "note_sequence_features",
+    "note_mark_features",
     "default_n_frames",
 ]
 
@@ -38,7 +41,9 @@ _VIBRATO_FEATURE_RATES_HZ = (4.0, 5.5, 7.0)  # sin/cos of time since onset at th
 N_NOTE_FRAME_FEATURES = 8 + 2 * len(_VIBRATO_FEATURE_RATES_HZ)
 #: note_frame_features columns of each oscillator's sine (its cosine follows it)
 OSCILLATOR_SINE_COLUMNS = tuple(8 + 2 * j for j in range(len(_VIBRATO_FEATURE_RATES_HZ)))
-N_NOTE_FEATURES = 10
+N_PLAIN_NOTE_FEATURES = 10   # note_sequence_features' columns read from the notes' timing
+N_MARK_FEATURES = 9          # note_mark_features' columns, read from the notes' score marks
+N_NOTE_FEATURES = N_PLAIN_NOTE_FEATURES + N_MARK_FEATURES
 
 
 
@@ -59,7 +64,8 @@ def clip_notes(notes: Sequence[Note], *, end_s: float, start_s: float = 0.0,
             offset = min(offset, notes[i + 1].onset_s - start_s)
         if (offset - onset) * frame_rate < 1.0 or onset * frame_rate >= length_s * frame_rate - 0.5:
             continue
-        out.append(Note(int(note.pitch), float(onset), float(offset), int(note.velocity)))
+        out.append(Note(int(note.pitch), float(onset), float(offset), int(note.velocity),
+                        note.marks))
     return out
 
 
@@ -185,7 +191,8 @@ def causal_note_frame_features(pf: PartFrames) -> tuple[np.ndarray, np.ndarray]:
 
 
 def note_sequence_features(notes: Sequence[Note]) -> np.ndarray:
-    """Per-note inputs of the Expression Generator, float32 [n_notes, 10].
+    """Per-note inputs of the Expression Generator, float32 [n_notes, 19]: 10 from the notes'
+    timing, then the 9 of ``note_mark_features`` (a model without mark inputs reads the first 10).
 
     Columns: (pitch - 60) / 24, log(duration s + 0.05), log(inter-onset gap from the previous
     note + 0.05) (0 for the first), log(rest before the note + 0.05) (0 for the first),
@@ -199,6 +206,7 @@ def note_sequence_features(notes: Sequence[Note]) -> np.ndarray:
     out = np.zeros((n, N_NOTE_FEATURES), np.float32)
     if n == 0:
         return out
+    out[:, N_PLAIN_NOTE_FEATURES:] = note_mark_features(notes)
     onsets = np.array([note.onset_s for note in notes], np.float64)
     offsets = np.array([note.offset_s for note in notes], np.float64)
     ids, position, final = phrase_positions(onsets, offsets)
@@ -216,6 +224,39 @@ def note_sequence_features(notes: Sequence[Note]) -> np.ndarray:
     out[:, 7] = np.concatenate([[1.0], (np.diff(ids) > 0).astype(np.float64)])
     out[:, 8] = final
     out[:, 9] = metrical_weights(onsets)
+    return out
+
+
+def note_mark_features(notes: Sequence[Note]) -> np.ndarray:
+    """The score marks of each note (``Note.marks``) as Expression Generator inputs, float32
+    [n_notes, 9], all 0 for unmarked notes.
+
+    Columns: dynamic in force (ppp 0 .. fff 1 in 7 equal steps; 0 when none), 1 when a dynamic
+    is in force, wedge (+1 crescendo, -1 diminuendo), progress through the wedge (0 at the first
+    note of a run of notes under the same wedge, 1 at its last), accent (0.5 accent, 1 marcato
+    or sforzando), staccato or staccatissimo, tenuto, slur (legato into the next note),
+    fermata.
+    """
+    n = len(notes)
+    out = np.zeros((n, N_MARK_FEATURES), np.float32)
+    run_start = 0
+    for i, note in enumerate(notes):
+        m = note.marks
+        if m.dynamic:
+            out[i, 0] = DYNAMICS.index(m.dynamic) / (len(DYNAMICS) - 1)
+            out[i, 1] = 1.0
+        out[i, 2] = {"crescendo": 1.0, "diminuendo": -1.0}.get(m.wedge, 0.0)
+        arts = m.articulations
+        out[i, 4] = 1.0 if ("marcato" in arts or "sforzando" in arts) else 0.5 * ("accent" in arts)
+        out[i, 5] = float("staccato" in arts or "staccatissimo" in arts)
+        out[i, 6] = float("tenuto" in arts)
+        out[i, 7] = float(m.slur)
+        out[i, 8] = float(m.fermata)
+        if i == 0 or m.wedge != notes[i - 1].marks.wedge:
+            run_start = i
+        if m.wedge and (i + 1 == n or notes[i + 1].marks.wedge != m.wedge):
+            length = i - run_start
+            out[run_start:i + 1, 3] = np.linspace(0.0, 1.0, length + 1) if length else 0.5
     return out
 
 

@@ -1,6 +1,6 @@
 """Score front end: notes, monophonic parts and whole scores, and reading them from files.
 
-- ``model``: ``Note``, ``Part``, ``Score``, the note-to-frame rule, range fitting;
+- ``model``: ``Note`` and its ``NoteMarks``, ``Part``, ``Score``, the note-to-frame rule, range fitting;
 - ``readers``: ``load_score`` (MIDI, MusicXML/.mxl, kern, abc, PrettyMIDI, NoteSequence) and
   ``score_from_notes``;
 - ``voices``: splitting polyphonic tracks into monophonic voices;
@@ -11,7 +11,12 @@ overlap). Times are in seconds, tempo changes already applied. Which instrument 
 part is decided by ``midi_ddsp.casting``.
 """
 from midi_ddsp.score.model import (
+    ARTICULATIONS,
+    DYNAMICS,
+    NO_MARKS,
+    WEDGES,
     Note,
+    NoteMarks,
     Part,
     Score,
     fit_part_to_range,
@@ -21,6 +26,11 @@ from midi_ddsp.score.model import (
 from midi_ddsp.score.readers import SCORE_EXTENSIONS, load_score, score_from_notes
 
 __all__ = [
+    "DYNAMICS",
+    "WEDGES",
+    "ARTICULATIONS",
+    "NoteMarks",
+    "NO_MARKS",
     "Note",
     "Part",
     "Score",

@@ -20,21 +20,29 @@ fermata                            the tempo halves over the note (all parts sta
 =================================  ==============================================================
 
 Notes without any dynamic mark keep music21's velocity.
+
+The marks are also kept on each note (``collect_marks``; ``Note.marks``, a ``NoteMarks``), so the
+NoteTable lists them (columns ``dynamic``, ``wedge``, ``articulation``, ``slur``, ``fermata``)
+and the Expression Generator reads them (``midi_ddsp.models.features.note_mark_features``).
 """
 from __future__ import annotations
 
 import logging
 
-__all__ = ["DYNAMIC_VELOCITY", "apply_marks"]
+from midi_ddsp.score.model import DYNAMICS, NoteMarks
+
+__all__ = ["DYNAMIC_VELOCITY", "apply_marks", "collect_marks"]
 
 logger = logging.getLogger(__name__)
 
-DYNAMIC_VELOCITY = {"ppp": 30, "pp": 36, "p": 50, "mp": 64, "mf": 78, "f": 96, "ff": 112,
-                    "fff": 124}
+DYNAMIC_VELOCITY = dict(zip(DYNAMICS, (30, 36, 50, 64, 78, 96, 112, 124)))
 _SFORZANDO = {"sfz", "sf", "sffz", "rfz", "sfp", "rf"}
 _SFORZANDO_BOOST = 24
 _ACCENT_BOOST = {"Accent": 12, "StrongAccent": 18}
 _SHORTEN = {"Staccato": 0.5, "Staccatissimo": 0.35, "Spiccato": 0.5}
+_ARTICULATION_NAMES = {"Staccato": "staccato", "Spiccato": "staccato",
+                       "Staccatissimo": "staccatissimo", "Tenuto": "tenuto", "Accent": "accent",
+                       "StrongAccent": "marcato"}
 _FERMATA_TEMPO = 0.5
 _LEVELS = list(DYNAMIC_VELOCITY.values())
 
@@ -152,3 +160,74 @@ def _apply_fermatas(score, music21) -> int:
         first.insert(start, music21.tempo.MetronomeMark(number=bpm * _FERMATA_TEMPO))
         first.insert(start + length, music21.tempo.MetronomeMark(number=bpm))
     return len(spots)
+
+
+def _spanned_runs(part, notes, position, music21, kind) -> list[tuple[object, int, int]]:
+    """(spanner, first, last) note positions of each spanner of ``kind`` in the part (MusicXML
+    keeps only a spanner's end notes: it covers every note between)."""
+    runs = []
+    for spanner in part.recurse().getElementsByClass(kind):
+        ends = [position[id(n)] for n in spanner.getSpannedElements() if id(n) in position]
+        if len(ends) >= 2 and max(ends) > min(ends):
+            runs.append((spanner, min(ends), max(ends)))
+    return runs
+
+
+def _part_marks(part, music21) -> dict:
+    """id(note) -> NoteMarks of one part (before ``apply_marks`` changes the notes)."""
+    notes = [n for n in part.recurse().notes if not n.duration.isGrace]
+    position = {id(n): i for i, n in enumerate(notes)}
+    events = sorted(((d.getOffsetInHierarchy(part), d.value) for d in
+                     part.recurse().getElementsByClass(music21.dynamics.Dynamic)),
+                    key=lambda e: e[0])
+    fields = [dict(dynamic="", wedge="", articulation=set(), slur=False, fermata=False)
+              for _ in notes]
+    current, k, pending_fp = "", 0, None
+    for i, note in enumerate(notes):
+        t = note.getOffsetInHierarchy(part)
+        while k < len(events) and events[k][0] <= t + 1e-9:
+            value = events[k][1]
+            if value in DYNAMIC_VELOCITY:
+                current = value
+            elif value in _SFORZANDO and abs(events[k][0] - t) < 1e-9:
+                fields[i]["articulation"].add("sforzando")
+            elif value == "fp":
+                current, pending_fp = "f", t
+            k += 1
+        if pending_fp is not None and t > pending_fp + 1e-9:
+            current, pending_fp = "p", None
+        fields[i]["dynamic"] = current
+        fields[i]["articulation"].update(_ARTICULATION_NAMES[type(a).__name__]
+                                         for a in note.articulations
+                                         if type(a).__name__ in _ARTICULATION_NAMES)
+        fields[i]["fermata"] = any(isinstance(e, music21.expressions.Fermata)
+                                   for e in note.expressions)
+    for wedge, first, last in _spanned_runs(part, notes, position, music21,
+                                            music21.dynamics.DynamicWedge):
+        name = "crescendo" if isinstance(wedge, music21.dynamics.Crescendo) else "diminuendo"
+        for i in range(first, last + 1):
+            fields[i]["wedge"] = name
+    for _, first, last in _spanned_runs(part, notes, position, music21, music21.spanner.Slur):
+        for i in range(first, last):
+            fields[i]["slur"] = True
+    return {id(note): NoteMarks(dynamic=f["dynamic"], wedge=f["wedge"],
+                                articulation="+".join(sorted(f["articulation"])),
+                                slur=f["slur"], fermata=f["fermata"])
+            for note, f in zip(notes, fields)}
+
+
+def collect_marks(score, music21) -> list[list[tuple[float, int, NoteMarks]]]:
+    """The marks of every note of a parsed music21 ``Score``, per part (in part order):
+    ``(offset in quarters from the score's start, MIDI pitch, NoteMarks)``, one entry per
+    pitch of a chord; notes without marks are left out. Call it before ``apply_marks``."""
+    out = []
+    for part in score.parts:
+        marks = _part_marks(part, music21)
+        entries = []
+        for note in part.recurse().notes:
+            m = marks.get(id(note))
+            if m:
+                offset = float(note.getOffsetInHierarchy(score))
+                entries.extend((offset, int(p.midi), m) for p in note.pitches)
+        out.append(entries)
+    return out

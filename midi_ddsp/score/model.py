@@ -11,10 +11,84 @@ from midi_ddsp.errors import InputFileError, ParameterError
 from midi_ddsp.instruments import Instrument, get_instrument
 from midi_ddsp.midi_controls import MidiControls
 
-__all__ = ["Note", "Part", "Score", "note_frame_span", "require_pitched_parts", "fit_part_to_range",
+__all__ = ["DYNAMICS", "WEDGES", "ARTICULATIONS", "NoteMarks", "NO_MARKS", "Note", "Part", "Score", "note_frame_span", "require_pitched_parts", "fit_part_to_range",
            "program_name", "pitch_name"]
 
 logger = logging.getLogger(__name__)
+
+
+#: written dynamics, softest first (``NoteMarks.dynamic``)
+DYNAMICS: tuple[str, ...] = ("ppp", "pp", "p", "mp", "mf", "f", "ff", "fff")
+#: hairpins (``NoteMarks.wedge``)
+WEDGES: tuple[str, ...] = ("crescendo", "diminuendo")
+#: articulation marks in their canonical order (``NoteMarks.articulation``)
+ARTICULATIONS: tuple[str, ...] = ("staccato", "staccatissimo", "tenuto", "accent", "marcato",
+                                  "sforzando")
+
+
+@dataclasses.dataclass(frozen=True)
+class NoteMarks:
+    """The score markings that apply to one note (all empty for MIDI input and plain notes).
+
+    Attributes:
+        dynamic: the dynamic in force at the note (one of ``DYNAMICS``), "" when the part has
+            no dynamic mark up to it.
+        wedge: "crescendo" or "diminuendo" when the note lies under that hairpin, else "".
+        articulation: the note's articulation marks, "+"-joined in ``ARTICULATIONS`` order
+            (e.g. "staccato+accent"), "" for none.
+        slur: the note lies under a slur and is not its last note (legato into the next one).
+        fermata: the note carries a fermata.
+    """
+
+    dynamic: str = ""
+    wedge: str = ""
+    articulation: str = ""
+    slur: bool = False
+    fermata: bool = False
+
+    def __post_init__(self) -> None:
+        if self.dynamic not in ("", *DYNAMICS):
+            raise ParameterError(f"unknown dynamic {self.dynamic!r}; expected one of "
+                                 f"{', '.join(DYNAMICS)} or ''")
+        if self.wedge not in ("", *WEDGES):
+            raise ParameterError(f"unknown wedge {self.wedge!r}; expected crescendo, diminuendo or ''")
+        names = [a for a in self.articulation.split("+") if a]
+        unknown = [a for a in names if a not in ARTICULATIONS]
+        if unknown:
+            raise ParameterError(f"unknown articulation {unknown[0]!r}; expected '+'-joined "
+                                 f"names of {', '.join(ARTICULATIONS)}")
+        object.__setattr__(self, "articulation",
+                           "+".join(a for a in ARTICULATIONS if a in names))
+        object.__setattr__(self, "slur", bool(self.slur))
+        object.__setattr__(self, "fermata", bool(self.fermata))
+
+    @property
+    def articulations(self) -> tuple[str, ...]:
+        return tuple(a for a in self.articulation.split("+") if a)
+
+    def __bool__(self) -> bool:
+        return bool(self.dynamic or self.wedge or self.articulation or self.slur or self.fermata)
+
+    def codes(self) -> tuple[int, int, int, int, int]:
+        """Integer codes (shards): dynamic (0 none, 1..8 ppp..fff), wedge (0 none, 1
+        crescendo, 2 diminuendo), articulation bit mask (bit i = ``ARTICULATIONS[i]``), slur,
+        fermata."""
+        return (DYNAMICS.index(self.dynamic) + 1 if self.dynamic else 0,
+                WEDGES.index(self.wedge) + 1 if self.wedge else 0,
+                sum(1 << ARTICULATIONS.index(a) for a in self.articulations),
+                int(self.slur), int(self.fermata))
+
+    @classmethod
+    def from_codes(cls, codes) -> "NoteMarks":
+        """The inverse of ``codes``."""
+        dynamic, wedge, mask, slur, fermata = (int(c) for c in codes)
+        return cls(dynamic=DYNAMICS[dynamic - 1] if dynamic else "",
+                   wedge=WEDGES[wedge - 1] if wedge else "",
+                   articulation="+".join(a for i, a in enumerate(ARTICULATIONS) if mask >> i & 1),
+                   slur=bool(slur), fermata=bool(fermata))
+
+
+NO_MARKS = NoteMarks()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,12 +100,14 @@ class Note:
         onset_s: start time in seconds, >= 0.
         offset_s: end time in seconds, > onset_s.
         velocity: MIDI velocity 1..127.
+        marks: the score markings on the note (``NoteMarks``; none by default).
     """
 
     pitch: int
     onset_s: float
     offset_s: float
     velocity: int = 100
+    marks: NoteMarks = NO_MARKS
 
     @property
     def duration_s(self) -> float:

@@ -287,12 +287,14 @@ def _raw_tracks_from_music21(path: str, fmt: str) -> list[_RawTrack]:
         if len(scores) > 1:
             logger.warning("%s holds %d pieces; using the first", path, len(scores))
         parsed = scores[0]
-    from midi_ddsp.score.marks import apply_marks
+    from midi_ddsp.score.marks import apply_marks, collect_marks
 
     try:
+        marks = collect_marks(parsed, music21)
         apply_marks(parsed, music21)
     except Exception as exc:  # a mark music21 parsed but we cannot place: play the notes as written
         logger.warning("%s: score markings ignored (%s)", path, _reason(exc))
+        marks = []
     try:
         data = music21.midi.translate.streamToMidiFile(parsed).writestr()
     except Exception as exc:
@@ -302,7 +304,38 @@ def _raw_tracks_from_music21(path: str, fmt: str) -> list[_RawTrack]:
     if raw and min(r.track for r in raw) >= 1:
         for r in raw:
             r.track -= 1
+    if any(marks):
+        _attach_marks(raw, marks, data)
     return raw
+
+
+def _attach_marks(raw: list[_RawTrack], marks: list, midi_bytes: bytes) -> None:
+    """Append each note's ``NoteMarks`` to its row (a fifth item), matching part, pitch and onset
+    (the marks' quarter offsets put through the MIDI file's own tempo map, 2 ms tolerance)."""
+    import mido
+
+    midi = mido.MidiFile(file=io.BytesIO(midi_bytes))
+    tempos, tick = [], 0
+    for track in midi.tracks:
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            if msg.type == "set_tempo":
+                tempos.append((tick, msg.tempo))
+    to_seconds = _tick_converter(midi.ticks_per_beat, tempos)
+    for r in raw:
+        if not 0 <= r.track < len(marks) or not marks[r.track]:
+            continue
+        entries = marks[r.track]
+        ticks = np.round(np.array([e[0] for e in entries]) * midi.ticks_per_beat).astype(np.int64)
+        by_pitch: dict[int, list] = collections.defaultdict(list)
+        for t, (_, pitch, m) in zip(to_seconds(ticks), entries):
+            by_pitch[pitch].append((float(t), m))
+        for row in r.notes:
+            candidates = by_pitch.get(row[0], ())
+            best = min(candidates, key=lambda c: abs(c[0] - row[1]), default=None)
+            if best is not None and abs(best[0] - row[1]) < 2e-3:
+                row.append(best[1])
 
 
 def _raw_tracks_from_pretty_midi(pm) -> list[_RawTrack]:
@@ -400,7 +433,9 @@ def _instrument_from_name(name: str) -> "Instrument | None":
 
 
 def _note_row(note: Any, part_name: str) -> list:
-    """Validate one user-given note; returns [pitch, onset_s, offset_s, velocity]."""
+    """Validate one user-given note; returns [pitch, onset_s, offset_s, velocity], and a
+    ``Note``'s marks as a fifth item."""
+    marks = [note.marks] if isinstance(note, Note) and note.marks else []
     if isinstance(note, Note):
         row = [note.pitch, note.onset_s, note.offset_s, note.velocity]
     else:
@@ -426,4 +461,4 @@ def _note_row(note: Any, part_name: str) -> list:
                              f"got onset_s={onset}, offset_s={offset}")
     if (not float(velocity).is_integer()) or not 1 <= int(velocity) <= 127:
         raise ParameterError(f"part {part_name!r}: velocity must be an integer 1..127, got {velocity!r}")
-    return [int(pitch), onset, offset, int(velocity)]
+    return [int(pitch), onset, offset, int(velocity), *marks]

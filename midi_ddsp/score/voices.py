@@ -35,12 +35,12 @@ def clean_notes(rows: list, *, label: str) -> list:
     """Drop zero-length notes (warning) and clamp negative onsets; rows are copied."""
     kept = []
     n_dropped = 0
-    for pitch, onset, offset, velocity in rows:
+    for pitch, onset, offset, velocity, *marks in rows:   # marks: an optional NoteMarks
         onset = max(0.0, float(onset))
         if not offset > onset:
             n_dropped += 1
             continue
-        kept.append([int(pitch), onset, float(offset), int(min(127, max(1, velocity)))])
+        kept.append([int(pitch), onset, float(offset), int(min(127, max(1, velocity))), *marks])
     if n_dropped:
         logger.warning("%s: dropped %d zero-length note(s)", label, n_dropped)
     return kept
@@ -90,7 +90,8 @@ def split_voices(rows: list, *, label: str) -> list[list[Note]]:
     if n_trimmed:
         logger.info("%s: trimmed %d overlapping note(s)", label, n_trimmed)
     voices.sort(key=lambda v: -float(np.mean([r[0] for r in v])))  # highest voice first
-    return [[Note(int(p), float(a), float(b), int(vel)) for p, a, b, vel in v] for v in voices]
+    return [[Note(int(p), float(a), float(b), int(vel), *marks) for p, a, b, vel, *marks in v]
+            for v in voices]
 
 
 def _merge_unisons(chord: list) -> list:

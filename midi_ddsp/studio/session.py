@@ -28,6 +28,7 @@ import pandas as pd
 from midi_ddsp.casting import instrument_from_text, instrument_label
 from midi_ddsp.errors import InputFileError, ParameterError
 from midi_ddsp.expression import EXPRESSION_NAMES, EXPRESSIONS, validate_note_table
+from midi_ddsp.expression.note_table import note_table_arrays
 from midi_ddsp.instruments import INSTRUMENT_NAMES
 from midi_ddsp.editing import rerender
 from midi_ddsp.pipeline import synthesize_midi
@@ -385,7 +386,7 @@ class StudioSession:
                  harmonic_distribution=p.harmonic_distribution,
                  noise_magnitudes=p.noise_magnitudes,
                  frame_rate=np.int64(result.metadata.get("frame_rate", 250)),
-                 **{f"note_{c}": table[c].to_numpy(np.float32) for c in table.columns})
+                 **{f"note_{c}": v for c, v in note_table_arrays(table).items()})
         return buffer.getvalue()
 
     def zip_bytes(self) -> bytes:
@@ -420,7 +421,8 @@ class StudioSession:
         name = self.part_name(index)
         table = self.tables[name]
         return {"part": name, "columns": list(table.columns),
-                "rows": [[float(v) for v in row] for row in table.itertuples(index=False)]}
+                "rows": [[v if isinstance(v, str) else float(v) for v in row]
+                         for row in table.itertuples(index=False)]}
 
     def state(self) -> dict:
         """What the page shows: parts, instruments, expressions, undo, sessions."""

@@ -25,11 +25,7 @@ import torch
 
 from midi_ddsp.dsp.units import amplitude_to_db, db_to_amplitude, hz_to_midi
 from midi_ddsp.errors import InputFileError
-from midi_ddsp.expression import (
-    EXPRESSION_NAMES,
-    expressions_to_frames,
-    extract_note_expressions,
-)
+from midi_ddsp.expression import EXPRESSION_NAMES, expressions_to_frames, extract_note_expressions
 from midi_ddsp.expression.definitions import VIBRATO_RATE_COLUMN
 from midi_ddsp.instruments import get_instrument
 from midi_ddsp.models.features import (
@@ -44,7 +40,7 @@ from midi_ddsp.models.controls import CONTROL_RANGES
 from midi_ddsp.models.layers import N_INSTRUMENTS
 from midi_ddsp.models.sampling import rate_to_unit
 from midi_ddsp.training.perturbation import added_vibrato, onset_transient, reachable_high
-from midi_ddsp.score import Note
+from midi_ddsp.score import Note, NoteMarks
 from midi_ddsp.shards import Example, read_shard
 from midi_ddsp.synth_params import SynthParams
 
@@ -105,8 +101,10 @@ def _to_record(ex: Example, *, frame_rate: int, keep_audio: bool) -> "Record | N
     if ex.amplitude is None or ex.harmonic_distribution is None or ex.noise_magnitudes is None:
         return None
     n_frames = ex.n_frames
-    notes = [Note(int(round(p)), float(on), float(off), int(np.clip(round(v), 1, 127)))
-             for p, on, off, v in np.asarray(ex.notes).reshape(-1, 4)]
+    rows = np.asarray(ex.notes).reshape(-1, 4)
+    codes = ex.note_marks if ex.note_marks is not None else np.zeros((len(rows), 5), np.int16)
+    notes = [Note(int(round(p)), float(on), float(off), int(np.clip(round(v), 1, 127)),
+                  NoteMarks.from_codes(c)) for (p, on, off, v), c in zip(rows, codes)]
     notes = clip_notes(notes, end_s=n_frames / frame_rate, frame_rate=frame_rate)
     if not notes:
         return None

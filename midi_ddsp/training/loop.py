@@ -42,6 +42,7 @@ from midi_ddsp.models.ddsp_inference import DDSPInference, DDSPInferenceConfig
 from midi_ddsp.models.expression_generator import ExpressionGenerator, ExpressionGeneratorConfig
 from midi_ddsp.models.synthesis_generator import SynthesisGenerator, SynthesisGeneratorConfig
 from midi_ddsp.shards import corpus_version
+from midi_ddsp.training.curves import plot_loss_curve
 from midi_ddsp.training.datasets import CorpusPool, expression_batch, inference_batch, synthesis_batch
 from midi_ddsp.training.losses import (SynthesisLossWeights, expression_loss, inference_loss,
                                        synthesis_loss)
@@ -105,6 +106,8 @@ class TrainConfig:
             ``vibrato_rate_input``) or generates (Expression Generator, ``vibrato_rate_output``)
             the NoteTable's vibrato_rate column; a resumed run keeps its saved config.
         rate_only: Expression Generator: train its rate head alone (``train_rate_only``).
+        mark_inputs: Expression Generator: a new run's (or the grown ``--init`` model's) model
+            reads the notes' score marks (``ExpressionGeneratorConfig.mark_inputs``).
     """
 
     steps: int = 20000
@@ -138,6 +141,7 @@ class TrainConfig:
     vibrato_length_power: float = 0.0
     vibrato_rate: bool = False
     rate_only: bool = False
+    mark_inputs: bool = False
 
     def learning_rate_at(self, step: int) -> float:
         warm = min(1.0, (step + 1) / max(self.warmup_steps, 1))
@@ -164,6 +168,17 @@ def _with_vibrato_rate(name: str, model_config, *, tiny: bool):
     if field is None:
         raise ParameterError(f"vibrato_rate: only the synthesis and expression models read or "
                              f"generate the vibrato_rate column, not {name!r}")
+    return _switched_on(name, model_config, field, tiny=tiny)
+
+
+def _with_mark_inputs(name: str, model_config, *, tiny: bool):
+    """``model_config`` with the score-mark inputs on (``TrainConfig.mark_inputs``)."""
+    if name != "expression":
+        raise ParameterError(f"mark_inputs: only the expression model reads score marks, not {name!r}")
+    return _switched_on(name, model_config, "mark_inputs", tiny=tiny)
+
+
+def _switched_on(name: str, model_config, field: str, *, tiny: bool):
     cfg_cls = _MODELS[name][1]
     base = model_config or (cfg_cls.tiny() if tiny else cfg_cls())
     return dataclasses.replace(base, **{field: True})
@@ -234,37 +249,6 @@ def _loss(name, module, batch, frame_rate, config: TrainConfig):
 
 def _rng_state(rng: np.random.Generator) -> str:
     return json.dumps(rng.bit_generator.state)
-
-
-def _plot(csv_path: Path, png_path: Path) -> None:
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:  # pragma: no cover
-        return
-    rows = list(csv.DictReader(open(csv_path, encoding="utf-8")))
-    if not rows:
-        return
-    steps = np.array([float(r["step"]) for r in rows])
-    loss = np.array([float(r["loss"]) for r in rows])
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(steps, loss, lw=0.6, alpha=0.5, label="train (per log row)")
-    if len(loss) >= 10:
-        k = max(len(loss) // 50, 5)
-        smooth = np.convolve(loss, np.ones(k) / k, mode="valid")
-        ax.plot(steps[k - 1:], smooth, lw=1.5, label=f"train (mean of {k})")
-    valid = [(float(r["step"]), float(r["valid_loss"])) for r in rows if r.get("valid_loss")]
-    if valid:
-        ax.plot(*zip(*valid), "o-", ms=3, label="validation")
-    ax.set(xlabel="step", ylabel="loss", yscale="log")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    tmp = png_path.with_name(f".{png_path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, png_path)
 
 
 def train(name: str, data_dir: "str | os.PathLike[str]", out_dir: "str | os.PathLike[str]", *,
@@ -355,9 +339,13 @@ def _train(name: str, data_dir: "str | os.PathLike[str]", out_dir: "str | os.Pat
         init = load_model(init_from, kind=_MODELS[name][0].kind)
         if config.vibrato_rate and name == "expression":   # grown a rate output, zero-initialised
             init = init.with_rate_output()
+        if config.mark_inputs and name == "expression":    # grown the mark inputs, likewise
+            init = init.with_mark_inputs()
         model_config = init.config
     if state is None and config.vibrato_rate:
         model_config = _with_vibrato_rate(name, model_config, tiny=config.tiny)
+    if state is None and config.mark_inputs:
+        model_config = _with_mark_inputs(name, model_config, tiny=config.tiny)
     torch.manual_seed(config.seed + rank)
     model = build_model(name, tiny=config.tiny, model_config=model_config)
     if init is not None:
@@ -487,7 +475,7 @@ def _train(name: str, data_dir: "str | os.PathLike[str]", out_dir: "str | os.Pat
             with open(csv_path, "a", newline="", encoding="utf-8") as f:
                 csv.DictWriter(f, fieldnames=fieldnames, extrasaction="ignore").writerow(row)
             if saving:
-                _plot(csv_path, out_dir / "loss.png")
+                plot_loss_curve(csv_path, out_dir / "loss.png")
     if bar is not None:
         bar.close()
     if distributed:

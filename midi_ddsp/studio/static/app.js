@@ -257,7 +257,10 @@ function buildGrid() {
         input.onchange = () => editRows(c, [r], [parseFloat(input.value)]);
         td.append(input);
       } else {
-        td.textContent = c === "pitch" || c === "velocity" ? row[j].toFixed(0) : row[j].toFixed(3);
+        const v = row[j];   // numbers; the score-mark columns hold text (dynamic, articulation, ...)
+        td.textContent = typeof v === "string" ? v
+          : (c === "pitch" || c === "velocity" || c === "slur" || c === "fermata") ? v.toFixed(0)
+          : v.toFixed(3);
       }
     });
   });
