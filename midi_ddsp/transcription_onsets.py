@@ -34,6 +34,9 @@ RELEASE_DB = 16.0
 within VALLEY_REACH_S (a note released, far deeper than a held note's sag or swell) splits a note
 of one pitch, however little it climbs out on the right (a horn's soft repeated note rises a few
 dB, then swells later)."""
+RELEASE_HOLD_DB = 2.0
+"""... provided the level SWELL_REACH_S after the valley is still RELEASE_HOLD_DB above its
+bottom (a new note holds or swells; a release tail that wobbles up a few dB decays back below)."""
 VALLEY_REACH_S = 0.12
 """How far either side of a valley its depth is measured."""
 VALLEY_LEAD_S = 0.02
@@ -150,7 +153,7 @@ def _onset_candidates(frames) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
             strong = flux[p] >= 2 * ONSET_THRESHOLD or _spike(flux, rise, sounding, int(p), rate)
             out[max(int(p) - 1, 0)] = 2.0 if strong else 1.0
     attacks = set(out)  # the flux cues
-    lead = int(round(VALLEY_LEAD_S * rate))
+    lead, reach = int(round(VALLEY_LEAD_S * rate)), int(round(SWELL_REACH_S * rate))
     dips = [int(v) for v in _local_extrema(level, 3, maxima=False)
             if min(left[v], right[v]) >= VALLEY_DB and sounding[min(v + 3, n - 1)]]
     modulation = _modulation_valleys(frames, dips)
@@ -170,8 +173,9 @@ def _onset_candidates(frames) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
         while knee > v - look and knee > 0 and sounding[knee - 1] and \
                 level[knee - 1] < left[v] + level[v] - KNEE_DB:
             knee -= 1
-        strength = 2.0 if (depth >= SPLIT_VALLEY_DB and v not in swell) or \
-            left[v] >= RELEASE_DB else 1.0
+        released = left[v] >= RELEASE_DB and \
+            level[min(v + reach, n - 1)] >= level[v] + RELEASE_HOLD_DB
+        strength = 2.0 if (depth >= SPLIT_VALLEY_DB and v not in swell) or released else 1.0
         same = [f for f in out if abs(frame - f) <= lead + 2]  # one onset, two cues
         if same:  # a flux re-attack confirmed by a valley: strong enough to split
             confirmed = 2.0 if depth >= CONFIRM_VALLEY_DB and same[0] in attacks else 1.0

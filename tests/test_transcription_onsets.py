@@ -180,6 +180,12 @@ def test_a_deep_release_splits_a_repeated_note_that_barely_climbs_out_of_it():
     loud[111:121] = -26.0 + 0.3 * np.arange(1, 11)
     loud[121:OFF] = -23.0
     assert [p for p, _ in _onsets(_frames(f0, conf, loud, flux))] == [57]
+    # a release tail that wobbles up 4 dB 20 dB down, then decays below its dip, is no new note
+    f0, conf, loud, flux = _held_note()
+    loud[100:111] = -20.0 - 2.0 * np.arange(11)
+    loud[111:116] = -40.0 + 0.8 * np.arange(1, 6)
+    loud[116:OFF] = -36.0 - 0.5 * np.arange(OFF - 116)
+    assert [p for p, _ in _onsets(_frames(f0, conf, loud, flux))] == [57]
 
 
 def test_a_flat_bottomed_valleys_cue_is_where_the_level_reaches_the_floor():
