@@ -157,6 +157,32 @@ def expression_table(corpus_dir: "str | os.PathLike[str]", *, splits: Sequence[s
     return pd.concat(tables, ignore_index=True)
 
 
+def mark_shares(corpus_dir: "str | os.PathLike[str]", *, splits: Sequence[str] = ("valid", "test"),
+                max_shards: int = 40) -> dict:
+    """Share of the notes of the (first ``max_shards`` per instrument) ``splits`` pieces that
+    carry each kind of score mark (``Example.note_marks``), and of the pieces with any."""
+    from midi_ddsp.score import ARTICULATIONS, NoteMarks
+
+    corpus_dir = Path(corpus_dir)
+    records = _records(corpus_dir)
+    n_notes = n_pieces = n_marked = 0
+    counts = dict.fromkeys(["dynamic", "wedge", *ARTICULATIONS, "slur", "fermata"], 0)
+    for name in INSTRUMENT_NAMES:
+        for ex in _examples(corpus_dir, records, name, splits, max_shards):
+            n_pieces += 1
+            n_notes += len(ex.notes)
+            if ex.note_marks is None:
+                continue
+            n_marked += 1
+            for marks in map(NoteMarks.from_codes, ex.note_marks):
+                for key in ("dynamic", "wedge", "slur", "fermata"):
+                    counts[key] += bool(getattr(marks, key))
+                for art in marks.articulations:
+                    counts[art] += 1
+    return {"n_pieces": n_pieces, "marked_pieces": round(n_marked / max(n_pieces, 1), 3),
+            "note_share": {k: round(v / max(n_notes, 1), 4) for k, v in counts.items()}}
+
+
 def _expression_summary(df) -> dict:
     out = {}
     for name, group in df.groupby("instrument", sort=False):
@@ -213,6 +239,7 @@ def _markdown(card: dict) -> str:
         "ground-truth f0 into DDSP synthesis parameters (`midi_ddsp.analysis`).",
         "",
         *_performance_lines(b),
+        *_mark_lines(card.get("marks")),
         "Built by `midi_ddsp_build_corpus` (`midi_ddsp.data_pipeline.corpus`); rendering details and",
         "ranges of every draw: `midi_ddsp.data_pipeline.render` module docstring.",
         "",
@@ -321,6 +348,15 @@ def _performance_lines(build: dict) -> list:
     ]
 
 
+def _mark_lines(marks: "dict | None") -> list:
+    if not marks or not marks["marked_pieces"]:
+        return []
+    shares = ", ".join(f"{k} {v:.1%}" for k, v in marks["note_share"].items())
+    return [f"Measured score marks (valid and test pieces, {marks['n_pieces']} pieces): "
+            f"{marks['marked_pieces']:.0%} of the pieces are marked; share of all notes carrying "
+            f"each mark: {shares}.", ""]
+
+
 def write_dataset_card(corpus_dir: "str | os.PathLike[str]", out_dir: "str | os.PathLike[str]", *,
                        n_floor_examples: int = 4, floor_clip_s: float = 4.0,
                        max_expression_shards: int = 40) -> dict:
@@ -347,6 +383,7 @@ def write_dataset_card(corpus_dir: "str | os.PathLike[str]", out_dir: "str | os.
         "floor_settings": f"the first {n_floor_examples} valid pieces per instrument, "
                           f"{floor_clip_s:g} s from the first voiced frame",
         "expressions": _expression_summary(df),
+        "marks": mark_shares(corpus_dir, max_shards=max_expression_shards),
     }
     (out_dir / "card.json").write_text(json.dumps(card, indent=1), encoding="utf-8")
     if len(df):

@@ -60,6 +60,31 @@ def test_card_files_and_numbers(tiny_corpus, tmp_path):
     assert set(expr) == {"n_notes", *dataset_card.EXPRESSION_NAMES}
     readme = (tmp_path / "README.md").read_text()
     assert "| flute |" in readme and "expressions.png" in readme
+    assert card["marks"]["n_pieces"] == 2 and 0.0 <= card["marks"]["marked_pieces"] <= 1.0
+    assert set(card["marks"]["note_share"]) >= {"dynamic", "wedge", "staccato", "slur", "fermata"}
+
+
+def test_mark_shares_count_the_stored_marks(tmp_path):
+    from midi_ddsp.score import NoteMarks
+    from midi_ddsp.shards import Example, append_manifest, write_shard
+
+    marks = [NoteMarks("p", articulation="staccato"), NoteMarks("p", slur=True), NoteMarks("f")]
+    for i, note_marks in enumerate([marks, None]):
+        ex = Example(example_id=f"e{i}", instrument="flute", split="test", source=f"w{i}",
+                     audio=np.zeros(640, np.float32),
+                     notes=np.array([[60, 0.0, 0.01, 80]] * 3, np.float32),
+                     f0_hz=np.zeros(10, np.float32), f0_confidence=np.zeros(10, np.float32),
+                     loudness_db=np.zeros(10, np.float32),
+                     note_marks=None if note_marks is None else np.array([m.codes() for m in marks]))
+        write_shard(tmp_path / f"s{i}.npz", [ex])
+        append_manifest(tmp_path / "manifest.jsonl", {"shard": f"s{i}.npz", "instrument": "flute",
+                                                      "split": "test", "duration_s": 0.04})
+    shares = dataset_card.mark_shares(tmp_path)
+    assert shares["n_pieces"] == 2 and shares["marked_pieces"] == 0.5
+    assert shares["note_share"]["dynamic"] == pytest.approx(3 / 6)
+    assert shares["note_share"]["staccato"] == pytest.approx(1 / 6, abs=1e-4)
+    assert shares["note_share"]["slur"] == pytest.approx(1 / 6, abs=1e-4)
+    assert shares["note_share"]["fermata"] == 0.0
 
 
 def test_floor_is_below_the_loss_of_wrong_parameters(tiny_corpus):

@@ -95,3 +95,35 @@ def test_mark_input_checkpoints_round_trip(model, tmp_path):
     cols = list(EXPRESSION_NAMES)
     np.testing.assert_array_equal(back.generate(MARKED, "cello")[cols].to_numpy(),
                                   grown.generate(MARKED, "cello")[cols].to_numpy())
+
+
+def test_training_the_marks_alone_leaves_unmarked_notes_as_they_were(model):
+    from midi_ddsp.models.features import note_sequence_features
+
+    grown = model.with_mark_inputs()
+    grown.train_marks_only()
+    before = {k: v.clone() for k, v in grown.state_dict().items()}
+    optimizer = torch.optim.Adam(grown.parameters(), lr=0.05)
+    w = torch.zeros(1, 13)
+    w[0, 0] = 1
+    feats = torch.from_numpy(note_sequence_features(MARKED))[None]
+    for _ in range(5):
+        mean, _ = grown(feats, w, torch.zeros(1, len(MARKED), 6))
+        loss = (mean[..., 0] - 1.0).pow(2).mean()      # louder, please
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    after = grown.state_dict()
+    changed = {k for k in after if not torch.equal(after[k], before[k])}
+    assert changed == {"encoder.weight_ih_l0", "encoder.weight_ih_l0_reverse"}
+    for name in changed:   # only the mark columns moved
+        diff = (after[name] - before[name]).abs().sum(0)
+        assert diff[10:19].sum() > 0 and diff[:10].sum() == 0 and diff[19:].sum() == 0
+    grown.eval()
+    cols = list(EXPRESSION_NAMES)
+    np.testing.assert_array_equal(grown.generate(NOTES, "violin")[cols].to_numpy(),
+                                  model.generate(NOTES, "violin")[cols].to_numpy())
+    assert (grown.generate(MARKED, "violin")["volume"].mean()
+            > model.generate(MARKED, "violin")["volume"].mean())
+    with pytest.raises(ParameterError, match="mark_inputs"):
+        ExpressionGenerator(ExpressionGeneratorConfig.tiny()).train_marks_only()

@@ -181,3 +181,23 @@ def test_note_table_lists_the_marks_and_reads_them_back(tmp_path):
         validate_note_table(bad)
     plain = validate_note_table(pd.DataFrame(table.iloc[:, :10]))
     assert "dynamic" not in plain.columns
+
+
+def test_shipped_expression_generator_reads_a_dynamic_mark_alone(model):
+    """The same notes at one velocity, marked p then f only in ``Note.marks`` (as an edited
+    NoteTable would have them): the f notes render louder, from the audio."""
+    from midi_ddsp.score import Note, NoteMarks, score_from_notes
+
+    pitches = [67, 69, 71, 72, 74, 72, 71, 69] * 2
+    notes = [Note(p, 0.5 * i, 0.5 * i + 0.45, 70, NoteMarks("p" if i < 8 else "f"))
+             for i, p in enumerate(pitches)]
+    plain = [Note(n.pitch, n.onset_s, n.offset_s, n.velocity) for n in notes]
+    gaps = []
+    for line in (notes, plain):
+        result = synthesize_midi(score_from_notes({"violin": line}), models=model, temperature=0,
+                                 normalize="none")
+        loud = note_loudness_db(result.stems[result.part_names[0]], line,
+                                sample_rate=result.sample_rate)
+        gaps.append(loud[8:].mean() - loud[:8].mean())
+    marked_gap, plain_gap = gaps
+    assert marked_gap >= 3.0 and marked_gap - plain_gap >= 3.0, gaps

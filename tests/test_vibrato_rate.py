@@ -200,15 +200,21 @@ def test_an_expression_generator_grown_a_rate_output_generates_what_it_did():
     assert np.all(offset > 1e-4) or np.all(offset < -1e-4)
 
 
-def test_rate_only_training_leaves_the_six_expressions_as_they_were(corpus, tmp_path):
+def _fine_tune_tiny_eg(corpus, tmp_path, **options):
+    """A tiny Expression Generator, saved, then 4 steps of ``train`` from it with ``options``:
+    (base model, TrainResult, TrainConfig)."""
     torch.manual_seed(0)
     base = ExpressionGenerator(ExpressionGeneratorConfig.tiny())
-    base.save_checkpoint(tmp_path / "eg6.pt")
+    base.save_checkpoint(tmp_path / "eg_base.pt")
     config = TrainConfig(tiny=True, batch_size=2, save_every=4, log_every=1, refresh_every=0,
-                         steps=4, vibrato_rate=True, rate_only=True, learning_rate=0.05,
-                         warmup_steps=1)
+                         steps=4, learning_rate=0.05, warmup_steps=1, **options)
     result = train("expression", corpus, tmp_path / "eg", config=config, progress=False,
-                   init_from=tmp_path / "eg6.pt")
+                   init_from=tmp_path / "eg_base.pt")
+    return base, result, config
+
+
+def test_rate_only_training_leaves_the_six_expressions_as_they_were(corpus, tmp_path):
+    base, result, config = _fine_tune_tiny_eg(corpus, tmp_path, vibrato_rate=True, rate_only=True)
     notes = [Note(60 + i, 0.5 * i, 0.5 * i + 0.4, 80) for i in range(6)]
     before = base.eval().generate(notes, "violin")
     after = result.model.eval().generate(notes, "violin")
@@ -218,3 +224,29 @@ def test_rate_only_training_leaves_the_six_expressions_as_they_were(corpus, tmp_
     with pytest.raises(ParameterError, match="only the Expression Generator"):
         train("synthesis", corpus, tmp_path / "sg", progress=False,
               config=dataclasses.replace(config, vibrato_rate=False))
+
+
+def test_marks_only_training_reads_the_stored_marks_and_keeps_unmarked_notes(corpus, tmp_path):
+    """``--mark-inputs --marks-only`` from an ``--init`` model, on shards that carry marks."""
+    from midi_ddsp.score import NoteMarks
+    from midi_ddsp.shards import read_shard, write_shard
+
+    marked = tmp_path / "marked"
+    for shard in corpus.rglob("*.npz"):
+        examples = read_shard(shard)
+        for ex in examples:
+            ex.note_marks = np.array([NoteMarks("ff" if i % 2 else "pp").codes()
+                                      for i in range(len(ex.notes))], np.int16)
+        write_shard(marked / shard.relative_to(corpus), examples)
+    for other in corpus.glob("*.json*"):
+        (marked / other.name).write_bytes(other.read_bytes())
+    base, result, _ = _fine_tune_tiny_eg(marked, tmp_path, mark_inputs=True, marks_only=True)
+    model = result.model.eval()
+    assert model.config.mark_inputs
+    notes = [Note(60 + i, 0.5 * i, 0.5 * i + 0.4, 80) for i in range(6)]
+    cols = list(EXPRESSION_NAMES)
+    np.testing.assert_array_equal(model.generate(notes, "violin")[cols].to_numpy(),
+                                  base.eval().generate(notes, "violin")[cols].to_numpy())
+    loud = [dataclasses.replace(n, marks=NoteMarks("ff")) for n in notes]
+    assert not np.allclose(model.generate(loud, "violin")[cols].to_numpy(),
+                           base.generate(loud, "violin")[cols].to_numpy())

@@ -132,6 +132,20 @@ class ExpressionGenerator(CheckpointMixin, nn.Module):
         grown.model_card = dict(self.model_card)
         return grown
 
+    def train_marks_only(self) -> None:
+        """Freeze all but the encoder's weights for the mark input columns: training then
+        learns what the marks do, and unmarked notes (all mark columns 0) generate exactly
+        what they did before."""
+        if not self.config.mark_inputs:
+            raise ParameterError("train_marks_only needs a model with mark_inputs")
+        for param in self.parameters():
+            param.requires_grad_(False)
+        keep = torch.zeros(1, N_NOTE_FEATURES + self.config.embedding_dim)
+        keep[:, N_PLAIN_NOTE_FEATURES:N_NOTE_FEATURES] = 1.0
+        for weight in (self.encoder.weight_ih_l0, self.encoder.weight_ih_l0_reverse):
+            weight.requires_grad_(True)
+            weight.register_hook(lambda grad, k=keep: grad * k)
+
     def train_rate_only(self) -> None:
         """Freeze all but the rate output's head rows (mean and log-std): training then learns
         the rate as a readout of the decoder state and the six expressions stay as they are."""

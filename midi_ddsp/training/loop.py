@@ -108,6 +108,8 @@ class TrainConfig:
         rate_only: Expression Generator: train its rate head alone (``train_rate_only``).
         mark_inputs: Expression Generator: a new run's (or the grown ``--init`` model's) model
             reads the notes' score marks (``ExpressionGeneratorConfig.mark_inputs``).
+        marks_only: Expression Generator: train the mark inputs' weights alone
+            (``train_marks_only``; unmarked notes keep generating what they did).
     """
 
     steps: int = 20000
@@ -142,6 +144,7 @@ class TrainConfig:
     vibrato_rate: bool = False
     rate_only: bool = False
     mark_inputs: bool = False
+    marks_only: bool = False
 
     def learning_rate_at(self, step: int) -> float:
         warm = min(1.0, (step + 1) / max(self.warmup_steps, 1))
@@ -355,6 +358,10 @@ def _train(name: str, data_dir: "str | os.PathLike[str]", out_dir: "str | os.Pat
         if name != "expression":
             raise ParameterError("rate_only: only the Expression Generator has a rate head")
         model.train_rate_only()
+    if config.marks_only:   # unmarked notes stay as they are
+        if name != "expression":
+            raise ParameterError("marks_only: only the Expression Generator reads marks")
+        model.train_marks_only()
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     rng = np.random.default_rng(config.seed + 1000 * rank)
