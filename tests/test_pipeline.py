@@ -488,6 +488,14 @@ table["vibrato"] = 0.8
 slow = rerender(result, note_tables={part: table}, models=models)
 ''',
     '''
+from midi_ddsp.expression import notes_from_note_table
+
+marked = table.assign(dynamic="pp", wedge="", articulation="", slur=0.0, fermata=0.0)
+notes = notes_from_note_table(marked)      # the notes, each with its NoteMarks
+softer = models.expression_generator.generate(notes, "violin", seed=0)   # a new NoteTable
+quiet = rerender(result, note_tables={part: softer}, models=models)
+''',
+    '''
 import numpy as np
 
 params = result.synth_params[part].copy()  # f0_hz, amplitude, harmonic_distribution, noise
@@ -524,6 +532,8 @@ def test_python_api_examples_run(tiny_checkpoints, monkeypatch, tmp_path):
         [4.0] * len(ns["table"]))
     assert ns["edited"].note_tables[ns["part"]].loc[3, "volume"] == pytest.approx(
         ns["result"].note_tables[ns["part"]].loc[3, "volume"] + 0.2, abs=1e-5)
+    assert list(ns["softer"]["dynamic"]) == ["pp"] * len(ns["table"])
+    assert len(ns["quiet"].note_tables[ns["part"]]) == len(ns["table"])
     assert ns["blend"].metadata["parts"][0]["instrument"] == {"violin": 0.5, "flute": 0.5}
     for ensemble in ENSEMBLES:
         assert (tmp_path / f"out/bwv66.6_{ensemble}/mix.wav").exists()

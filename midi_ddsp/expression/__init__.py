@@ -7,7 +7,7 @@
   generators and the renderer pass around), and the NoteTable CSV written without pandas.
 
 A **NoteTable** is a pandas DataFrame with one row per note of one monophonic part, sorted by
-onset, columns in this order (all float32):
+onset, columns in this order (float32, but for the mark text):
 
 ==============  =====================================================================
 pitch           MIDI note number of the written note (whole number 0..127)
@@ -28,6 +28,10 @@ vibrato_rate    optional: the vibrato's rate in Hz (1..12), the frequency of the
                 deviation's spectral peak; the extractor writes it (5.5 where it counts no
                 vibrato), rate-generating Expression Generators fill it, rate-reading
                 Synthesis Generators play it (``DEFAULT_VIBRATO_RATE_HZ`` when absent)
+dynamic         optional score marks (``MARK_COLUMNS``, present when the notes carry
+wedge           ``Note.marks``: MusicXML, kern, abc): the dynamic in force (ppp..fff),
+articulation    "crescendo" / "diminuendo", "+"-joined articulations (text, "" = none),
+slur, fermata   1 / 0; mark-reading Expression Generators read them, the renderer not
 ==============  =====================================================================
 
 The six expressions are the paper's (MIDI-DDSP, Wu et al. 2022, DESIGN §4), scaled so most values
