@@ -257,6 +257,7 @@ def _shift_part(part: Part, *, semitones: int, speed_rate: float, label: str) ->
         if not 0 <= pitch <= 127:
             raise ParameterError(f"{label}: pitch_offset {semitones:+d} moves note {n.pitch} of part "
                                  f"{part.name!r} outside MIDI 0..127")
-        notes.append(Note(pitch, n.onset_s / speed_rate, n.offset_s / speed_rate, n.velocity))
+        notes.append(dataclasses.replace(n, pitch=pitch, onset_s=n.onset_s / speed_rate,
+                                         offset_s=n.offset_s / speed_rate))   # keeps the marks
     controls = part.controls.scaled(speed_rate) if part.controls is not None else None
     return dataclasses.replace(part, notes=notes, controls=controls)

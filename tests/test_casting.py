@@ -122,3 +122,13 @@ def test_instrument_from_text():
                        ("violin:0", "positive weight"), ("kazoo+flute", "kazoo")]:
         with pytest.raises(ParameterError, match=match):
             instrument_from_text(bad)
+
+
+def test_transposing_and_speeding_up_keep_the_score_marks():
+    from midi_ddsp.casting import _shift_part
+    from midi_ddsp.score import Note, NoteMarks, Part
+
+    marks = NoteMarks("p", "crescendo", "staccato")
+    part = Part(notes=[Note(60, 0.0, 0.5, 80, marks)])
+    note = _shift_part(part, semitones=2, speed_rate=2.0, label="x").notes[0]
+    assert (note.pitch, note.offset_s, note.marks) == (62, 0.25, marks)

@@ -144,7 +144,7 @@ class ExpressionGenerator(CheckpointMixin, nn.Module):
         keep[:, N_PLAIN_NOTE_FEATURES:N_NOTE_FEATURES] = 1.0
         for weight in (self.encoder.weight_ih_l0, self.encoder.weight_ih_l0_reverse):
             weight.requires_grad_(True)
-            weight.register_hook(lambda grad, k=keep: grad * k)
+            weight.register_hook(lambda grad, k=keep: grad * k.to(grad.device))
 
     def train_rate_only(self) -> None:
         """Freeze all but the rate output's head rows (mean and log-std): training then learns
@@ -157,7 +157,8 @@ class ExpressionGenerator(CheckpointMixin, nn.Module):
         keep[[_N_EXPR, 2 * _N_EXPR + 1]] = 1.0
         for param in self.head[2].parameters():
             param.requires_grad_(True)
-            param.register_hook(lambda grad, k=keep: grad * k.reshape(-1, *[1] * (grad.dim() - 1)))
+            param.register_hook(lambda grad, k=keep: grad * k.to(grad.device).reshape(
+                -1, *[1] * (grad.dim() - 1)))
 
     def encode(self, note_features: torch.Tensor, instrument_weights: torch.Tensor) -> torch.Tensor:
         """[batch, n_notes, >= n_note_features], [batch, 13] -> context [batch, n_notes,
