@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 
 from midi_ddsp.errors import ParameterError
 from midi_ddsp.instruments import Instrument, get_instrument, instrument_weights
-from midi_ddsp.score import Note, Part, Score, fit_part_to_range
+from midi_ddsp.score import Part, Score, fit_part_to_range
 
 __all__ = [
     "ALL_PARTS",
