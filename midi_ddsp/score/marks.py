@@ -53,31 +53,45 @@ def _step(velocity: float, steps: int) -> int:
     return _LEVELS[max(0, min(len(_LEVELS) - 1, nearest + steps))]
 
 
+def _dynamic_events(part, music21) -> list[tuple[float, str]]:
+    """(offset in quarters, value) of the part's dynamic marks, in time order."""
+    return sorted(((d.getOffsetInHierarchy(part), d.value) for d in
+                   part.recurse().getElementsByClass(music21.dynamics.Dynamic)),
+                  key=lambda e: e[0])
+
+
+def _dynamics_in_force(part, notes, music21) -> list[tuple[str, bool]]:
+    """Per note of ``notes`` (the part's, in order): the dynamic in force ("" before the first)
+    and whether a sforzando is written at it; fp is forte on its note, piano after."""
+    events = _dynamic_events(part, music21)
+    out, current, k, pending_fp = [], "", 0, None
+    for note in notes:
+        t = note.getOffsetInHierarchy(part)
+        sforzando = False
+        while k < len(events) and events[k][0] <= t + 1e-9:
+            value = events[k][1]
+            if value in DYNAMIC_VELOCITY:
+                current = value
+            elif value in _SFORZANDO and abs(events[k][0] - t) < 1e-9:
+                sforzando = True
+            elif value == "fp":
+                current, pending_fp = "f", t
+            k += 1
+        if pending_fp is not None and t > pending_fp + 1e-9:
+            current, pending_fp = "p", None
+        out.append((current, sforzando))
+    return out
+
+
 def _part_velocities(part, music21) -> dict:
     """id(note) -> velocity from dynamics, sforzandi, fp and wedges of one part."""
     notes = [n for n in part.recurse().notes if not n.duration.isGrace]
     position = {id(n): i for i, n in enumerate(notes)}   # by identity: equal notes are common
-    events = sorted(((d.getOffsetInHierarchy(part), d.value) for d in
-                     part.recurse().getElementsByClass(music21.dynamics.Dynamic)),
-                    key=lambda e: e[0])
-    out, current, k = {}, None, 0
-    pending_fp = None
-    for note in notes:
-        t = note.getOffsetInHierarchy(part)
-        accent = 0
-        while k < len(events) and events[k][0] <= t + 1e-9:
-            value = events[k][1]
-            if value in DYNAMIC_VELOCITY:
-                current = DYNAMIC_VELOCITY[value]
-            elif value in _SFORZANDO and abs(events[k][0] - t) < 1e-9:
-                accent = _SFORZANDO_BOOST
-            elif value == "fp":
-                current, pending_fp = DYNAMIC_VELOCITY["f"], t
-            k += 1
-        if pending_fp is not None and t > pending_fp + 1e-9:
-            current, pending_fp = DYNAMIC_VELOCITY["p"], None
-        if current is not None:
-            out[id(note)] = min(127, current + accent)
+    events = _dynamic_events(part, music21)
+    out = {}
+    for note, (dynamic, sforzando) in zip(notes, _dynamics_in_force(part, notes, music21)):
+        if dynamic:
+            out[id(note)] = min(127, DYNAMIC_VELOCITY[dynamic] + (_SFORZANDO_BOOST if sforzando else 0))
     for wedge in part.recurse().getElementsByClass(music21.dynamics.DynamicWedge):
         spanned = [n for n in wedge.getSpannedElements() if id(n) in position]
         if len(spanned) < 2:
@@ -119,12 +133,8 @@ def apply_marks(score, music21) -> int:
             if velocity is not None:
                 note.volume.velocityIsRelative = False   # the velocity, not music21's scaling
                 note.volume.velocity = int(velocity)
-        for slur in part.recurse().getElementsByClass(music21.spanner.Slur):
-            # MusicXML keeps only a slur's first and last note: it covers every note between
-            ends = [position[id(n)] for n in slur.getSpannedElements() if id(n) in position]
-            if len(ends) < 2:
-                continue
-            spanned = notes[min(ends):max(ends) + 1]
+        for _, first, last in _spanned_runs(part, notes, position, music21, music21.spanner.Slur):
+            spanned = notes[first:last + 1]
             for a, b in zip(spanned[:-1], spanned[1:]):
                 gap = b.getOffsetInHierarchy(part) - a.getOffsetInHierarchy(part)
                 if gap > 0:
@@ -177,26 +187,13 @@ def _part_marks(part, music21) -> dict:
     """id(note) -> NoteMarks of one part (before ``apply_marks`` changes the notes)."""
     notes = [n for n in part.recurse().notes if not n.duration.isGrace]
     position = {id(n): i for i, n in enumerate(notes)}
-    events = sorted(((d.getOffsetInHierarchy(part), d.value) for d in
-                     part.recurse().getElementsByClass(music21.dynamics.Dynamic)),
-                    key=lambda e: e[0])
     fields = [dict(dynamic="", wedge="", articulation=set(), slur=False, fermata=False)
               for _ in notes]
-    current, k, pending_fp = "", 0, None
-    for i, note in enumerate(notes):
-        t = note.getOffsetInHierarchy(part)
-        while k < len(events) and events[k][0] <= t + 1e-9:
-            value = events[k][1]
-            if value in DYNAMIC_VELOCITY:
-                current = value
-            elif value in _SFORZANDO and abs(events[k][0] - t) < 1e-9:
-                fields[i]["articulation"].add("sforzando")
-            elif value == "fp":
-                current, pending_fp = "f", t
-            k += 1
-        if pending_fp is not None and t > pending_fp + 1e-9:
-            current, pending_fp = "p", None
-        fields[i]["dynamic"] = current
+    for i, (note, (dynamic, sforzando)) in enumerate(
+            zip(notes, _dynamics_in_force(part, notes, music21))):
+        fields[i]["dynamic"] = dynamic
+        if sforzando:
+            fields[i]["articulation"].add("sforzando")
         fields[i]["articulation"].update(_ARTICULATION_NAMES[type(a).__name__]
                                          for a in note.articulations
                                          if type(a).__name__ in _ARTICULATION_NAMES)

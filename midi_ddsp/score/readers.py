@@ -180,8 +180,19 @@ def _raw_tracks_from_midi_bytes(data: bytes, path: str) -> list[_RawTrack]:
         raise InputFileError(path, f"corrupt MIDI file ({_reason(exc)})") from None
 
 
-def _raw_tracks_from_mido(midi) -> list[_RawTrack]:
+def _tempo_map(midi):
+    """The tick -> seconds converter of a mido ``MidiFile`` (its set_tempo events, all tracks)."""
     tempo_events: list[tuple[int, int]] = []  # (tick, microseconds per beat)
+    for track in midi.tracks:
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            if msg.type == "set_tempo":
+                tempo_events.append((tick, msg.tempo))
+    return _tick_converter(midi.ticks_per_beat, tempo_events)
+
+
+def _raw_tracks_from_mido(midi) -> list[_RawTrack]:
     # per group (track, channel, program): lists of pitch / on tick / off tick / velocity
     groups: dict[tuple[int, int, int], list] = collections.OrderedDict()
     track_names: dict[int, str] = {}
@@ -209,8 +220,6 @@ def _raw_tracks_from_mido(midi) -> list[_RawTrack]:
                 events[msg.channel].control_change(tick, msg.control, msg.value)
             elif kind == "pitchwheel":
                 events[msg.channel].bends.append((tick, msg.pitch))
-            elif kind == "set_tempo":
-                tempo_events.append((tick, msg.tempo))
             elif kind == "track_name" and ti not in track_names and msg.name.strip():
                 track_names[ti] = msg.name.strip()
         for (channel, pitch), queue in sounding.items():  # never released: end at track end
@@ -224,7 +233,7 @@ def _raw_tracks_from_mido(midi) -> list[_RawTrack]:
                 groups[key] = sustain_offsets(groups[key], pedal)
     if n_unclosed:
         logger.warning("%d note(s) never released; ended at the end of their track", n_unclosed)
-    to_seconds = _tick_converter(midi.ticks_per_beat, tempo_events)
+    to_seconds = _tempo_map(midi)
     groups_per_track = collections.Counter(ti for ti, _, _ in groups)
     raw = []
     # file order: track, then channel, then first note (groups are created as notes end)
@@ -315,14 +324,7 @@ def _attach_marks(raw: list[_RawTrack], marks: list, midi_bytes: bytes) -> None:
     import mido
 
     midi = mido.MidiFile(file=io.BytesIO(midi_bytes))
-    tempos, tick = [], 0
-    for track in midi.tracks:
-        tick = 0
-        for msg in track:
-            tick += msg.time
-            if msg.type == "set_tempo":
-                tempos.append((tick, msg.tempo))
-    to_seconds = _tick_converter(midi.ticks_per_beat, tempos)
+    to_seconds = _tempo_map(midi)
     for r in raw:
         if not 0 <= r.track < len(marks) or not marks[r.track]:
             continue
